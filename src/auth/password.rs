@@ -1,0 +1,245 @@
+//! bcrypt hashing on a dedicated, bounded thread pool (SPEC §8).
+//!
+//! Hand-written because no well-kept crate offers a fixed-size pool with a bounded queue that
+//! refuses work when full: actix's `web::block` pool grows to hundreds of threads, and a login
+//! flood would then run hundreds of bcrypt computations at once and starve every other request.
+
+use std::sync::Arc;
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+
+use super::credentials::{MAX_PASSWORD_BYTES, Password};
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// Why a hashing job did not produce an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// The queue is full: answer 503 with `Retry-After`.
+    #[error("the password hashing queue is full")]
+    Busy,
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
+
+/// A handle to the hashing pool; cheap to clone.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    queue: SyncSender<Job>,
+    cost: u32,
+    /// Hash of a random password at `cost`: unknown users are checked against it so that
+    /// their timing matches a wrong password.
+    dummy_hash: String,
+}
+
+impl PasswordHasher {
+    /// Starts `threads` hashing threads with room for `queue` waiting jobs.
+    pub fn start(cost: u32, threads: usize, queue: usize) -> Result<Self, HashError> {
+        let (tx, rx) = mpsc::sync_channel::<Job>(queue.max(1));
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let rx = Arc::clone(&rx);
+            std::thread::Builder::new()
+                .name(format!("bcrypt-{i}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only while taking the next job.
+                        let job = match rx.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return, // every sender dropped: shut down
+                        }
+                    }
+                })
+                .map_err(|e| HashError::Failed(format!("cannot start hashing thread: {e}")))?;
+        }
+        let random = crate::auth::random_token(24);
+        let dummy_hash = hash_blocking(&Password::new(random), cost)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                queue: tx,
+                cost,
+                dummy_hash,
+            }),
+        })
+    }
+
+    /// One thread per core, a queue of 32 jobs per thread.
+    pub fn start_default(cost: u32) -> Result<Self, HashError> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::start(cost, threads, threads * 32)
+    }
+
+    pub fn cost(&self) -> u32 {
+        self.inner.cost
+    }
+
+    /// Queues `work` at once, or answers `Busy` when the queue is full.
+    fn enqueue<T, F>(
+        &self,
+        work: F,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<T, HashError>>, HashError>
+    where
+        F: FnOnce() -> Result<T, HashError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(work());
+        });
+        match self.inner.queue.try_send(job) {
+            Ok(()) => Ok(rx),
+            Err(TrySendError::Full(_)) => Err(HashError::Busy),
+            Err(TrySendError::Disconnected(_)) => {
+                Err(HashError::Failed("hashing pool stopped".into()))
+            }
+        }
+    }
+
+    async fn submit<T, F>(&self, work: F) -> Result<T, HashError>
+    where
+        F: FnOnce() -> Result<T, HashError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.enqueue(work)?
+            .await
+            .map_err(|_| HashError::Failed("hashing job dropped".into()))?
+    }
+
+    /// Hashes a password at the configured cost.
+    pub async fn hash(&self, password: Password) -> Result<String, HashError> {
+        let cost = self.inner.cost;
+        self.submit(move || hash_blocking(&password, cost)).await
+    }
+
+    /// Verifies `password` against `hash`, or against the dummy hash when there is no user, so
+    /// that both take the same time. Passwords longer than bcrypt's 72 bytes never match.
+    pub async fn verify(
+        &self,
+        password: Password,
+        hash: Option<String>,
+    ) -> Result<bool, HashError> {
+        let known = hash.is_some();
+        let hash = hash.unwrap_or_else(|| self.inner.dummy_hash.clone());
+        let matched = self
+            .submit(move || {
+                let too_long = password.expose().len() > MAX_PASSWORD_BYTES;
+                // Run bcrypt even for a too-long password, on its first 72 bytes, so the
+                // answer takes the usual time; the result is discarded below.
+                let candidate = truncate_to_char_boundary(password.expose(), MAX_PASSWORD_BYTES);
+                let ok = bcrypt::verify(candidate, &hash).unwrap_or(false);
+                Ok(ok && !too_long)
+            })
+            .await?;
+        Ok(known && matched)
+    }
+
+    /// Whether a stored hash was made at another cost than the configured one.
+    pub fn needs_rehash(&self, hash: &str) -> bool {
+        hash.parse::<bcrypt::HashParts>()
+            .map(|parts| parts.get_cost() != self.inner.cost)
+            .unwrap_or(false)
+    }
+}
+
+fn truncate_to_char_boundary(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Hashes on the calling thread: for the CLI and start-up, never for request handlers.
+pub fn hash_blocking(password: &Password, cost: u32) -> Result<String, HashError> {
+    if password.expose().len() > MAX_PASSWORD_BYTES {
+        return Err(HashError::Failed(format!(
+            "password longer than {MAX_PASSWORD_BYTES} bytes"
+        )));
+    }
+    bcrypt::hash(password.expose(), cost).map_err(|e| HashError::Failed(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn verify_accepts_the_password_and_rejects_others() {
+        let hasher = PasswordHasher::start(4, 1, 4).unwrap();
+        let hash = hasher
+            .hash(Password::new("correct horse".into()))
+            .await
+            .unwrap();
+        assert!(
+            hasher
+                .verify(Password::new("correct horse".into()), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify(Password::new("wrong horse".into()), Some(hash))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify(Password::new("correct horse".into()), None)
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn bytes_past_72_do_not_match_a_72_byte_password() {
+        let hasher = PasswordHasher::start(4, 1, 4).unwrap();
+        let base = "a".repeat(72);
+        let hash = hasher.hash(Password::new(base.clone())).await.unwrap();
+        assert!(
+            !hasher
+                .verify(Password::new(format!("{base}SUFFIX")), Some(hash))
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_busy() {
+        // One thread, room for one waiting job.
+        let hasher = PasswordHasher::start(4, 1, 1).unwrap();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let running = hasher
+            .enqueue(move || {
+                started_tx.send(()).ok();
+                release_rx.recv().ok();
+                Ok(())
+            })
+            .unwrap();
+        started_rx.await.unwrap(); // the thread is busy with the first job
+        let waiting = hasher.enqueue(|| Ok(())).unwrap(); // fills the queue
+        assert!(matches!(hasher.enqueue(|| Ok(())), Err(HashError::Busy)));
+        release_tx.send(()).unwrap();
+        assert!(running.await.unwrap().is_ok());
+        assert!(waiting.await.unwrap().is_ok());
+    }
+
+    #[test]
+    fn rehash_is_needed_for_another_cost() {
+        let hasher = PasswordHasher::start(5, 1, 1).unwrap();
+        let old = hash_blocking(&Password::new("x".repeat(12)), 4).unwrap();
+        assert!(hasher.needs_rehash(&old));
+        let same = hash_blocking(&Password::new("x".repeat(12)), 5).unwrap();
+        assert!(!hasher.needs_rehash(&same));
+    }
+}

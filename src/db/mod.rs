@@ -1,0 +1,13 @@
+//! The user repository: one Diesel schema over SQLite (embedded default) or PostgreSQL.
+//!
+//! Repository functions are plain functions over `&mut AnyConnection`, so they compose inside
+//! [`write_transaction`]; async callers go through [`Database::run`], which keeps `pool.get()`
+//! and the queries off the async workers.
+
+pub mod models;
+pub mod pool;
+pub mod schema;
+pub mod sessions;
+pub mod users;
+
+pub use pool::{AnyConnection, Database, DatabaseUrl, DbError, write_transaction};

@@ -1,0 +1,139 @@
+//! Functions over the `users` table.
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::AnyConnection;
+use super::models::{NewUser, User};
+use super::schema::users;
+use crate::auth::credentials::Username;
+
+/// Why a user could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    #[error("the username is taken")]
+    Taken,
+    #[error(transparent)]
+    Database(#[from] DieselError),
+}
+
+/// The current time as stored in the database: naive UTC, cut to the microseconds that
+/// both backends keep, so a value read back compares equal to the one written.
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+#[tracing::instrument(skip(conn, password_hash))]
+pub fn create(
+    conn: &mut AnyConnection,
+    username: &Username,
+    password_hash: &str,
+    is_admin: bool,
+) -> Result<User, CreateUserError> {
+    let now = now();
+    let new = NewUser {
+        username: username.as_str(),
+        username_key: &username.key(),
+        password_hash,
+        is_admin,
+        disabled: false,
+        password_changed_at: now,
+        created_at: now,
+        updated_at: now,
+    };
+    diesel::insert_into(users::table)
+        .values(&new)
+        .get_result::<User>(conn)
+        .map_err(|e| match e {
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                CreateUserError::Taken
+            }
+            other => CreateUserError::Database(other),
+        })
+}
+
+/// Looks a user up by name, ignoring case.
+#[tracing::instrument(skip(conn))]
+pub fn find_by_username(conn: &mut AnyConnection, key: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::username_key.eq(key.to_ascii_lowercase()))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+#[tracing::instrument(skip(conn))]
+pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<User>> {
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn list(conn: &mut AnyConnection) -> QueryResult<Vec<User>> {
+    users::table
+        .order(users::username_key.asc())
+        .select(User::as_select())
+        .load(conn)
+}
+
+pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
+    users::table.count().get_result(conn)
+}
+
+/// Sets a new password hash. `changed` marks a real password change (which ends older
+/// credentials); a rehash at a new cost keeps the old change time.
+#[tracing::instrument(skip(conn, password_hash))]
+pub fn set_password_hash(
+    conn: &mut AnyConnection,
+    id: i64,
+    password_hash: &str,
+    changed: bool,
+) -> QueryResult<usize> {
+    let now = now();
+    let target = users::table.find(id);
+    if changed {
+        diesel::update(target)
+            .set((
+                users::password_hash.eq(password_hash),
+                users::password_changed_at.eq(now),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)
+    } else {
+        diesel::update(target)
+            .set((
+                users::password_hash.eq(password_hash),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)
+    }
+}
+
+#[tracing::instrument(skip(conn))]
+pub fn set_disabled(conn: &mut AnyConnection, id: i64, disabled: bool) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set((users::disabled.eq(disabled), users::updated_at.eq(now())))
+        .execute(conn)
+}
+
+#[tracing::instrument(skip(conn))]
+pub fn set_admin(conn: &mut AnyConnection, id: i64, is_admin: bool) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set((users::is_admin.eq(is_admin), users::updated_at.eq(now())))
+        .execute(conn)
+}
+
+pub fn record_login(conn: &mut AnyConnection, id: i64) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set(users::last_login_at.eq(now()))
+        .execute(conn)
+}
+
+/// Deletes the user; their sessions go with them (foreign key cascade).
+#[tracing::instrument(skip(conn))]
+pub fn delete(conn: &mut AnyConnection, id: i64) -> QueryResult<usize> {
+    diesel::delete(users::table.find(id)).execute(conn)
+}

@@ -1,0 +1,41 @@
+//! The `gatehouse` binary: parses the command line and hands over to the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use gatehouse::cli::{Cli, Command};
+use gatehouse::config::Settings;
+use gatehouse::startup::Application;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse(); // usage errors exit 2
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings),
+        other => gatehouse::cli::run(other, settings),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(format!("{e:#}")),
+    }
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    // One line naming the problem.
+    let line = message.to_string().replace('\n', " ");
+    eprintln!("gatehouse: {line}");
+    ExitCode::FAILURE
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    gatehouse::telemetry::init();
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings).await?;
+        tracing::info!(port = app.port(), "gatehouse is listening");
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,161 @@
+//! Sessions in the Diesel database (`session.store = "database"`).
+//!
+//! The cookie carries a random key; the table keeps only its SHA-256. Each row records the
+//! signed-in user (for "log out everywhere"), its creation time (for the absolute `session.ttl`)
+//! and its idle expiry (pushed forward on every request by `update_ttl`).
+
+use std::collections::HashMap;
+
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_web::cookie::time::Duration as CookieDuration;
+use chrono::{Duration, NaiveDateTime};
+use sha2::{Digest, Sha256};
+
+use crate::db::models::SessionRow;
+use crate::db::users::now;
+use crate::db::{Database, DbError, sessions};
+
+/// Where actix-identity keeps the signed-in user's id in the session state (its default
+/// `id_key`); a test pins it by checking the row's `user_id` after a login.
+const IDENTITY_KEY: &str = "actix_identity.user_id";
+
+type State = HashMap<String, String>;
+
+#[derive(Clone)]
+pub struct DatabaseSessionStore {
+    db: Database,
+    absolute_ttl: Duration,
+}
+
+impl DatabaseSessionStore {
+    pub fn new(db: Database, absolute_ttl: std::time::Duration) -> Self {
+        Self {
+            db,
+            absolute_ttl: Duration::from_std(absolute_ttl).unwrap_or(Duration::MAX),
+        }
+    }
+
+    fn created_after(&self, now: NaiveDateTime) -> NaiveDateTime {
+        now.checked_sub_signed(self.absolute_ttl)
+            .unwrap_or(NaiveDateTime::MIN)
+    }
+
+    /// Deletes rows past their idle or absolute limit; returns how many.
+    pub async fn purge_expired(&self) -> Result<usize, DbError> {
+        let now = now();
+        let created_before = self.created_after(now);
+        self.db
+            .run(move |conn| Ok(sessions::purge_expired(conn, now, created_before)?))
+            .await
+    }
+
+    async fn insert(&self, state: &State, ttl: &CookieDuration) -> anyhow::Result<SessionKey> {
+        let key = SessionKey::try_from(crate::auth::random_token(32))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let now = now();
+        let row = SessionRow {
+            id: hash_key(&key),
+            user_id: user_id_of(state),
+            state: serde_json::to_string(state)?,
+            created_at: now,
+            expires_at: expiry(now, ttl),
+        };
+        self.db
+            .run(move |conn| Ok::<_, DbError>(sessions::insert(conn, &row)?))
+            .await?;
+        Ok(key)
+    }
+}
+
+/// The stored id of a session key.
+pub fn hash_key(key: &SessionKey) -> String {
+    hex(&Sha256::digest(key.as_ref().as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn expiry(now: NaiveDateTime, ttl: &CookieDuration) -> NaiveDateTime {
+    now + Duration::seconds(ttl.whole_seconds())
+}
+
+fn user_id_of(state: &State) -> Option<i64> {
+    let raw = state.get(IDENTITY_KEY)?;
+    serde_json::from_str::<String>(raw).ok()?.parse().ok()
+}
+
+impl SessionStore for DatabaseSessionStore {
+    async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
+        let id = hash_key(session_key);
+        let now = now();
+        let created_after = self.created_after(now);
+        let row = self
+            .db
+            .run(move |conn| Ok::<_, DbError>(sessions::load_live(conn, &id, now, created_after)?))
+            .await
+            .map_err(|e| LoadError::Other(e.into()))?;
+        match row {
+            None => Ok(None),
+            Some(row) => serde_json::from_str(&row.state)
+                .map(Some)
+                .map_err(|e| LoadError::Deserialization(e.into())),
+        }
+    }
+
+    async fn save(&self, state: State, ttl: &CookieDuration) -> Result<SessionKey, SaveError> {
+        self.insert(&state, ttl).await.map_err(SaveError::Other)
+    }
+
+    async fn update(
+        &self,
+        session_key: SessionKey,
+        state: State,
+        ttl: &CookieDuration,
+    ) -> Result<SessionKey, UpdateError> {
+        let id = hash_key(&session_key);
+        let body =
+            serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
+        let user_id = user_id_of(&state);
+        let now = now();
+        let expires_at = expiry(now, ttl);
+        let updated = self
+            .db
+            .run(move |conn| {
+                Ok::<_, DbError>(sessions::update_state(
+                    conn, &id, &body, user_id, expires_at, now,
+                )?)
+            })
+            .await
+            .map_err(|e| UpdateError::Other(e.into()))?;
+        if updated == 1 {
+            Ok(session_key)
+        } else {
+            // The row expired or was revoked meanwhile: start a new session, as the Redis
+            // store does, rather than resurrect the old id.
+            self.insert(&state, ttl).await.map_err(UpdateError::Other)
+        }
+    }
+
+    async fn update_ttl(
+        &self,
+        session_key: &SessionKey,
+        ttl: &CookieDuration,
+    ) -> anyhow::Result<()> {
+        let id = hash_key(session_key);
+        let now = now();
+        let expires_at = expiry(now, ttl);
+        self.db
+            .run(move |conn| Ok::<_, DbError>(sessions::touch(conn, &id, expires_at, now)?))
+            .await?;
+        Ok(())
+    }
+
+    async fn delete(&self, session_key: &SessionKey) -> anyhow::Result<()> {
+        let id = hash_key(session_key);
+        self.db
+            .run(move |conn| Ok::<_, DbError>(sessions::delete(conn, &id)?))
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,320 @@
+//! `Application::build(settings)`: the one builder that `main` and every test use. It prepares
+//! the data directory, database, keys and first admin, binds the listener and builds the app.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::time::Duration;
+
+use actix_identity::IdentityMiddleware;
+use actix_session::SessionMiddleware;
+use actix_session::config::{BrowserSession, TtlExtensionPolicy};
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::http::StatusCode;
+use actix_web::middleware::{Condition, DefaultHeaders};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::accounts::{self, AccountError};
+use crate::auth::credentials::{Password, Username};
+use crate::auth::password::{PasswordHasher, hash_blocking};
+use crate::config::Settings;
+use crate::db::{Database, DbError, users};
+use crate::error::PageError;
+use crate::session_store::DatabaseSessionStore;
+
+/// Shared by every request handler.
+pub struct AppState {
+    pub settings: Settings,
+    pub db: Database,
+    pub hasher: PasswordHasher,
+}
+
+/// Why the server could not start; each names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// A built server, bound and ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+/// How often expired session rows are deleted.
+const PURGE_INTERVAL: Duration = Duration::from_secs(300);
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let prepared = tokio::task::spawn_blocking(move || prepare(settings))
+            .await
+            .map_err(|e| StartupError::Io(format!("start-up task failed: {e}")))??;
+        let Prepared {
+            settings,
+            db,
+            hasher,
+            session_key,
+        } = prepared;
+
+        let listener = TcpListener::bind(&settings.server.bind).map_err(|e| {
+            StartupError::Io(format!("cannot listen on {}: {e}", settings.server.bind))
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError::Io(e.to_string()))?
+            .port();
+
+        let store = DatabaseSessionStore::new(db.clone(), settings.session.ttl.0);
+        spawn_session_purge(store.clone());
+
+        let workers = settings
+            .server
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let state = web::Data::new(AppState {
+            settings,
+            db,
+            hasher,
+        });
+        let server_state = state.clone();
+        let server = HttpServer::new(move || {
+            let settings = &server_state.settings;
+            let sessions_on = settings.auth.mode.sessions();
+            let session_mw = SessionMiddleware::builder(store.clone(), session_key.clone())
+                .cookie_name(settings.session.cookie_name.clone())
+                .cookie_secure(settings.cookie_secure())
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_path("/".into())
+                .session_lifecycle(
+                    BrowserSession::default()
+                        .state_ttl(to_cookie_duration(settings.session.idle_timeout.0))
+                        .state_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+                )
+                .build();
+            let identity_mw = IdentityMiddleware::builder()
+                .login_deadline(Some(settings.session.ttl.0))
+                .build();
+            let max_body = usize::try_from(settings.server.max_body.0).unwrap_or(usize::MAX);
+            App::new()
+                .wrap(security_headers())
+                .wrap(Condition::new(sessions_on, identity_mw))
+                .wrap(Condition::new(sessions_on, session_mw))
+                .wrap(TracingLogger::default())
+                .app_data(server_state.clone())
+                .app_data(
+                    web::FormConfig::default()
+                        .limit(max_body)
+                        .error_handler(form_error),
+                )
+                .app_data(web::PayloadConfig::default().limit(max_body))
+                .configure(|cfg| configure(cfg, settings))
+        })
+        .workers(workers)
+        .shutdown_timeout(30)
+        .listen(listener)
+        .map_err(|e| StartupError::Io(e.to_string()))?
+        .run();
+        Ok(Self { port, server })
+    }
+
+    /// The bound port (useful with `server.bind = "127.0.0.1:0"`).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Every route of the server, chosen by `auth.mode` and `auth.registration`.
+pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/static/{name}", web::get().to(crate::web::assets::asset));
+    if settings.auth.mode.sessions() {
+        crate::web::configure(cfg, settings.auth.registration);
+    }
+    cfg.default_service(web::to(not_found));
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok\n")
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, PageError> {
+    if req.path().starts_with("/api/") {
+        return Ok(HttpResponse::NotFound().json(serde_json::json!({
+            "error": "not_found",
+            "error_description": "no such endpoint",
+        })));
+    }
+    Err(PageError::NotFound)
+}
+
+/// Maps form parse failures to clear 4xx answers.
+fn form_error(err: actix_web::error::UrlencodedError, _req: &HttpRequest) -> actix_web::Error {
+    use actix_web::error::UrlencodedError as E;
+    let (status, message) = match &err {
+        E::Overflow { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large."),
+        E::ContentType => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Expected a form (application/x-www-form-urlencoded).",
+        ),
+        _ => (StatusCode::BAD_REQUEST, "The form could not be read."),
+    };
+    PageError::Client(status, message.into()).into()
+}
+
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "no-referrer"))
+}
+
+fn to_cookie_duration(d: Duration) -> actix_web::cookie::time::Duration {
+    actix_web::cookie::time::Duration::seconds(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn spawn_session_purge(store: DatabaseSessionStore) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(PURGE_INTERVAL);
+        loop {
+            interval.tick().await;
+            match store.purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(purged = n, "expired sessions deleted"),
+                Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
+            }
+        }
+    });
+}
+
+struct Prepared {
+    settings: Settings,
+    db: Database,
+    hasher: PasswordHasher,
+    session_key: Key,
+}
+
+/// The blocking part of start-up.
+fn prepare(settings: Settings) -> Result<Prepared, StartupError> {
+    settings
+        .validate()
+        .map_err(|e| StartupError::Config(e.to_string()))?;
+    if settings.session.store == crate::config::SessionStoreKind::Redis {
+        return Err(StartupError::Config(
+            "configuration: `session.store`: \"redis\" is not available in this build yet; use \"database\""
+                .into(),
+        ));
+    }
+    let data_dir = &settings.server.data_dir;
+    std::fs::create_dir_all(data_dir).map_err(|e| {
+        StartupError::Io(format!(
+            "cannot create data_dir {}: {e}",
+            data_dir.display()
+        ))
+    })?;
+    let db = Database::open(&settings.database.url, settings.database.pool_size)?;
+    let session_key = load_or_create_key(&data_dir.join("session.key"))?;
+    let hasher = PasswordHasher::start_default(settings.password.bcrypt_cost)
+        .map_err(|e| StartupError::Io(e.to_string()))?;
+    bootstrap_admin(&settings, &db)?;
+    Ok(Prepared {
+        settings,
+        db,
+        hasher,
+        session_key,
+    })
+}
+
+/// Creates `admin` when the database has no users: with `GATEHOUSE_ADMIN_PASSWORD` (passed in
+/// as `Settings::admin_password`) or a random password printed once to the log.
+fn bootstrap_admin(settings: &Settings, db: &Database) -> Result<(), StartupError> {
+    let mut conn = db.get()?;
+    if users::count(&mut conn).map_err(DbError::from)? > 0 {
+        return Ok(());
+    }
+    let (password, generated) = match &settings.admin_password {
+        Some(p) => (p.clone(), false),
+        None => (Password::new(crate::auth::random_token(15)), true),
+    };
+    password
+        .check_policy(settings.password.min_length)
+        .map_err(|p| StartupError::Config(format!("GATEHOUSE_ADMIN_PASSWORD: {}", p.join(" "))))?;
+    let hash = hash_blocking(&password, settings.password.bcrypt_cost)
+        .map_err(|e| StartupError::Io(e.to_string()))?;
+    let name = Username::parse("admin").map_err(StartupError::Config)?;
+    match accounts::create_user(&mut conn, &name, &hash, true) {
+        Ok(_) if generated => {
+            tracing::warn!(
+                "created the first user 'admin' with password {} (shown only this once; change it at /account)",
+                password.expose()
+            );
+        }
+        Ok(_) => tracing::info!("created the first user 'admin' from GATEHOUSE_ADMIN_PASSWORD"),
+        // Another instance created it first.
+        Err(AccountError::Taken) => {}
+        Err(e) => {
+            return Err(StartupError::Io(format!(
+                "cannot create the admin user: {e}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Reads the 64-byte cookie key, or creates it with mode 0600. A persisted key keeps sessions
+/// valid across restarts and across instances that share it.
+pub fn load_or_create_key(path: &Path) -> Result<Key, StartupError> {
+    match std::fs::read(path) {
+        Ok(bytes) if bytes.len() >= 64 => Ok(Key::from(&bytes)),
+        Ok(_) => Err(StartupError::Io(format!(
+            "{} is shorter than 64 bytes; delete it to have a new one made",
+            path.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; 64];
+            rand::fill(&mut bytes[..]);
+            write_secret_file(path, &bytes)?;
+            Ok(Key::from(&bytes))
+        }
+        Err(e) => Err(StartupError::Io(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Writes a new secret file readable only by its owner.
+pub fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), StartupError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| StartupError::Io(format!("cannot create {}: {e}", path.display())))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| StartupError::Io(format!("cannot write {}: {e}", path.display())))
+}

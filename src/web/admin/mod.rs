@@ -1,0 +1,51 @@
+//! `/admin`: user administration, for admins only.
+
+pub mod get;
+pub mod post;
+
+use askama::Template;
+use chrono::NaiveDateTime;
+
+use super::Nav;
+use crate::db::models::User;
+
+/// What the admin page shows of a user.
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub is_self: bool,
+    pub created_at: String,
+    pub last_login_at: String,
+}
+
+fn show_time(t: Option<NaiveDateTime>) -> String {
+    t.map_or_else(
+        || "never".into(),
+        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+    )
+}
+
+impl UserRow {
+    pub fn new(user: &User, me: i64) -> Self {
+        Self {
+            id: user.id,
+            username: user.username.clone(),
+            is_admin: user.is_admin,
+            disabled: user.disabled,
+            is_self: user.id == me,
+            created_at: show_time(Some(user.created_at)),
+            last_login_at: show_time(user.last_login_at),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+pub struct AdminPage {
+    pub nav: Nav,
+    pub users: Vec<UserRow>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}

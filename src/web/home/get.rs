@@ -1,0 +1,30 @@
+//! `GET /`: `Signed in as NAME`, or 303 to the login form.
+
+use actix_session::Session;
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use askama::Template;
+
+use crate::error::PageError;
+use crate::web::{Nav, SignedIn, render};
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    nav: Nav,
+    username: String,
+    is_admin: bool,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn home(signed_in: SignedIn, session: Session) -> Result<HttpResponse, PageError> {
+    let user = signed_in.user;
+    render(
+        StatusCode::OK,
+        &HomePage {
+            nav: Nav::for_user(&user, &session),
+            username: user.username,
+            is_admin: user.is_admin,
+        },
+    )
+}

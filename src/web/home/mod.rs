@@ -1,0 +1,3 @@
+//! `/`: the signed-in user's start page.
+
+pub mod get;

@@ -1,0 +1,78 @@
+//! `POST /login`: checks the form, signs the user in with a fresh session id.
+
+use actix_identity::Identity;
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::LoginPage;
+use crate::auth::credentials::Password;
+use crate::auth::csrf;
+use crate::auth::login::{LoginError, authenticate};
+use crate::error::PageError;
+use crate::startup::AppState;
+use crate::web::{Nav, render, safe_next, see_other};
+
+/// Every field defaults to empty so that a missing one is judged (CSRF first), not a parse error.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    next: String,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, PageError> {
+    let LoginForm {
+        username,
+        password,
+        csrf_token,
+        next,
+    } = form.into_inner();
+    let next = safe_next(&next).to_string();
+    let form_again = |status: StatusCode, error: &str, session: &Session| {
+        render(
+            status,
+            &LoginPage {
+                nav: Nav::anonymous(session),
+                error: Some(error.to_string()),
+                username: username.clone(),
+                next: next.clone(),
+                registration: state.settings.auth.registration,
+            },
+        )
+    };
+    if csrf::verify(&session, &csrf_token).is_err() {
+        return form_again(
+            StatusCode::FORBIDDEN,
+            "The form expired or did not come from this site. Please try again.",
+            &session,
+        );
+    }
+    match authenticate(&state.db, &state.hasher, &username, Password::new(password)).await {
+        Ok(user) => {
+            // Renews the session id: an id planted before sign-in is worthless after it.
+            Identity::login(&req.extensions(), user.id.to_string())
+                .map_err(|e| PageError::Unexpected(anyhow::anyhow!("{e}")))?;
+            csrf::rotate(&session);
+            Ok(see_other(&next))
+        }
+        Err(LoginError::InvalidCredentials) => form_again(
+            StatusCode::UNAUTHORIZED,
+            "Invalid username or password.",
+            &session,
+        ),
+        Err(other) => Err(other.into()),
+    }
+}

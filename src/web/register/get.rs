@@ -1,0 +1,30 @@
+//! `GET /register`.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+
+use super::RegisterPage;
+use crate::error::PageError;
+use crate::startup::AppState;
+use crate::web::{Nav, SignedIn, render, see_other};
+
+#[tracing::instrument(skip_all)]
+pub async fn register_form(
+    state: web::Data<AppState>,
+    session: Session,
+    signed_in: Option<SignedIn>,
+) -> Result<HttpResponse, PageError> {
+    if signed_in.is_some() {
+        return Ok(see_other("/"));
+    }
+    render(
+        StatusCode::OK,
+        &RegisterPage {
+            nav: Nav::anonymous(&session),
+            errors: Vec::new(),
+            username: String::new(),
+            min_length: state.settings.password.min_length,
+        },
+    )
+}

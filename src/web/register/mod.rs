@@ -1,0 +1,17 @@
+//! `/register`: self-service sign-up, served only with `auth.registration`.
+
+pub mod get;
+pub mod post;
+
+use askama::Template;
+
+use super::Nav;
+
+#[derive(Template)]
+#[template(path = "register.html")]
+pub struct RegisterPage {
+    pub nav: Nav,
+    pub errors: Vec<String>,
+    pub username: String,
+    pub min_length: usize,
+}

@@ -1,0 +1,85 @@
+//! `POST /register`: creates the account and signs it in.
+
+use actix_identity::Identity;
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::RegisterPage;
+use crate::auth::accounts::{self, AccountError};
+use crate::auth::credentials::Password;
+use crate::auth::csrf;
+use crate::error::PageError;
+use crate::startup::AppState;
+use crate::web::{Nav, render, see_other};
+
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    /// Optional: when the form sends it, it must match.
+    password_confirm: Option<String>,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn register(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<RegisterForm>,
+) -> Result<HttpResponse, PageError> {
+    let RegisterForm {
+        username,
+        password,
+        password_confirm,
+        csrf_token,
+    } = form.into_inner();
+    csrf::verify(&session, &csrf_token).map_err(|_| PageError::Csrf)?;
+    let min_length = state.settings.password.min_length;
+    let form_again = |status: StatusCode, errors: Vec<String>| {
+        render(
+            status,
+            &RegisterPage {
+                nav: Nav::anonymous(&session),
+                errors,
+                username: username.clone(),
+                min_length,
+            },
+        )
+    };
+    if password_confirm.is_some_and(|c| c != password) {
+        return form_again(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec!["The two passwords do not match.".into()],
+        );
+    }
+    let result = accounts::register(
+        &state.db,
+        &state.hasher,
+        &username,
+        Password::new(password),
+        min_length,
+    )
+    .await;
+    match result {
+        Ok(user) => {
+            Identity::login(&req.extensions(), user.id.to_string())
+                .map_err(|e| PageError::Unexpected(anyhow::anyhow!("{e}")))?;
+            csrf::rotate(&session);
+            Ok(see_other("/"))
+        }
+        Err(AccountError::Invalid(problems)) => {
+            form_again(StatusCode::UNPROCESSABLE_ENTITY, problems)
+        }
+        Err(AccountError::Taken) => {
+            form_again(StatusCode::CONFLICT, vec!["That username is taken.".into()])
+        }
+        Err(AccountError::Busy) => Err(PageError::Busy),
+        Err(other) => Err(PageError::Unexpected(other.into())),
+    }
+}
