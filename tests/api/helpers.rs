@@ -1,0 +1,314 @@
+//! Test harness: `spawn_app()` builds the real application (the same `Application::build` as
+//! `main`) on a random port with its own temporary SQLite database, or its own PostgreSQL
+//! schema when `GATEHOUSE_TEST_POSTGRES_URL` is set, and talks HTTP to it.
+
+use std::sync::Arc;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use gatehouse::auth::accounts;
+use gatehouse::auth::credentials::{Password, Username};
+use gatehouse::auth::password::hash_blocking;
+use gatehouse::config::Settings;
+use gatehouse::db::models::User;
+use gatehouse::db::{Database, users};
+use gatehouse::startup::Application;
+use reqwest::cookie::CookieStore;
+use reqwest::redirect::Policy;
+use tempfile::TempDir;
+
+/// bcrypt cost used by tests: the lowest bcrypt allows, so tests stay fast.
+pub const TEST_COST: u32 = 4;
+
+/// A database for one test: a temporary SQLite file, or a fresh PostgreSQL schema that is
+/// dropped again when the last handle goes.
+pub struct TestDatabase {
+    pub url: String,
+    pg_schema: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub fn new(dir: &TempDir) -> Self {
+        match std::env::var("GATEHOUSE_TEST_POSTGRES_URL") {
+            Ok(base) if !base.is_empty() => {
+                let schema = format!("t_{}", random_suffix());
+                let mut conn = PgConnection::establish(&base)
+                    .unwrap_or_else(|e| panic!("GATEHOUSE_TEST_POSTGRES_URL does not answer: {e}"));
+                conn.batch_execute(&format!("CREATE SCHEMA {schema}"))
+                    .expect("create test schema");
+                let sep = if base.contains('?') { '&' } else { '?' };
+                Self {
+                    url: format!("{base}{sep}options=-csearch_path%3D{schema}"),
+                    pg_schema: Some((base, schema)),
+                }
+            }
+            _ => Self {
+                url: format!("sqlite://{}", dir.path().join("gatehouse.db").display()),
+                pg_schema: None,
+            },
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = &self.pg_schema
+            && let Ok(mut conn) = PgConnection::establish(base)
+        {
+            let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}
+
+fn random_suffix() -> String {
+    gatehouse::auth::random_token(9)
+        .to_ascii_lowercase()
+        .replace(['-', '_'], "x")
+}
+
+/// Settings for a test app in `dir`: random port, one worker, cheap bcrypt.
+pub fn test_settings(dir: &TempDir, database_url: &str) -> Settings {
+    let mut s = Settings::default();
+    s.server.bind = "127.0.0.1:0".into();
+    s.server.workers = Some(1);
+    s.server.data_dir = dir.path().to_path_buf();
+    s.database.url = database_url.to_string();
+    s.database.pool_size = 4;
+    s.password.bcrypt_cost = TEST_COST;
+    s
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub settings: Settings,
+    pub db: Database,
+    /// Password of the bootstrap `admin` user.
+    pub admin_password: String,
+    handle: actix_web::dev::ServerHandle,
+    pub test_db: Arc<TestDatabase>,
+    pub dir: Arc<TempDir>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawns an app after `customize` has adjusted its settings.
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let test_db = Arc::new(TestDatabase::new(&dir));
+    let mut settings = test_settings(&dir, &test_db.url);
+    let admin_password = format!("admin-{}", gatehouse::auth::random_token(12));
+    settings.admin_password = Some(Password::new(admin_password.clone()));
+    customize(&mut settings);
+    start(settings, admin_password, test_db, dir).await
+}
+
+async fn start(
+    settings: Settings,
+    admin_password: String,
+    test_db: Arc<TestDatabase>,
+    dir: Arc<TempDir>,
+) -> TestApp {
+    let app = Application::build(settings.clone())
+        .await
+        .expect("application builds");
+    let port = app.port();
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    let url = settings.database.url.clone();
+    let db = tokio::task::spawn_blocking(move || Database::open(&url, 2))
+        .await
+        .expect("join")
+        .expect("test database opens");
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        settings,
+        db,
+        admin_password,
+        handle,
+        test_db,
+        dir,
+    }
+}
+
+impl TestApp {
+    /// A new browser: its own cookie jar, redirects not followed.
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.address)
+    }
+
+    /// Stops this server and starts a new one on the same data directory and database.
+    pub async fn restart(self) -> TestApp {
+        self.handle.stop(true).await;
+        start(
+            self.settings.clone(),
+            self.admin_password.clone(),
+            self.test_db.clone(),
+            self.dir.clone(),
+        )
+        .await
+    }
+
+    /// Creates a user directly in the repository.
+    pub async fn create_user(&self, name: &str, password: &str, admin: bool) -> User {
+        let db = self.db.clone();
+        let (name, password) = (name.to_string(), password.to_string());
+        tokio::task::spawn_blocking(move || {
+            let hash = hash_blocking(&Password::new(password), TEST_COST).expect("hash");
+            let mut conn = db.get().expect("connection");
+            accounts::create_user(
+                &mut conn,
+                &Username::parse(&name).expect("valid name"),
+                &hash,
+                admin,
+            )
+            .expect("user created")
+        })
+        .await
+        .expect("join")
+    }
+
+    /// Runs blocking database code against the app's database.
+    pub async fn with_db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut gatehouse::db::AnyConnection) -> T + Send + 'static,
+    ) -> T {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.get().expect("connection");
+            f(&mut conn)
+        })
+        .await
+        .expect("join")
+    }
+
+    pub async fn find_user(&self, name: &str) -> Option<User> {
+        let name = name.to_string();
+        self.with_db(move |c| users::find_by_username(c, &name).expect("query"))
+            .await
+    }
+}
+
+/// A cookie-keeping HTTP client that does not follow redirects, like a browser under test.
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub jar: Arc<reqwest::cookie::Jar>,
+    pub base: String,
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Self {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            client,
+            jar,
+            base: base.to_string(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// The CSRF token of the form at `path`.
+    pub async fn csrf(&self, path: &str) -> String {
+        let body = self.get(path).await.text().await.expect("body");
+        csrf_in(&body).unwrap_or_else(|| panic!("no csrf_token in {path}: {body}"))
+    }
+
+    /// Posts the login form (with a valid CSRF token).
+    pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        self.login_next(username, password, "/").await
+    }
+
+    pub async fn login_next(
+        &self,
+        username: &str,
+        password: &str,
+        next: &str,
+    ) -> reqwest::Response {
+        let token = self.csrf("/login").await;
+        self.post_form(
+            "/login",
+            &[
+                ("username", username),
+                ("password", password),
+                ("csrf_token", &token),
+                ("next", next),
+            ],
+        )
+        .await
+    }
+
+    /// Posts a form at `path` with the CSRF token of the page `form_page`.
+    pub async fn submit(
+        &self,
+        form_page: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let token = self.csrf(form_page).await;
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &token));
+        self.post_form(path, &all).await
+    }
+
+    /// The raw `Cookie` header value this browser would send.
+    pub fn cookie_header(&self) -> Option<String> {
+        let url = self.base.parse().expect("url");
+        self.jar
+            .cookies(&url)
+            .map(|v| v.to_str().expect("ascii").to_string())
+    }
+
+    /// A GET that carries exactly `cookie` (e.g. a stolen or old one), outside any jar.
+    pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> reqwest::Response {
+        reqwest::Client::builder()
+            .redirect(Policy::none())
+            .build()
+            .expect("client")
+            .get(self.url(path))
+            .header(reqwest::header::COOKIE, cookie)
+            .send()
+            .await
+            .expect("request sent")
+    }
+}
+
+/// The value of the first `csrf_token` hidden field in a page.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_string())
+}
+
+pub fn location(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get(reqwest::header::LOCATION)
+        .map(|v| v.to_str().expect("ascii").to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,42 @@
+//! `POST /logout`.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{location, spawn_app};
+
+const PASSWORD: &str = "correct horse battery";
+
+#[tokio::test]
+async fn logout_deletes_the_session_so_the_old_cookie_no_longer_works() {
+    let app = spawn_app().await;
+    app.create_user("alice", PASSWORD, false).await;
+    let browser = app.browser();
+    browser.login("alice", PASSWORD).await;
+    let stolen = browser.cookie_header().unwrap();
+    assert_eq!(
+        browser.get_with_cookie("/", &stolen).await.status(),
+        StatusCode::OK
+    );
+
+    let resp = browser.submit("/", "/logout", &[]).await;
+
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), "/login");
+    let replay = browser.get_with_cookie("/", &stolen).await;
+    assert_eq!(replay.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&replay), "/login?next=%2F");
+    assert_eq!(browser.get("/").await.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn logout_without_a_csrf_token_is_refused_and_keeps_the_session() {
+    let app = spawn_app().await;
+    app.create_user("alice", PASSWORD, false).await;
+    let browser = app.browser();
+    browser.login("alice", PASSWORD).await;
+
+    let resp = browser.post_form("/logout", &[]).await;
+
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(browser.get("/").await.status(), StatusCode::OK);
+}

@@ -1,0 +1,10 @@
+//! One test binary for the whole HTTP and CLI suite (faster to link than one per file).
+
+mod helpers;
+
+mod account;
+mod admin;
+mod login;
+mod logout;
+mod register;
+mod sessions;

@@ -1,0 +1,123 @@
+//! Server-side session lifetimes and persistence across restarts.
+
+use chrono::Duration;
+use diesel::prelude::*;
+use gatehouse::db::schema::sessions;
+use gatehouse::db::users::now;
+use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, spawn_app};
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn signed_in_session(app: &TestApp, name: &str) -> crate::helpers::Browser {
+    let user = app.create_user(name, PASSWORD, false).await;
+    let browser = app.browser();
+    browser.login(name, PASSWORD).await;
+    assert_eq!(browser.get("/").await.status(), StatusCode::OK);
+    let _ = user;
+    browser
+}
+
+async fn user_session_times(app: &TestApp) -> (chrono::NaiveDateTime, chrono::NaiveDateTime) {
+    app.with_db(|c| {
+        sessions::table
+            .filter(sessions::user_id.is_not_null())
+            .select((sessions::created_at, sessions::expires_at))
+            .first(c)
+            .unwrap()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_session_idle_past_its_timeout_is_ended() {
+    let app = spawn_app().await;
+    let browser = signed_in_session(&app, "alice").await;
+
+    // The session was last used longer ago than session.idle_timeout.
+    app.with_db(|c| {
+        diesel::update(sessions::table.filter(sessions::user_id.is_not_null()))
+            .set(sessions::expires_at.eq(now() - Duration::seconds(1)))
+            .execute(c)
+            .unwrap()
+    })
+    .await;
+
+    assert_eq!(browser.get("/").await.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn activity_pushes_the_idle_expiry_forward() {
+    let app = spawn_app().await;
+    let browser = signed_in_session(&app, "alice").await;
+    app.with_db(|c| {
+        diesel::update(sessions::table.filter(sessions::user_id.is_not_null()))
+            .set(sessions::expires_at.eq(now() + Duration::minutes(1)))
+            .execute(c)
+            .unwrap()
+    })
+    .await;
+
+    assert_eq!(browser.get("/").await.status(), StatusCode::OK);
+
+    let (_, expires_at) = user_session_times(&app).await;
+    assert!(expires_at > now() + Duration::minutes(29), "{expires_at}");
+}
+
+#[tokio::test]
+async fn a_session_older_than_its_absolute_ttl_is_ended_even_if_active() {
+    let app = spawn_app().await;
+    let browser = signed_in_session(&app, "alice").await;
+
+    app.with_db(|c| {
+        diesel::update(sessions::table.filter(sessions::user_id.is_not_null()))
+            .set(sessions::created_at.eq(now() - Duration::hours(12) - Duration::seconds(1)))
+            .execute(c)
+            .unwrap()
+    })
+    .await;
+
+    assert_eq!(browser.get("/").await.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn expired_rows_are_purged() {
+    let app = spawn_app().await;
+    let _browser = signed_in_session(&app, "alice").await;
+    app.with_db(|c| {
+        diesel::update(sessions::table)
+            .set(sessions::expires_at.eq(now() - Duration::seconds(1)))
+            .execute(c)
+            .unwrap()
+    })
+    .await;
+    let store = gatehouse::session_store::DatabaseSessionStore::new(
+        app.db.clone(),
+        app.settings.session.ttl.0,
+    );
+
+    let purged = store.purge_expired().await.unwrap();
+
+    assert!(purged >= 1);
+    let left: i64 = app
+        .with_db(|c| sessions::table.count().get_result(c).unwrap())
+        .await;
+    assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn sessions_survive_a_restart() {
+    let app = spawn_app().await;
+    let browser = signed_in_session(&app, "alice").await;
+
+    let app = app.restart().await;
+    let browser = crate::helpers::Browser {
+        base: app.address.clone(),
+        ..browser
+    };
+
+    let resp = browser.get("/").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.text().await.unwrap().contains("Signed in as alice"));
+}
