@@ -307,7 +307,17 @@ pub struct ByteSize(pub u64);
 
 impl Serialize for ByteSize {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&bytesize::ByteSize(self.0).display().iec_short().to_string())
+        // Exact, so that `config show` output reads back as the same value.
+        const KIB: u64 = 1024;
+        let n = self.0;
+        let text = if n != 0 && n % (KIB * KIB) == 0 {
+            format!("{}MiB", n / (KIB * KIB))
+        } else if n != 0 && n % KIB == 0 {
+            format!("{}KiB", n / KIB)
+        } else {
+            n.to_string()
+        };
+        s.serialize_str(&text)
     }
 }
 
@@ -642,6 +652,14 @@ mod tests {
     fn durations_take_days() {
         let s = Settings::from_toml_str("[token]\nrefresh_ttl = \"30d\"\n").unwrap();
         assert_eq!(s.token.refresh_ttl.0, Duration::from_secs(30 * 86400));
+    }
+
+    #[test]
+    fn the_default_body_limit_is_16_kib_and_round_trips() {
+        let s = Settings::from_toml_str("").unwrap();
+        assert_eq!(s.server.max_body.0, 16 * 1024);
+        let again = Settings::from_toml_str(&s.to_redacted_toml()).unwrap();
+        assert_eq!(again.server.max_body.0, 16 * 1024);
     }
 
     #[test]

@@ -18,7 +18,9 @@ use tracing_actix_web::TracingLogger;
 
 use crate::auth::accounts::{self, AccountError};
 use crate::auth::credentials::{Password, Username};
+use crate::auth::jwt::JwtKeys;
 use crate::auth::password::{PasswordHasher, hash_blocking};
+use crate::auth::strategy::AuthChain;
 use crate::config::Settings;
 use crate::db::{Database, DbError, users};
 use crate::error::PageError;
@@ -29,6 +31,23 @@ pub struct AppState {
     pub settings: Settings,
     pub db: Database,
     pub hasher: PasswordHasher,
+    /// Signing keys, when the token API is on.
+    pub jwt: Option<JwtKeys>,
+    /// The authentication strategies chosen by `auth.mode` and `auth.basic`.
+    pub auth: AuthChain,
+}
+
+impl AppState {
+    /// `server.max_body` in bytes.
+    pub fn max_body(&self) -> usize {
+        usize::try_from(self.settings.server.max_body.0).unwrap_or(usize::MAX)
+    }
+
+    pub fn jwt_keys(&self) -> Result<&JwtKeys, crate::api::error::ApiError> {
+        self.jwt
+            .as_ref()
+            .ok_or(crate::api::error::ApiError::NotFound)
+    }
 }
 
 /// Why the server could not start; each names what to fix.
@@ -61,6 +80,7 @@ impl Application {
             db,
             hasher,
             session_key,
+            jwt,
         } = prepared;
 
         let listener = TcpListener::bind(&settings.server.bind).map_err(|e| {
@@ -78,10 +98,14 @@ impl Application {
             .server
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let auth = AuthChain::from_settings(&settings);
+        tracing::debug!(strategies = ?auth.names(), "authentication chain built");
         let state = web::Data::new(AppState {
             settings,
             db,
             hasher,
+            jwt,
+            auth,
         });
         let server_state = state.clone();
         let server = HttpServer::new(move || {
@@ -145,6 +169,7 @@ impl Application {
 pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/static/{name}", web::get().to(crate::web::assets::asset));
+    crate::api::configure(cfg, settings);
     if settings.auth.mode.sessions() {
         crate::web::configure(cfg, settings.auth.registration);
     }
@@ -216,6 +241,7 @@ struct Prepared {
     db: Database,
     hasher: PasswordHasher,
     session_key: Key,
+    jwt: Option<JwtKeys>,
 }
 
 /// The blocking part of start-up.
@@ -238,6 +264,14 @@ fn prepare(settings: Settings) -> Result<Prepared, StartupError> {
     })?;
     let db = Database::open(&settings.database.url, settings.database.pool_size)?;
     let session_key = load_or_create_key(&data_dir.join("session.key"))?;
+    let jwt = if settings.auth.mode.tokens() {
+        Some(
+            JwtKeys::load(&settings)
+                .map_err(|e| StartupError::Config(format!("token keys: {e}")))?,
+        )
+    } else {
+        None
+    };
     let hasher = PasswordHasher::start_default(settings.password.bcrypt_cost)
         .map_err(|e| StartupError::Io(e.to_string()))?;
     bootstrap_admin(&settings, &db)?;
@@ -246,6 +280,7 @@ fn prepare(settings: Settings) -> Result<Prepared, StartupError> {
         db,
         hasher,
         session_key,
+        jwt,
     })
 }
 

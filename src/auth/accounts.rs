@@ -6,7 +6,9 @@ use crate::auth::credentials::{Password, Username};
 use crate::auth::password::{HashError, PasswordHasher};
 use crate::db::models::User;
 use crate::db::users::CreateUserError;
-use crate::db::{AnyConnection, Database, DbError, sessions, users, write_transaction};
+use crate::db::{
+    AnyConnection, Database, DbError, refresh_tokens, sessions, users, write_transaction,
+};
 
 /// Why an account change was refused.
 #[derive(Debug, thiserror::Error)]
@@ -86,8 +88,9 @@ pub async fn register(
     Ok(user)
 }
 
-/// Ends every session of the user (and, with the token API, every refresh-token family).
+/// Ends every session and every refresh-token family of the user; returns how many sessions.
 pub fn revoke_all(conn: &mut AnyConnection, user_id: i64) -> Result<usize, DbError> {
+    refresh_tokens::revoke_for_user(conn, user_id, crate::db::users::now())?;
     Ok(sessions::delete_for_user(conn, user_id)?)
 }
 

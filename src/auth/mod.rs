@@ -1,10 +1,19 @@
-//! Authentication decisions: credentials, password hashing, CSRF and the login check.
+//! Authentication decisions: credentials, password hashing, CSRF, the login check, access and
+//! refresh tokens, and the `AuthStrategy` chain with its extractors.
 
 pub mod accounts;
+pub mod basic;
+pub mod bearer;
 pub mod credentials;
 pub mod csrf;
+pub mod extract;
+pub mod jwt;
+pub mod keys;
 pub mod login;
 pub mod password;
+pub mod session;
+pub mod strategy;
+pub mod tokens;
 
 use base64::Engine;
 

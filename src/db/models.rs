@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{sessions, users};
+use super::schema::{refresh_tokens, sessions, users};
 
 /// A row of `users`.
 #[derive(Clone, Queryable, Selectable, Identifiable)]
@@ -65,6 +65,31 @@ pub struct SessionRow {
     pub id: String,
     pub user_id: Option<i64>,
     pub state: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+/// A row of `refresh_tokens`; `token_hash` is the SHA-256 of the token, never the token.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshTokenRow {
+    pub id: i64,
+    pub token_hash: String,
+    pub user_id: i64,
+    pub family_id: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// Values for a new refresh token row.
+#[derive(Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct NewRefreshToken<'a> {
+    pub token_hash: &'a str,
+    pub user_id: i64,
+    pub family_id: &'a str,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
 }

@@ -1,0 +1,114 @@
+//! `POST /api/token`: the password grant (JSON, form or HTTP Basic) and the refresh grant.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+
+use super::body::{parse_fields, read_body};
+use super::error::ApiError;
+use crate::auth::basic::{basic_header, parse_basic};
+use crate::auth::credentials::Password;
+use crate::auth::login::authenticate;
+use crate::auth::tokens::{self, Rotation};
+use crate::db::DbError;
+use crate::db::models::User;
+use crate::startup::AppState;
+
+const FIELDS: &[&str] = &["grant_type", "username", "password", "refresh_token"];
+
+/// RFC 6749 §5.1.
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    refresh_token: String,
+}
+
+#[tracing::instrument(skip_all, fields(grant_type))]
+pub async fn token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (kind, body) = read_body(&req, payload, state.max_body()).await?;
+    let mut fields = parse_fields(kind, &body, FIELDS)?;
+    let grant = fields.remove("grant_type");
+    tracing::Span::current().record("grant_type", grant.as_deref().unwrap_or("password"));
+    let user = match grant.as_deref() {
+        None | Some("password") => password_grant(&req, &state, fields).await?,
+        Some("refresh_token") => {
+            let presented = fields
+                .remove("refresh_token")
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| ApiError::InvalidRequest("refresh_token is required".into()))?;
+            return refresh_grant(&state, presented).await;
+        }
+        Some(_) => return Err(ApiError::UnsupportedGrantType),
+    };
+    let refresh_ttl = state.settings.token.refresh_ttl.0;
+    let user_id = user.id;
+    let refresh_token = state
+        .db
+        .run(move |conn| tokens::create(conn, user_id, None, refresh_ttl))
+        .await?;
+    respond(&state, &user, refresh_token)
+}
+
+async fn password_grant(
+    req: &HttpRequest,
+    state: &AppState,
+    mut fields: std::collections::HashMap<String, String>,
+) -> Result<User, ApiError> {
+    let basic_on = state.settings.auth.basic;
+    let (username, password) = match (fields.remove("username"), fields.remove("password")) {
+        (Some(u), Some(p)) => (u, Password::new(p)),
+        (None, None) if basic_on && basic_header(req).is_some() => {
+            let value = basic_header(req).unwrap_or_default();
+            parse_basic(value)
+                .map_err(|_| ApiError::InvalidRequest("malformed Basic credentials".into()))?
+        }
+        _ => {
+            return Err(ApiError::InvalidRequest(
+                "username and password are required".into(),
+            ));
+        }
+    };
+    authenticate(&state.db, &state.hasher, &username, password)
+        .await
+        .map_err(|e| ApiError::from_login(e, basic_on))
+}
+
+async fn refresh_grant(state: &AppState, presented: String) -> Result<HttpResponse, ApiError> {
+    let ttl = state.settings.token.refresh_ttl.0;
+    let rotation = state
+        .db
+        .run(move |conn| tokens::rotate(conn, &presented, ttl).map_err(DbError::from))
+        .await?;
+    match rotation {
+        Rotation::Rotated {
+            user,
+            refresh_token,
+        } => respond(state, &user, refresh_token),
+        Rotation::Invalid | Rotation::Reused => Err(ApiError::InvalidGrant(
+            "the refresh token is invalid, expired or revoked",
+        )),
+    }
+}
+
+fn respond(state: &AppState, user: &User, refresh_token: String) -> Result<HttpResponse, ApiError> {
+    let keys = state.jwt_keys()?;
+    let access = keys
+        .issue(user)
+        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("signing an access token: {e}")))?;
+    tracing::info!(target: "audit", event = "tokens_issued", user_id = user.id);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(TokenResponse {
+            access_token: access.token,
+            token_type: "Bearer",
+            expires_in: access.expires_in,
+            refresh_token,
+        }))
+}

@@ -1,0 +1,31 @@
+//! `/.well-known/jwks.json` and `/.well-known/oauth-authorization-server` (RFC 8414).
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use super::error::ApiError;
+use crate::startup::AppState;
+
+pub async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let keys = state.jwt_keys()?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(keys.jwks()))
+}
+
+pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
+    let base = state.settings.server.public_url.trim_end_matches('/');
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(json!({
+            "issuer": state.settings.issuer(),
+            "token_endpoint": format!("{base}/api/token"),
+            "revocation_endpoint": format!("{base}/api/token/revoke"),
+            "jwks_uri": format!("{base}/.well-known/jwks.json"),
+            "grant_types_supported": ["password", "refresh_token"],
+            "response_types_supported": [],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "revocation_endpoint_auth_methods_supported": ["none"],
+        }))
+}

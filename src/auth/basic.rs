@@ -1,0 +1,127 @@
+//! HTTP Basic credentials (RFC 7617), checked like a login form.
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use base64::Engine;
+use futures_util::future::LocalBoxFuture;
+
+use super::credentials::Password;
+use super::login::{LoginError, authenticate};
+use super::strategy::{AuthStrategy, Outcome, Principal, Rejection, Via};
+use crate::startup::AppState;
+
+pub struct BasicStrategy;
+
+/// Why a Basic header could not be read.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("malformed Basic credentials")]
+pub struct MalformedBasic;
+
+/// The raw `Authorization` value if its scheme is Basic.
+pub fn basic_header(req: &HttpRequest) -> Option<&[u8]> {
+    let value = req.headers().get(header::AUTHORIZATION)?.as_bytes();
+    let scheme_end = value.iter().position(|b| *b == b' ').unwrap_or(value.len());
+    value[..scheme_end]
+        .eq_ignore_ascii_case(b"basic")
+        .then_some(value)
+}
+
+/// Parses `Basic base64(user:password)`: the user id is everything before the first colon
+/// (RFC 7617 §2); both parts must be UTF-8 without control characters in the user id.
+pub fn parse_basic(value: &[u8]) -> Result<(String, Password), MalformedBasic> {
+    let text = std::str::from_utf8(value).map_err(|_| MalformedBasic)?;
+    let (scheme, encoded) = text.split_once(' ').ok_or(MalformedBasic)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(MalformedBasic);
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| MalformedBasic)?;
+    let decoded = String::from_utf8(decoded).map_err(|_| MalformedBasic)?;
+    let (user, password) = decoded.split_once(':').ok_or(MalformedBasic)?;
+    if user.is_empty() || user.chars().any(char::is_control) {
+        return Err(MalformedBasic);
+    }
+    Ok((user.to_string(), Password::new(password.to_string())))
+}
+
+impl AuthStrategy for BasicStrategy {
+    fn name(&self) -> &'static str {
+        "basic"
+    }
+
+    fn authenticate<'a>(
+        &'a self,
+        req: &'a HttpRequest,
+        state: &'a AppState,
+    ) -> LocalBoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let Some(value) = basic_header(req) else {
+                return Outcome::Absent;
+            };
+            let Ok((username, password)) = parse_basic(value) else {
+                return Outcome::Rejected(Rejection::Basic);
+            };
+            match authenticate(&state.db, &state.hasher, &username, password).await {
+                Ok(user) => Outcome::Accepted(Principal {
+                    user_id: user.id,
+                    via: Via::Basic,
+                    claims: None,
+                    user: Some(user),
+                }),
+                Err(LoginError::InvalidCredentials) => Outcome::Rejected(Rejection::Basic),
+                Err(LoginError::Busy) => Outcome::Rejected(Rejection::Busy),
+                Err(LoginError::Unexpected(e)) => Outcome::Rejected(Rejection::Unexpected(e)),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn header(user_pass: &str) -> Vec<u8> {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(user_pass)
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn the_password_may_contain_colons() {
+        let (user, password) = parse_basic(&header("alice:pa:ss")).unwrap();
+        assert_eq!(user, "alice");
+        assert_eq!(password.expose(), "pa:ss");
+    }
+
+    #[test]
+    fn malformed_headers_are_refused() {
+        for bad in [
+            &b"Basic"[..],
+            b"Basic !!!",
+            b"Bearer abc",
+            b"Basic \xff\xfe",
+        ] {
+            assert_eq!(parse_basic(bad).unwrap_err(), MalformedBasic);
+        }
+        assert!(parse_basic(&header("no-colon")).is_err());
+        assert!(parse_basic(&header(":empty-user")).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(raw in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = parse_basic(&raw);
+        }
+
+        #[test]
+        fn any_encoded_pair_round_trips(user in "[^:\\x00-\\x1f\\x7f]{1,40}", password in "\\PC{0,40}") {
+            let (u, p) = parse_basic(&header(&format!("{user}:{password}"))).unwrap();
+            prop_assert_eq!(u, user);
+            prop_assert_eq!(p.expose(), password.as_str());
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Bearer access tokens in the `Authorization` header (RFC 6750 §2.1).
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use futures_util::future::LocalBoxFuture;
+
+use super::jwt::TokenError;
+use super::strategy::{AuthStrategy, Outcome, Principal, Rejection, Via};
+use crate::startup::AppState;
+
+pub struct BearerStrategy;
+
+/// The token of an `Authorization: Bearer …` header; `Some("")` for a bearer header without one.
+pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
+impl AuthStrategy for BearerStrategy {
+    fn name(&self) -> &'static str {
+        "bearer"
+    }
+
+    fn authenticate<'a>(
+        &'a self,
+        req: &'a HttpRequest,
+        state: &'a AppState,
+    ) -> LocalBoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let Some(token) = bearer_token(req) else {
+                return Outcome::Absent;
+            };
+            let Some(keys) = state.jwt.as_ref() else {
+                return Outcome::Absent;
+            };
+            match keys.verify(token) {
+                Ok(claims) => match claims.sub.parse::<i64>() {
+                    Ok(user_id) => Outcome::Accepted(Principal {
+                        user_id,
+                        via: Via::Token,
+                        claims: Some(claims),
+                        user: None,
+                    }),
+                    Err(_) => Outcome::Rejected(Rejection::Token(TokenError::Invalid)),
+                },
+                Err(e) => Outcome::Rejected(Rejection::Token(e)),
+            }
+        })
+    }
+}

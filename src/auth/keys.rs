@@ -1,0 +1,159 @@
+//! Signing keys for access tokens: loaded from the configured files, or generated (mode 0600)
+//! when missing. Generation uses aws-lc-rs, the same crypto backend jsonwebtoken runs on.
+
+use std::path::{Path, PathBuf};
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair,
+};
+
+use crate::config::{Settings, TokenAlgorithm};
+use crate::startup::write_secret_file;
+
+/// The shortest HMAC secret accepted (RFC 7518 §3.2: at least the hash size for HS256).
+pub const MIN_HMAC_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("{path}: {problem}")]
+    File { path: PathBuf, problem: String },
+    #[error("cannot generate a {0:?} key")]
+    Generate(TokenAlgorithm),
+}
+
+fn file_err(path: &Path, problem: impl std::fmt::Display) -> KeyError {
+    KeyError::File {
+        path: path.to_path_buf(),
+        problem: problem.to_string(),
+    }
+}
+
+/// Key material as read from disk.
+pub enum KeyMaterial {
+    Secret(Vec<u8>),
+    Pair {
+        private_pem: Vec<u8>,
+        public_pem: Vec<u8>,
+    },
+}
+
+/// Where the key files of `settings` live.
+pub fn key_paths(settings: &Settings) -> Vec<PathBuf> {
+    if settings.token.algorithm.is_hmac() {
+        vec![settings.secret_file()]
+    } else {
+        vec![settings.private_key_file(), settings.public_key_file()]
+    }
+}
+
+/// Reads the configured key files, generating them first if none exist.
+pub fn load_or_generate(settings: &Settings) -> Result<KeyMaterial, KeyError> {
+    let alg = settings.token.algorithm;
+    if alg.is_hmac() {
+        let path = settings.secret_file();
+        if !path.exists() {
+            generate_into(alg, &path, None)?;
+            tracing::info!(path = %path.display(), "generated a new HMAC secret");
+        }
+        let secret = read_secret(&path)?;
+        return Ok(KeyMaterial::Secret(secret));
+    }
+    let (private, public) = (settings.private_key_file(), settings.public_key_file());
+    match (private.exists(), public.exists()) {
+        (false, false) => {
+            generate_into(alg, &private, Some(&public))?;
+            tracing::info!(path = %private.display(), ?alg, "generated a new signing key pair");
+        }
+        (true, false) => return Err(file_err(&public, "missing, while the private key exists")),
+        (false, true) => return Err(file_err(&private, "missing, while the public key exists")),
+        (true, true) => {}
+    }
+    Ok(KeyMaterial::Pair {
+        private_pem: std::fs::read(&private).map_err(|e| file_err(&private, e))?,
+        public_pem: std::fs::read(&public).map_err(|e| file_err(&public, e))?,
+    })
+}
+
+/// Reads an HMAC secret (surrounding whitespace ignored) and checks its length.
+pub fn read_secret(path: &Path) -> Result<Vec<u8>, KeyError> {
+    let raw = std::fs::read(path).map_err(|e| file_err(path, e))?;
+    let secret = raw.trim_ascii().to_vec();
+    if secret.len() < MIN_HMAC_SECRET_BYTES {
+        return Err(file_err(
+            path,
+            format!(
+                "the HMAC secret is {} bytes; at least {MIN_HMAC_SECRET_BYTES} are required",
+                secret.len()
+            ),
+        ));
+    }
+    Ok(secret)
+}
+
+/// Writes new key files: the secret at `first`, or the private key at `first` and the public
+/// key at `second`. Refuses to overwrite an existing file.
+pub fn generate_into(
+    alg: TokenAlgorithm,
+    first: &Path,
+    second: Option<&Path>,
+) -> Result<(), KeyError> {
+    for path in [Some(first), second].into_iter().flatten() {
+        if path.exists() {
+            return Err(file_err(path, "already exists; refusing to overwrite it"));
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
+        }
+    }
+    let write =
+        |path: &Path, bytes: &[u8]| write_secret_file(path, bytes).map_err(|e| file_err(path, e));
+    if alg.is_hmac() {
+        // 64 random bytes as base64url text, so the file can be copied and inspected safely.
+        let secret = crate::auth::random_token(64);
+        return write(first, secret.as_bytes());
+    }
+    let public_path = second.ok_or(KeyError::Generate(alg))?;
+    let (private_der, public_der) = generate_pair(alg)?;
+    write(
+        first,
+        pem::encode(&pem::Pem::new("PRIVATE KEY", private_der)).as_bytes(),
+    )?;
+    write(
+        public_path,
+        pem::encode(&pem::Pem::new("PUBLIC KEY", public_der)).as_bytes(),
+    )
+}
+
+/// A new key pair as (PKCS#8 private key DER, SubjectPublicKeyInfo DER).
+fn generate_pair(alg: TokenAlgorithm) -> Result<(Vec<u8>, Vec<u8>), KeyError> {
+    let fail = |_| KeyError::Generate(alg);
+    match alg {
+        TokenAlgorithm::EdDSA => {
+            let pair = Ed25519KeyPair::generate().map_err(fail)?;
+            let private = pair.to_pkcs8v1().map_err(fail)?.as_ref().to_vec();
+            let public = pair.public_key().as_der().map_err(fail)?.as_ref().to_vec();
+            Ok((private, public))
+        }
+        TokenAlgorithm::ES256 => {
+            let rng = SystemRandom::new();
+            let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                .map_err(fail)?;
+            let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref())
+                .map_err(|_| KeyError::Generate(alg))?;
+            let public = pair.public_key().as_der().map_err(fail)?.as_ref().to_vec();
+            Ok((doc.as_ref().to_vec(), public))
+        }
+        TokenAlgorithm::RS256 => {
+            let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+                .map_err(fail)?;
+            let private: aws_lc_rs::encoding::Pkcs8V1Der<'_> = pair.as_der().map_err(fail)?;
+            let public = pair.public_key().as_der().map_err(fail)?.as_ref().to_vec();
+            Ok((private.as_ref().to_vec(), public))
+        }
+        TokenAlgorithm::HS256 | TokenAlgorithm::HS384 | TokenAlgorithm::HS512 => {
+            Err(KeyError::Generate(alg))
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Refresh tokens (SPEC §6): opaque, 256 random bits, stored as SHA-256, single use with
+//! rotation. Presenting a used token revokes its whole family.
+
+use chrono::Duration;
+use sha2::{Digest, Sha256};
+
+use crate::db::models::{NewRefreshToken, User};
+use crate::db::users::now;
+use crate::db::{AnyConnection, DbError, refresh_tokens, users, write_transaction};
+
+/// The stored form of a refresh token; its `Debug` never shows the hash.
+pub struct HashedToken(String);
+
+impl HashedToken {
+    pub fn of(token: &str) -> Self {
+        let digest = Sha256::digest(token.as_bytes());
+        Self(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for HashedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HashedToken(***)")
+    }
+}
+
+/// What became of a presented refresh token.
+pub enum Rotation {
+    /// A new token of the same family, for this user.
+    Rotated { user: User, refresh_token: String },
+    /// Unknown, expired, revoked, or its user is gone or disabled.
+    Invalid,
+    /// Already used: the family is now revoked.
+    Reused,
+}
+
+/// Creates a refresh token in a new family (a fresh login), or in `family`.
+pub fn create(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    family: Option<&str>,
+    ttl: std::time::Duration,
+) -> Result<String, DbError> {
+    let token = crate::auth::random_token(32);
+    let hash = HashedToken::of(&token);
+    let new_family;
+    let family_id = match family {
+        Some(f) => f,
+        None => {
+            new_family = crate::auth::random_token(16);
+            &new_family
+        }
+    };
+    let now = now();
+    refresh_tokens::insert(
+        conn,
+        &NewRefreshToken {
+            token_hash: hash.as_str(),
+            user_id,
+            family_id,
+            created_at: now,
+            expires_at: now + Duration::from_std(ttl).unwrap_or(Duration::MAX),
+        },
+    )?;
+    Ok(token)
+}
+
+/// Uses a refresh token once. Exactly one of several concurrent callers rotates it; the others
+/// see it used and revoke the family.
+pub fn rotate(
+    conn: &mut AnyConnection,
+    presented: &str,
+    ttl: std::time::Duration,
+) -> Result<Rotation, DbError> {
+    let hash = HashedToken::of(presented);
+    write_transaction(conn, |conn| {
+        let now = now();
+        if refresh_tokens::mark_used(conn, hash.as_str(), now)? == 1 {
+            let Some(row) = refresh_tokens::find_by_hash(conn, hash.as_str())? else {
+                return Ok(Rotation::Invalid);
+            };
+            // A family revoked meanwhile (reuse elsewhere, logout-all, password change).
+            if refresh_tokens::family_revoked(conn, &row.family_id)? {
+                return Ok(Rotation::Invalid);
+            }
+            match users::find(conn, row.user_id)? {
+                Some(user) if !user.disabled => {
+                    let refresh_token = create(conn, user.id, Some(&row.family_id), ttl)?;
+                    Ok(Rotation::Rotated {
+                        user,
+                        refresh_token,
+                    })
+                }
+                _ => {
+                    refresh_tokens::revoke_family(conn, &row.family_id, now)?;
+                    Ok(Rotation::Invalid)
+                }
+            }
+        } else {
+            match refresh_tokens::find_by_hash(conn, hash.as_str())? {
+                Some(row) if row.used_at.is_some() => {
+                    refresh_tokens::revoke_family(conn, &row.family_id, now)?;
+                    tracing::warn!(target: "audit", event = "refresh_token_reuse", user_id = row.user_id, "refresh token reused; family revoked");
+                    Ok(Rotation::Reused)
+                }
+                _ => Ok(Rotation::Invalid),
+            }
+        }
+    })
+}
+
+/// Revokes the family of a presented token (RFC 7009); unknown tokens are ignored.
+pub fn revoke(conn: &mut AnyConnection, presented: &str) -> Result<(), DbError> {
+    let hash = HashedToken::of(presented);
+    write_transaction(conn, |conn| {
+        if let Some(row) = refresh_tokens::find_by_hash(conn, hash.as_str())? {
+            refresh_tokens::revoke_family(conn, &row.family_id, now())?;
+            tracing::info!(target: "audit", event = "refresh_token_revoked", user_id = row.user_id);
+        }
+        Ok(())
+    })
+}

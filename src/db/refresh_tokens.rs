@@ -1,0 +1,79 @@
+//! Functions over the `refresh_tokens` table.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::AnyConnection;
+use super::models::{NewRefreshToken, RefreshTokenRow};
+use super::schema::refresh_tokens as rt;
+
+pub fn insert(conn: &mut AnyConnection, new: &NewRefreshToken<'_>) -> QueryResult<usize> {
+    diesel::insert_into(rt::table).values(new).execute(conn)
+}
+
+pub fn find_by_hash(conn: &mut AnyConnection, hash: &str) -> QueryResult<Option<RefreshTokenRow>> {
+    rt::table
+        .filter(rt::token_hash.eq(hash))
+        .select(RefreshTokenRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Marks a live token used, atomically: of several concurrent callers exactly one gets 1.
+pub fn mark_used(conn: &mut AnyConnection, hash: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        rt::table
+            .filter(rt::token_hash.eq(hash))
+            .filter(rt::used_at.is_null())
+            .filter(rt::revoked_at.is_null())
+            .filter(rt::expires_at.gt(now)),
+    )
+    .set(rt::used_at.eq(now))
+    .execute(conn)
+}
+
+/// Revokes every token of a family.
+pub fn revoke_family(
+    conn: &mut AnyConnection,
+    family_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        rt::table
+            .filter(rt::family_id.eq(family_id))
+            .filter(rt::revoked_at.is_null()),
+    )
+    .set(rt::revoked_at.eq(now))
+    .execute(conn)
+}
+
+/// Revokes every token of a user.
+pub fn revoke_for_user(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        rt::table
+            .filter(rt::user_id.eq(user_id))
+            .filter(rt::revoked_at.is_null()),
+    )
+    .set(rt::revoked_at.eq(now))
+    .execute(conn)
+}
+
+/// Deletes rows that expired before `before`.
+pub fn purge_expired(conn: &mut AnyConnection, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(rt::table.filter(rt::expires_at.le(before))).execute(conn)
+}
+
+/// Whether any token of the family has been revoked (revocation marks every row it finds, so
+/// one revoked row means the whole family is dead, including rows written concurrently).
+pub fn family_revoked(conn: &mut AnyConnection, family_id: &str) -> QueryResult<bool> {
+    let revoked: i64 = rt::table
+        .filter(rt::family_id.eq(family_id))
+        .filter(rt::revoked_at.is_not_null())
+        .count()
+        .get_result(conn)?;
+    Ok(revoked > 0)
+}
