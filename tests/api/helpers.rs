@@ -312,3 +312,66 @@ pub fn location(resp: &reqwest::Response) -> String {
         .map(|v| v.to_str().expect("ascii").to_string())
         .unwrap_or_default()
 }
+
+/// A plain JSON API client (no cookies, no redirects).
+pub fn api_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// `POST /api/token` with a JSON password grant.
+    pub async fn password_grant(&self, username: &str, password: &str) -> reqwest::Response {
+        api_client()
+            .post(self.url("/api/token"))
+            .json(&serde_json::json!({"grant_type": "password", "username": username, "password": password}))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// `POST /api/token` with a JSON refresh grant.
+    pub async fn refresh_grant(&self, refresh_token: &str) -> reqwest::Response {
+        api_client()
+            .post(self.url("/api/token"))
+            .json(
+                &serde_json::json!({"grant_type": "refresh_token", "refresh_token": refresh_token}),
+            )
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// A fresh (access, refresh) pair for a user, asserting success.
+    pub async fn tokens_for(&self, username: &str, password: &str) -> (String, String) {
+        let resp = self.password_grant(username, password).await;
+        assert_eq!(resp.status(), reqwest::StatusCode::OK, "password grant");
+        let body: serde_json::Value = resp.json().await.expect("json");
+        (
+            body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_string(),
+            body["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_string(),
+        )
+    }
+
+    /// `GET /api/me` with a bearer token.
+    pub async fn me(&self, access_token: &str) -> reqwest::Response {
+        api_client()
+            .get(self.url("/api/me"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .expect("request sent")
+    }
+}

@@ -6,5 +6,7 @@ mod account;
 mod admin;
 mod login;
 mod logout;
+mod modes;
 mod register;
 mod sessions;
+mod token;
