@@ -2,6 +2,7 @@
 //! with one line on stderr naming the problem.
 
 pub mod config;
+pub mod keys;
 pub mod user;
 
 use std::path::PathBuf;
@@ -34,6 +35,9 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Manage token signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -57,6 +61,7 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(cmd) => user::run(cmd, &settings),
+        Command::Keys(cmd) => keys::run(cmd, &settings),
         Command::Config(cmd) => config::run(cmd, &settings),
     }
 }

@@ -7,6 +7,7 @@ mod admin;
 mod login;
 mod logout;
 mod modes;
+mod oauth_client;
 mod register;
 mod sessions;
 mod token;
