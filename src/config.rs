@@ -310,9 +310,9 @@ impl Serialize for ByteSize {
         // Exact, so that `config show` output reads back as the same value.
         const KIB: u64 = 1024;
         let n = self.0;
-        let text = if n != 0 && n % (KIB * KIB) == 0 {
+        let text = if n != 0 && n.is_multiple_of(KIB * KIB) {
             format!("{}MiB", n / (KIB * KIB))
-        } else if n != 0 && n % KIB == 0 {
+        } else if n != 0 && n.is_multiple_of(KIB) {
             format!("{}KiB", n / KIB)
         } else {
             n.to_string()
@@ -372,7 +372,10 @@ impl ConfigError {
             .unwrap_or_default();
         let problem = match &err.kind {
             Kind::UnknownField(field, _) => {
-                let full = if key.is_empty() {
+                // Figment's path usually ends with the unknown field already.
+                let full = if err.path.last() == Some(field) {
+                    key
+                } else if key.is_empty() {
                     field.clone()
                 } else {
                     format!("{key}.{field}")
@@ -406,7 +409,7 @@ pub fn config_file_path(explicit: Option<&Path>) -> Option<PathBuf> {
     if let Some(p) = explicit {
         return Some(p.to_path_buf());
     }
-    if let Some(p) = std::env::var_os("GATEHOUSE_CONFIG") {
+    if let Some(p) = std::env::var_os("GATEHOUSE_CONFIG").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
     let default = PathBuf::from("gatehouse.toml");
@@ -607,24 +610,36 @@ impl Settings {
     }
 }
 
-/// Replaces the password of a `scheme://user:password@host/...` URL by `***`.
+/// Hides the password of a `scheme://user:password@host/...` URL and any `password=` query
+/// parameter (libpq accepts both).
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+    let (main, query) = match url.split_once('?') {
+        Some((m, q)) => (m, Some(q)),
+        None => (url, None),
     };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
+    let mut out = match main.split_once("://") {
+        // The userinfo ends at the last '@' (a password may hold '/' or '@').
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => main.to_string(),
+            },
+            None => main.to_string(),
+        },
+        None => main.to_string(),
     };
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return url.to_string();
-    };
-    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-    if userinfo.contains(':') {
-        format!("{scheme}://{user}:***@{host}{path}")
-    } else {
-        url.to_string()
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => p.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
     }
+    out
 }
 
 #[cfg(test)]
@@ -639,7 +654,11 @@ mod tests {
     #[test]
     fn an_unknown_key_is_named() {
         let err = Settings::from_toml_str("[server]\nbindd = \"x\"\n").unwrap_err();
-        assert!(err.0.contains("server.bindd"), "{err}");
+        assert!(
+            err.0
+                .starts_with("configuration: unknown key `server.bindd` "),
+            "{err}"
+        );
     }
 
     #[test]
@@ -669,5 +688,13 @@ mod tests {
             "postgres://u:***@h:5432/db"
         );
         assert_eq!(redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+        assert_eq!(
+            redact_url("postgres://u:pa/ss@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(
+            redact_url("postgres://u@h/db?sslmode=off&password=top"),
+            "postgres://u@h/db?sslmode=off&password=***"
+        );
     }
 }

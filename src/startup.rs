@@ -230,7 +230,7 @@ fn spawn_session_purge(store: DatabaseSessionStore) {
             match store.purge_expired().await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(purged = n, "expired sessions deleted"),
-                Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
+                Err(e) => tracing::warn!(error = ?e, "could not purge expired sessions"),
             }
         }
     });

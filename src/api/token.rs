@@ -10,7 +10,6 @@ use crate::auth::basic::{basic_header, parse_basic};
 use crate::auth::credentials::Password;
 use crate::auth::login::authenticate;
 use crate::auth::tokens::{self, Rotation};
-use crate::db::DbError;
 use crate::db::models::User;
 use crate::startup::AppState;
 
@@ -83,7 +82,7 @@ async fn refresh_grant(state: &AppState, presented: String) -> Result<HttpRespon
     let ttl = state.settings.token.refresh_ttl.0;
     let rotation = state
         .db
-        .run(move |conn| tokens::rotate(conn, &presented, ttl).map_err(DbError::from))
+        .run(move |conn| tokens::rotate(conn, &presented, ttl))
         .await?;
     match rotation {
         Rotation::Rotated {

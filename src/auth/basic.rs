@@ -63,12 +63,12 @@ impl AuthStrategy for BasicStrategy {
                 return Outcome::Rejected(Rejection::Basic);
             };
             match authenticate(&state.db, &state.hasher, &username, password).await {
-                Ok(user) => Outcome::Accepted(Principal {
+                Ok(user) => Outcome::Accepted(Box::new(Principal {
                     user_id: user.id,
                     via: Via::Basic,
                     claims: None,
                     user: Some(user),
-                }),
+                })),
                 Err(LoginError::InvalidCredentials) => Outcome::Rejected(Rejection::Basic),
                 Err(LoginError::Busy) => Outcome::Rejected(Rejection::Busy),
                 Err(LoginError::Unexpected(e)) => Outcome::Rejected(Rejection::Unexpected(e)),
@@ -118,7 +118,7 @@ mod tests {
         }
 
         #[test]
-        fn any_encoded_pair_round_trips(user in "[^:\\x00-\\x1f\\x7f]{1,40}", password in "\\PC{0,40}") {
+        fn any_encoded_pair_round_trips(user in "[^:\\p{Cc}]{1,40}", password in "\\PC{0,40}") {
             let (u, p) = parse_basic(&header(&format!("{user}:{password}"))).unwrap();
             prop_assert_eq!(u, user);
             prop_assert_eq!(p.expose(), password.as_str());

@@ -36,12 +36,12 @@ impl AuthStrategy for BearerStrategy {
             };
             match keys.verify(token) {
                 Ok(claims) => match claims.sub.parse::<i64>() {
-                    Ok(user_id) => Outcome::Accepted(Principal {
+                    Ok(user_id) => Outcome::Accepted(Box::new(Principal {
                         user_id,
                         via: Via::Token,
                         claims: Some(claims),
                         user: None,
-                    }),
+                    })),
                     Err(_) => Outcome::Rejected(Rejection::Token(TokenError::Invalid)),
                 },
                 Err(e) => Outcome::Rejected(Rejection::Token(e)),

@@ -71,10 +71,10 @@ pub async fn authenticate(
                     })
                     .await
                 {
-                    tracing::warn!(error = %e, user_id = id, "could not store the upgraded password hash");
+                    tracing::warn!(error = ?e, user_id = id, "could not store the upgraded password hash");
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "could not upgrade the password hash"),
+            Err(e) => tracing::warn!(error = ?e, "could not upgrade the password hash"),
         }
     }
     let id = user.id;

@@ -26,12 +26,12 @@ impl AuthStrategy for SessionStrategy {
                 return Outcome::Absent;
             };
             match identity.id().ok().and_then(|id| id.parse::<i64>().ok()) {
-                Some(user_id) => Outcome::Accepted(Principal {
+                Some(user_id) => Outcome::Accepted(Box::new(Principal {
                     user_id,
                     via: Via::Session,
                     claims: None,
                     user: None,
-                }),
+                })),
                 None => {
                     identity.logout();
                     Outcome::Absent

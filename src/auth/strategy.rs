@@ -55,7 +55,7 @@ pub enum Rejection {
 pub enum Outcome {
     /// This strategy's credentials are not in the request: ask the next one.
     Absent,
-    Accepted(Principal),
+    Accepted(Box<Principal>),
     Rejected(Rejection),
 }
 
@@ -113,7 +113,7 @@ impl AuthChain {
         for strategy in &self.strategies {
             match strategy.authenticate(req, state).await {
                 Outcome::Absent => continue,
-                Outcome::Accepted(principal) => return Ok(Some(principal)),
+                Outcome::Accepted(principal) => return Ok(Some(*principal)),
                 Outcome::Rejected(why) => return Err(why),
             }
         }

@@ -45,9 +45,11 @@ pub enum Command {
 
 /// Opens the configured database (creating it and applying migrations if needed).
 pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
-    Ok(Database::open(
+    // No idle connections kept: see `Database::open_with_idle`.
+    Ok(Database::open_with_idle(
         &settings.database.url,
         settings.database.pool_size.min(2),
+        0,
     )?)
 }
 

@@ -60,11 +60,11 @@ impl DatabaseUrl {
 /// Anything that can go wrong talking to the database.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("cannot connect to the database: {0}")]
+    #[error("cannot connect to the database")]
     Connect(#[from] diesel::ConnectionError),
-    #[error("database query failed: {0}")]
+    #[error("database query failed")]
     Query(#[from] diesel::result::Error),
-    #[error("no database connection available: {0}")]
+    #[error("no database connection available")]
     Pool(#[from] r2d2::Error),
     #[error("database migration failed: {0}")]
     Migration(String),
@@ -119,6 +119,12 @@ impl Database {
     /// Opens the pool (creating the SQLite file and switching it to WAL first) and runs
     /// pending migrations. Blocking: call from `main`, a CLI command or `spawn_blocking`.
     pub fn open(url: &str, pool_size: u32) -> Result<Self, DbError> {
+        Self::open_with_idle(url, pool_size, 1)
+    }
+
+    /// As [`Database::open`], keeping `min_idle` connections open. Short-lived commands pass 0:
+    /// a pool that refills itself in the background can still be inside libpq at process exit.
+    pub fn open_with_idle(url: &str, pool_size: u32, min_idle: u32) -> Result<Self, DbError> {
         let url = DatabaseUrl::parse(url).map_err(DbError::Setup)?;
         if let DatabaseUrl::Sqlite(path) = &url {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -137,7 +143,7 @@ impl Database {
         drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
-            .min_idle(Some(1))
+            .min_idle(Some(min_idle.min(pool_size)))
             .connection_timeout(Duration::from_secs(5))
             .build(Manager { url: url.clone() })?;
         Ok(Self { pool, url })

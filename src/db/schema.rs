@@ -2,6 +2,16 @@
 // migrations create the same tables and columns, so one schema serves both backends.
 
 diesel::table! {
+    login_failures (kind, subject) {
+        kind -> Text,
+        subject -> Text,
+        failures -> Integer,
+        window_started_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     refresh_tokens (id) {
         id -> BigInt,
         token_hash -> Text,
@@ -42,4 +52,4 @@ diesel::table! {
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(refresh_tokens, sessions, users);
+diesel::allow_tables_to_appear_in_same_query!(login_failures, refresh_tokens, sessions, users);

@@ -4,6 +4,8 @@ mod helpers;
 
 mod account;
 mod admin;
+mod cli;
+mod config;
 mod login;
 mod logout;
 mod modes;
