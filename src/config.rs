@@ -547,6 +547,20 @@ impl Settings {
                 format!("{} is outside 1–72", self.password.min_length),
             ));
         }
+        if self.auth.basic && !self.server.public_url.starts_with("https://") {
+            let loopback = self
+                .server
+                .bind
+                .parse::<std::net::SocketAddr>()
+                .is_ok_and(|a| a.ip().is_loopback());
+            if !loopback {
+                return Err(ConfigError::key(
+                    "auth.basic",
+                    "sends passwords with every request: it needs an https:// server.public_url, \
+                     or server.bind on a loopback address",
+                ));
+            }
+        }
         if self.lockout.max_failures == 0 {
             return Err(ConfigError::key(
                 "lockout.max_failures",

@@ -53,6 +53,10 @@ impl From<LoginError> for PageError {
                 StatusCode::UNAUTHORIZED,
                 "Invalid username or password.".into(),
             ),
+            LoginError::Locked { retry_after } => Self::Client(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many failed sign-ins. Try again in {retry_after} seconds."),
+            ),
             LoginError::Unexpected(e) => Self::Unexpected(e),
         }
     }

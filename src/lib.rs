@@ -7,6 +7,8 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod metrics;
+pub mod ops;
 pub mod session_store;
 pub mod startup;
 pub mod telemetry;

@@ -19,11 +19,13 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::accounts::{self, AccountError};
 use crate::auth::credentials::{Password, Username};
 use crate::auth::jwt::JwtKeys;
+use crate::auth::lockout::Lockout;
 use crate::auth::password::{PasswordHasher, hash_blocking};
 use crate::auth::strategy::AuthChain;
 use crate::config::Settings;
 use crate::db::{Database, DbError, users};
 use crate::error::PageError;
+use crate::metrics::Metrics;
 use crate::session_store::DatabaseSessionStore;
 
 /// Shared by every request handler.
@@ -35,9 +37,16 @@ pub struct AppState {
     pub jwt: Option<JwtKeys>,
     /// The authentication strategies chosen by `auth.mode` and `auth.basic`.
     pub auth: AuthChain,
+    pub lockout: Lockout,
+    pub metrics: Metrics,
 }
 
 impl AppState {
+    /// The client address of a request (see `server.trusted_proxies`).
+    pub fn client_ip(&self, req: &HttpRequest) -> std::net::IpAddr {
+        crate::auth::client_ip::client_ip(req, &self.settings.server.trusted_proxies)
+    }
+
     /// `server.max_body` in bytes.
     pub fn max_body(&self) -> usize {
         usize::try_from(self.settings.server.max_body.0).unwrap_or(usize::MAX)
@@ -67,7 +76,7 @@ pub struct Application {
     server: Server,
 }
 
-/// How often expired session rows are deleted.
+/// How often expired rows are deleted.
 const PURGE_INTERVAL: Duration = Duration::from_secs(300);
 
 impl Application {
@@ -92,7 +101,6 @@ impl Application {
             .port();
 
         let store = DatabaseSessionStore::new(db.clone(), settings.session.ttl.0);
-        spawn_session_purge(store.clone());
 
         let workers = settings
             .server
@@ -100,13 +108,18 @@ impl Application {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let auth = AuthChain::from_settings(&settings);
         tracing::debug!(strategies = ?auth.names(), "authentication chain built");
+        let lockout = Lockout::new(&settings.lockout);
+        let metrics = Metrics::new().map_err(|e| StartupError::Io(format!("metrics: {e}")))?;
         let state = web::Data::new(AppState {
             settings,
             db,
             hasher,
             jwt,
             auth,
+            lockout,
+            metrics,
         });
+        spawn_maintenance(store.clone(), state.clone());
         let server_state = state.clone();
         let server = HttpServer::new(move || {
             let settings = &server_state.settings;
@@ -131,7 +144,8 @@ impl Application {
                 .wrap(security_headers())
                 .wrap(Condition::new(sessions_on, identity_mw))
                 .wrap(Condition::new(sessions_on, session_mw))
-                .wrap(TracingLogger::default())
+                .wrap(actix_web::middleware::from_fn(crate::ops::observe))
+                .wrap(TracingLogger::<crate::ops::RequestSpan>::new())
                 .app_data(server_state.clone())
                 .app_data(
                     web::FormConfig::default()
@@ -167,19 +181,15 @@ impl Application {
 
 /// Every route of the server, chosen by `auth.mode` and `auth.registration`.
 pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
-    cfg.route("/healthz", web::get().to(healthz))
+    cfg.route("/healthz", web::get().to(crate::ops::healthz))
+        .route("/readyz", web::get().to(crate::ops::readyz))
+        .route("/metrics", web::get().to(crate::ops::metrics))
         .route("/static/{name}", web::get().to(crate::web::assets::asset));
     crate::api::configure(cfg, settings);
     if settings.auth.mode.sessions() {
         crate::web::configure(cfg, settings.auth.registration);
     }
     cfg.default_service(web::to(not_found));
-}
-
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; charset=utf-8")
-        .body("ok\n")
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, PageError> {
@@ -222,15 +232,32 @@ fn to_cookie_duration(d: Duration) -> actix_web::cookie::time::Duration {
     actix_web::cookie::time::Duration::seconds(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-fn spawn_session_purge(store: DatabaseSessionStore) {
+/// Deletes rows that can no longer matter: expired sessions, long-expired refresh tokens
+/// (kept one more `refresh_ttl` so that a revoked family stays recognisable), stale counters.
+fn spawn_maintenance(store: DatabaseSessionStore, state: web::Data<AppState>) {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(PURGE_INTERVAL);
         loop {
             interval.tick().await;
-            match store.purge_expired().await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(purged = n, "expired sessions deleted"),
-                Err(e) => tracing::warn!(error = ?e, "could not purge expired sessions"),
+            if let Err(e) = store.purge_expired().await {
+                tracing::warn!(error = ?e, "could not purge expired sessions");
+            }
+            let refresh_ttl = chrono::Duration::from_std(state.settings.token.refresh_ttl.0)
+                .unwrap_or(chrono::Duration::MAX);
+            let lockout = state.lockout.clone();
+            let result = state
+                .db
+                .run(move |conn| -> Result<(), DbError> {
+                    let before = crate::db::users::now()
+                        .checked_sub_signed(refresh_ttl)
+                        .unwrap_or(chrono::NaiveDateTime::MIN);
+                    crate::db::refresh_tokens::purge_expired(conn, before)?;
+                    lockout.purge(conn)?;
+                    Ok(())
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::warn!(error = ?e, "could not purge expired tokens and counters");
             }
         }
     });
@@ -254,6 +281,12 @@ fn prepare(settings: Settings) -> Result<Prepared, StartupError> {
             "configuration: `session.store`: \"redis\" is not available in this build yet; use \"database\""
                 .into(),
         ));
+    }
+    if settings.password.bcrypt_cost < 10 {
+        tracing::warn!(
+            cost = settings.password.bcrypt_cost,
+            "password.bcrypt_cost is below 10: password hashes are cheap to crack; use 10 or more in production"
+        );
     }
     let data_dir = &settings.server.data_dir;
     std::fs::create_dir_all(data_dir).map_err(|e| {

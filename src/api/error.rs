@@ -52,6 +52,9 @@ pub enum ApiError {
     NotFound,
     #[error("busy")]
     Busy,
+    /// Too many failed logins: 429 with `Retry-After`.
+    #[error("too many failed logins")]
+    Locked { retry_after: u64 },
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -91,6 +94,7 @@ impl ApiError {
         match e {
             LoginError::InvalidCredentials => Self::InvalidCredentials { basic },
             LoginError::Busy => Self::Busy,
+            LoginError::Locked { retry_after } => Self::Locked { retry_after },
             LoginError::Unexpected(e) => Self::Unexpected(e),
         }
     }
@@ -109,6 +113,7 @@ impl ApiError {
             Self::Unprocessable(_) => "invalid_input",
             Self::NotFound => "not_found",
             Self::Busy => "temporarily_unavailable",
+            Self::Locked { .. } => "too_many_attempts",
             Self::Unexpected(_) => "server_error",
         }
     }
@@ -130,6 +135,9 @@ impl ApiError {
             Self::PayloadTooLarge => "the request body is too large".into(),
             Self::NotFound => "no such endpoint".into(),
             Self::Busy => "too many logins at once; retry shortly".into(),
+            Self::Locked { retry_after } => {
+                format!("too many failed logins; retry in {retry_after} seconds")
+            }
             Self::Unexpected(_) => "the server could not complete the request".into(),
         }
     }
@@ -183,6 +191,7 @@ impl ResponseError for ApiError {
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -198,8 +207,14 @@ impl ResponseError for ApiError {
                 response.append_header((header::WWW_AUTHENTICATE, value));
             }
         }
-        if matches!(self, Self::Busy) {
-            response.insert_header((header::RETRY_AFTER, BUSY_RETRY_AFTER_SECS.to_string()));
+        match self {
+            Self::Busy => {
+                response.insert_header((header::RETRY_AFTER, BUSY_RETRY_AFTER_SECS.to_string()));
+            }
+            Self::Locked { retry_after } => {
+                response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            _ => {}
         }
         response.json(json!({
             "error": self.code(),

@@ -73,7 +73,7 @@ async fn password_grant(
             ));
         }
     };
-    authenticate(&state.db, &state.hasher, &username, password)
+    authenticate(state, &username, password, state.client_ip(req))
         .await
         .map_err(|e| ApiError::from_login(e, basic_on))
 }
@@ -89,7 +89,13 @@ async fn refresh_grant(state: &AppState, presented: String) -> Result<HttpRespon
             user,
             refresh_token,
         } => respond(state, &user, refresh_token),
-        Rotation::Invalid | Rotation::Reused => Err(ApiError::InvalidGrant(
+        Rotation::Reused => {
+            state.metrics.refresh_reuse.inc();
+            Err(ApiError::InvalidGrant(
+                "the refresh token is invalid, expired or revoked",
+            ))
+        }
+        Rotation::Invalid => Err(ApiError::InvalidGrant(
             "the refresh token is invalid, expired or revoked",
         )),
     }
@@ -100,6 +106,7 @@ fn respond(state: &AppState, user: &User, refresh_token: String) -> Result<HttpR
     let access = keys
         .issue(user)
         .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("signing an access token: {e}")))?;
+    state.metrics.tokens_issued.inc();
     tracing::info!(target: "audit", event = "tokens_issued", user_id = user.id);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -62,7 +62,8 @@ impl AuthStrategy for BasicStrategy {
             let Ok((username, password)) = parse_basic(value) else {
                 return Outcome::Rejected(Rejection::Basic);
             };
-            match authenticate(&state.db, &state.hasher, &username, password).await {
+            let ip = state.client_ip(req);
+            match authenticate(state, &username, password, ip).await {
                 Ok(user) => Outcome::Accepted(Box::new(Principal {
                     user_id: user.id,
                     via: Via::Basic,
@@ -71,6 +72,9 @@ impl AuthStrategy for BasicStrategy {
                 })),
                 Err(LoginError::InvalidCredentials) => Outcome::Rejected(Rejection::Basic),
                 Err(LoginError::Busy) => Outcome::Rejected(Rejection::Busy),
+                Err(LoginError::Locked { retry_after }) => {
+                    Outcome::Rejected(Rejection::Locked { retry_after })
+                }
                 Err(LoginError::Unexpected(e)) => Outcome::Rejected(Rejection::Unexpected(e)),
             }
         })

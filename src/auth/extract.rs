@@ -31,6 +31,7 @@ fn rejection(why: Rejection, basic: bool) -> ApiError {
         },
         Rejection::Basic => ApiError::InvalidBasic,
         Rejection::Busy => ApiError::Busy,
+        Rejection::Locked { retry_after } => ApiError::Locked { retry_after },
         Rejection::Unexpected(e) => ApiError::Unexpected(e),
     }
 }

@@ -1,10 +1,15 @@
-//! The password check shared by every way in: look the user up, verify on the hashing pool,
-//! refuse disabled users, upgrade the hash when the cost setting changed.
+//! The password check shared by every way in (form, token endpoint, HTTP Basic): the lockout
+//! check, the user look-up, bcrypt on the hashing pool, refusal of disabled users, counting of
+//! failures, and the hash upgrade when the cost setting changed.
+
+use std::net::IpAddr;
 
 use crate::auth::credentials::{Password, Username};
-use crate::auth::password::{HashError, PasswordHasher};
+use crate::auth::lockout::user_subject;
+use crate::auth::password::HashError;
 use crate::db::models::User;
-use crate::db::{Database, DbError, users};
+use crate::db::{DbError, users};
+use crate::startup::AppState;
 
 /// Why a login did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -12,6 +17,9 @@ pub enum LoginError {
     /// Unknown user, wrong password or disabled user: callers must not tell them apart.
     #[error("invalid username or password")]
     InvalidCredentials,
+    /// Too many failures for this username or client IP.
+    #[error("too many failed logins; retry in {retry_after} s")]
+    Locked { retry_after: u64 },
     /// The hashing queue is full.
     #[error("too many logins at once")]
     Busy,
@@ -34,38 +42,73 @@ impl From<HashError> for LoginError {
     }
 }
 
-/// Checks a username and password; on success returns the user.
-#[tracing::instrument(skip(db, hasher, password))]
+enum Lookup {
+    Locked(u64),
+    Found(Option<User>),
+}
+
+/// Checks a username and password from client `ip`; on success returns the user.
+#[tracing::instrument(skip(state, password))]
 pub async fn authenticate(
-    db: &Database,
-    hasher: &PasswordHasher,
+    state: &AppState,
     username: &str,
     password: Password,
+    ip: IpAddr,
 ) -> Result<User, LoginError> {
-    let user = match Username::parse(username) {
-        Ok(name) => {
-            let key = name.key();
-            db.run(move |conn| users::find_by_username(conn, &key).map_err(DbError::from))
-                .await?
+    let subject = user_subject(username);
+    let lockout = state.lockout.clone();
+    let key = Username::parse(username).ok().map(|name| name.key());
+    let lookup = {
+        let subject = subject.clone();
+        state
+            .db
+            .run(move |conn| -> Result<Lookup, DbError> {
+                if let Some(retry) = lockout.retry_after(conn, &subject, ip)? {
+                    return Ok(Lookup::Locked(retry));
+                }
+                Ok(Lookup::Found(match key {
+                    Some(key) => users::find_by_username(conn, &key)?,
+                    None => None,
+                }))
+            })
+            .await?
+    };
+    let user = match lookup {
+        Lookup::Locked(retry_after) => {
+            state.metrics.logins.with_label_values(&["locked"]).inc();
+            tracing::info!(target: "audit", event = "login_locked", username = %username.escape_debug(), %ip);
+            return Err(LoginError::Locked { retry_after });
         }
-        Err(_) => None,
+        Lookup::Found(user) => user,
     };
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     // Always run bcrypt: unknown and disabled users take as long as a wrong password.
-    let matched = hasher.verify(password.clone(), hash).await?;
+    let matched = state.hasher.verify(password.clone(), hash).await?;
     let user = match user {
         Some(user) if matched && !user.disabled => user,
         _ => {
-            tracing::info!(target: "audit", event = "login_failed", username = %username.escape_debug());
+            let lockout = state.lockout.clone();
+            let subject = subject.clone();
+            let locked = state
+                .db
+                .run(move |conn| lockout.record_failure(conn, &subject, ip))
+                .await?;
+            state.metrics.logins.with_label_values(&["failed"]).inc();
+            tracing::info!(target: "audit", event = "login_failed", username = %username.escape_debug(), %ip);
+            if locked {
+                state.metrics.lockouts.inc();
+                tracing::warn!(target: "audit", event = "lockout", username = %username.escape_debug(), %ip);
+            }
             return Err(LoginError::InvalidCredentials);
         }
     };
-    if hasher.needs_rehash(&user.password_hash) {
+    if state.hasher.needs_rehash(&user.password_hash) {
         // Best effort: a failed upgrade must not fail the login.
-        match hasher.hash(password).await {
+        match state.hasher.hash(password).await {
             Ok(new_hash) => {
                 let id = user.id;
-                if let Err(e) = db
+                if let Err(e) = state
+                    .db
                     .run(move |conn| {
                         users::set_password_hash(conn, id, &new_hash, false).map_err(DbError::from)
                     })
@@ -77,9 +120,16 @@ pub async fn authenticate(
             Err(e) => tracing::warn!(error = ?e, "could not upgrade the password hash"),
         }
     }
-    let id = user.id;
-    db.run(move |conn| users::record_login(conn, id).map_err(DbError::from))
+    let (id, lockout) = (user.id, state.lockout.clone());
+    state
+        .db
+        .run(move |conn| -> Result<(), DbError> {
+            lockout.record_success(conn, &subject)?;
+            users::record_login(conn, id)?;
+            Ok(())
+        })
         .await?;
-    tracing::info!(target: "audit", event = "login_ok", user_id = user.id, username = %user.username);
+    state.metrics.logins.with_label_values(&["ok"]).inc();
+    tracing::info!(target: "audit", event = "login_ok", user_id = user.id, username = %user.username, %ip);
     Ok(user)
 }

@@ -4,11 +4,13 @@
 pub mod accounts;
 pub mod basic;
 pub mod bearer;
+pub mod client_ip;
 pub mod credentials;
 pub mod csrf;
 pub mod extract;
 pub mod jwt;
 pub mod keys;
+pub mod lockout;
 pub mod login;
 pub mod password;
 pub mod session;

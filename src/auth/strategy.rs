@@ -48,6 +48,10 @@ pub enum Rejection {
     Basic,
     /// The password hashing queue is full.
     Busy,
+    /// Too many failed logins for the username or client IP.
+    Locked {
+        retry_after: u64,
+    },
     Unexpected(anyhow::Error),
 }
 

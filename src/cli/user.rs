@@ -37,6 +37,8 @@ pub enum UserCommand {
     Enable { name: String },
     /// Delete a user and everything issued to them.
     Delete { name: String },
+    /// Lift a lockout of a username (after too many failed logins).
+    Unlock { name: String },
     /// List users.
     List {
         /// Print JSON instead of a table.
@@ -127,6 +129,16 @@ pub fn run(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> {
             let user = find(conn, &name)?;
             accounts::delete_user(conn, user.id)?;
             println!("user '{}' deleted", user.username);
+        }
+        UserCommand::Unlock { name } => {
+            let exists = users::find_by_username(conn, &name)?.is_some();
+            // Counters exist for unknown names too (failures are counted either way).
+            let cleared = crate::auth::lockout::unlock_user(conn, &name)?;
+            match (cleared, exists) {
+                (true, _) => println!("'{name}' unlocked; its failed-login count was reset"),
+                (false, true) => println!("'{name}' was not locked"),
+                (false, false) => bail!("no user or lock named '{name}'"),
+            }
         }
         UserCommand::List { json } => {
             let all = users::list(conn)?;

@@ -129,3 +129,12 @@ pub fn purge(
     )
     .execute(conn)
 }
+
+/// Lower-cased usernames locked at `now`.
+pub fn locked_users(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<Vec<String>> {
+    lf::table
+        .filter(lf::kind.eq(Kind::User.as_str()))
+        .filter(lf::locked_until.gt(now))
+        .select(lf::subject)
+        .load(conn)
+}

@@ -108,3 +108,17 @@ pub fn list_for_user(
         .select(SessionRow::as_select())
         .load(conn)
 }
+
+/// Deletes one session, only if it belongs to `user_id`.
+pub fn delete_for_user_by_id(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    id: &str,
+) -> QueryResult<usize> {
+    diesel::delete(
+        sessions::table
+            .find(id)
+            .filter(sessions::user_id.eq(user_id)),
+    )
+    .execute(conn)
+}

@@ -67,6 +67,15 @@ pub fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// "N minutes" or "N seconds", for people.
+pub fn human_wait(seconds: u64) -> String {
+    if seconds >= 120 {
+        format!("{} minutes", seconds.div_ceil(60))
+    } else {
+        format!("{seconds} seconds")
+    }
+}
+
 /// `next` if it is a path on this site, else `/`. Refuses `//host` and `/\host` (which browsers
 /// treat as another host), and any control character or space (browsers strip tabs and
 /// newlines, turning `/\t/host` into `//host`).
@@ -151,6 +160,37 @@ impl FromRequest for AdminUser {
     }
 }
 
+/// Session keys holding what `/account` shows about a session.
+pub const SESSION_ID_KEY: &str = "sid";
+pub const SESSION_UA_KEY: &str = "meta.ua";
+pub const SESSION_IP_KEY: &str = "meta.ip";
+
+/// Signs `user` in on this browser: a new session id (fixation-safe), a new CSRF token, and
+/// the facts `/account` lists about the session.
+pub fn start_session(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &Session,
+    user: &User,
+) -> Result<(), PageError> {
+    use actix_web::HttpMessage;
+    Identity::login(&req.extensions(), user.id.to_string())
+        .map_err(|e| PageError::Unexpected(anyhow::anyhow!("{e}")))?;
+    csrf::rotate(session);
+    let user_agent: String = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown")
+        .chars()
+        .take(200)
+        .collect();
+    let _ = session.insert(SESSION_ID_KEY, crate::auth::random_token(12));
+    let _ = session.insert(SESSION_UA_KEY, user_agent);
+    let _ = session.insert(SESSION_IP_KEY, state.client_ip(req).to_string());
+    Ok(())
+}
+
 /// Routes of the HTML surface.
 pub fn configure(cfg: &mut web::ServiceConfig, registration: bool) {
     cfg.route("/", web::get().to(home::get::home))
@@ -161,6 +201,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, registration: bool) {
         .route(
             "/account/password",
             web::post().to(account::post::change_password),
+        )
+        .route(
+            "/account/logout-all",
+            web::post().to(account::post::logout_everywhere),
+        )
+        .route(
+            "/account/sessions/{id}/end",
+            web::post().to(account::post::end_session),
         )
         .route("/admin", web::get().to(admin::get::admin))
         .route(

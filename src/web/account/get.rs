@@ -1,13 +1,89 @@
 //! `GET /account`.
 
+use std::collections::HashMap;
+
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
-use super::{AccountPage, FLASH_KEY};
+use super::{AccountPage, FLASH_KEY, SessionView};
+use crate::db::models::User;
+use crate::db::users::now;
+use crate::db::{DbError, sessions};
 use crate::error::PageError;
 use crate::startup::AppState;
-use crate::web::{Nav, SignedIn, render};
+use crate::web::{Nav, SESSION_ID_KEY, SESSION_IP_KEY, SESSION_UA_KEY, SignedIn, render};
+
+/// The user's live sessions, this one first.
+pub async fn list_sessions(
+    state: &AppState,
+    user: &User,
+    session: &Session,
+) -> Result<Vec<SessionView>, PageError> {
+    let now = now();
+    let ttl =
+        chrono::Duration::from_std(state.settings.session.ttl.0).unwrap_or(chrono::Duration::MAX);
+    let idle = chrono::Duration::from_std(state.settings.session.idle_timeout.0)
+        .unwrap_or(chrono::Duration::zero());
+    let created_after = now
+        .checked_sub_signed(ttl)
+        .unwrap_or(chrono::NaiveDateTime::MIN);
+    let id = user.id;
+    let rows = state
+        .db
+        .run(move |conn| {
+            sessions::list_for_user(conn, id, now, created_after).map_err(DbError::from)
+        })
+        .await?;
+    let mine = session.get::<String>(SESSION_ID_KEY).ok().flatten();
+    let mut views: Vec<SessionView> = rows
+        .into_iter()
+        .map(|row| {
+            let values: HashMap<String, String> =
+                serde_json::from_str(&row.state).unwrap_or_default();
+            let field = |key: &str| {
+                values
+                    .get(key)
+                    .and_then(|v| serde_json::from_str::<String>(v).ok())
+            };
+            SessionView {
+                current: mine.is_some() && field(SESSION_ID_KEY) == mine,
+                user_agent: field(SESSION_UA_KEY).unwrap_or_else(|| "unknown".into()),
+                ip: field(SESSION_IP_KEY).unwrap_or_else(|| "unknown".into()),
+                started: row.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                last_active: (row.expires_at - idle)
+                    .format("%Y-%m-%d %H:%M UTC")
+                    .to_string(),
+                id: row.id,
+            }
+        })
+        .collect();
+    views.sort_by_key(|v| !v.current);
+    Ok(views)
+}
+
+/// Renders the account page.
+pub async fn page(
+    state: &AppState,
+    user: &User,
+    session: &Session,
+    status: StatusCode,
+    errors: Vec<String>,
+) -> Result<HttpResponse, PageError> {
+    let notice = session.remove_as::<String>(FLASH_KEY).and_then(Result::ok);
+    let sessions = list_sessions(state, user, session).await?;
+    render(
+        status,
+        &AccountPage {
+            nav: Nav::for_user(user, session),
+            username: user.username.clone(),
+            notice,
+            errors,
+            min_length: state.settings.password.min_length,
+            sessions,
+        },
+    )
+}
 
 #[tracing::instrument(skip_all)]
 pub async fn account(
@@ -15,16 +91,12 @@ pub async fn account(
     signed_in: SignedIn,
     session: Session,
 ) -> Result<HttpResponse, PageError> {
-    let notice = session.remove_as::<String>(FLASH_KEY).and_then(Result::ok);
-    let user = signed_in.user;
-    render(
+    page(
+        &state,
+        &signed_in.user,
+        &session,
         StatusCode::OK,
-        &AccountPage {
-            nav: Nav::for_user(&user, &session),
-            username: user.username,
-            notice,
-            errors: Vec::new(),
-            min_length: state.settings.password.min_length,
-        },
+        Vec::new(),
     )
+    .await
 }

@@ -1,4 +1,4 @@
-//! `/account`: the signed-in user's own settings.
+//! `/account`: the signed-in user's own settings and sessions.
 
 pub mod get;
 pub mod post;
@@ -10,6 +10,17 @@ use super::Nav;
 /// Session key of a one-time notice shown on the next page.
 pub const FLASH_KEY: &str = "flash";
 
+/// What `/account` shows of one of the user's sessions.
+pub struct SessionView {
+    /// The stored id (a hash of the cookie's key, never the key itself).
+    pub id: String,
+    pub current: bool,
+    pub user_agent: String,
+    pub ip: String,
+    pub started: String,
+    pub last_active: String,
+}
+
 #[derive(Template)]
 #[template(path = "account.html")]
 pub struct AccountPage {
@@ -18,4 +29,5 @@ pub struct AccountPage {
     pub notice: Option<String>,
     pub errors: Vec<String>,
     pub min_length: usize,
+    pub sessions: Vec<SessionView>,
 }

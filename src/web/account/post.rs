@@ -1,17 +1,19 @@
-//! `POST /account/password`: change the password; every other session of the user ends.
+//! `POST /account/password`, `/account/logout-all` and `/account/sessions/{id}/end`.
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::{AccountPage, FLASH_KEY};
+use super::FLASH_KEY;
+use super::get::page;
 use crate::auth::accounts::{self, AccountError};
 use crate::auth::credentials::Password;
 use crate::auth::csrf;
+use crate::db::{DbError, sessions};
 use crate::error::PageError;
 use crate::startup::AppState;
-use crate::web::{Nav, SignedIn, render, see_other};
+use crate::web::{SESSION_ID_KEY, SignedIn, see_other};
 
 #[derive(Deserialize)]
 pub struct PasswordForm {
@@ -25,6 +27,7 @@ pub struct PasswordForm {
     csrf_token: String,
 }
 
+/// Change the password; every other session and refresh token of the user ends.
 #[tracing::instrument(skip_all)]
 pub async fn change_password(
     state: web::Data<AppState>,
@@ -35,17 +38,13 @@ pub async fn change_password(
     let form = form.into_inner();
     csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
     let user = signed_in.user;
-    let min_length = state.settings.password.min_length;
-    let form_again = |status: StatusCode, errors: Vec<String>| {
-        render(
-            status,
-            &AccountPage {
-                nav: Nav::for_user(&user, &session),
-                username: user.username.clone(),
-                notice: None,
-                errors,
-                min_length,
-            },
+    let refuse = |errors: Vec<String>| {
+        page(
+            &state,
+            &user,
+            &session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            errors,
         )
     };
     if form
@@ -53,10 +52,7 @@ pub async fn change_password(
         .as_ref()
         .is_some_and(|c| *c != form.new_password)
     {
-        return form_again(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            vec!["The two new passwords do not match.".into()],
-        );
+        return refuse(vec!["The two new passwords do not match.".into()]).await;
     }
     let result = accounts::change_password(
         &state.db,
@@ -64,7 +60,7 @@ pub async fn change_password(
         &user,
         Password::new(form.current_password),
         Password::new(form.new_password),
-        min_length,
+        state.settings.password.min_length,
     )
     .await;
     match result {
@@ -79,14 +75,68 @@ pub async fn change_password(
             );
             Ok(see_other("/account"))
         }
-        Err(AccountError::WrongPassword) => form_again(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            vec!["Current password is incorrect.".into()],
-        ),
-        Err(AccountError::Invalid(problems)) => {
-            form_again(StatusCode::UNPROCESSABLE_ENTITY, problems)
+        Err(AccountError::WrongPassword) => {
+            refuse(vec!["Current password is incorrect.".into()]).await
         }
+        Err(AccountError::Invalid(problems)) => refuse(problems).await,
         Err(AccountError::Busy) => Err(PageError::Busy),
         Err(other) => Err(PageError::Unexpected(other.into())),
     }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// Ends every session (this one too) and refresh-token family of the user.
+#[tracing::instrument(skip_all)]
+pub async fn logout_everywhere(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    session: Session,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
+    let id = signed_in.user.id;
+    state
+        .db
+        .run(move |conn| accounts::revoke_all(conn, id))
+        .await?;
+    session.purge();
+    tracing::info!(target: "audit", event = "logout_all", user_id = id);
+    Ok(see_other("/login"))
+}
+
+/// Ends one of the user's own sessions.
+#[tracing::instrument(skip_all)]
+pub async fn end_session(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    session: Session,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
+    let target = path.into_inner();
+    let user_id = signed_in.user.id;
+    let mine = session.get::<String>(SESSION_ID_KEY).ok().flatten();
+    let listed = super::get::list_sessions(&state, &signed_in.user, &session).await?;
+    let Some(view) = listed.into_iter().find(|v| v.id == target) else {
+        return Err(PageError::NotFound);
+    };
+    state
+        .db
+        .run(move |conn| {
+            sessions::delete_for_user_by_id(conn, user_id, &target).map_err(DbError::from)
+        })
+        .await?;
+    tracing::info!(target: "audit", event = "session_ended", user_id);
+    if view.current && mine.is_some() {
+        session.purge();
+        return Ok(see_other("/login"));
+    }
+    let _ = session.insert(FLASH_KEY, "The session was signed out.");
+    Ok(see_other("/account"))
 }

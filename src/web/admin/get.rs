@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 
 use super::{AdminPage, UserRow};
 use crate::db::models::User;
-use crate::db::{DbError, users};
+use crate::db::{DbError, login_failures, users};
 use crate::error::PageError;
 use crate::startup::AppState;
 use crate::web::account::FLASH_KEY;
@@ -20,16 +20,22 @@ pub async fn page(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<HttpResponse, PageError> {
-    let all = state
+    let now = crate::db::users::now();
+    let (all, locked) = state
         .db
-        .run(|conn| users::list(conn).map_err(DbError::from))
+        .run(move |conn| -> Result<_, DbError> {
+            Ok((users::list(conn)?, login_failures::locked_users(conn, now)?))
+        })
         .await?;
     let notice = session.remove_as::<String>(FLASH_KEY).and_then(Result::ok);
     render(
         status,
         &AdminPage {
             nav: Nav::for_user(admin, session),
-            users: all.iter().map(|u| UserRow::new(u, admin.id)).collect(),
+            users: all
+                .iter()
+                .map(|u| UserRow::new(u, admin.id, &locked))
+                .collect(),
             notice,
             error,
         },

@@ -15,6 +15,7 @@ pub struct UserRow {
     pub username: String,
     pub is_admin: bool,
     pub disabled: bool,
+    pub locked: bool,
     pub is_self: bool,
     pub created_at: String,
     pub last_login_at: String,
@@ -28,12 +29,13 @@ fn show_time(t: Option<NaiveDateTime>) -> String {
 }
 
 impl UserRow {
-    pub fn new(user: &User, me: i64) -> Self {
+    pub fn new(user: &User, me: i64, locked: &[String]) -> Self {
         Self {
             id: user.id,
             username: user.username.clone(),
             is_admin: user.is_admin,
             disabled: user.disabled,
+            locked: locked.contains(&user.username_key),
             is_self: user.id == me,
             created_at: show_time(Some(user.created_at)),
             last_login_at: show_time(user.last_login_at),

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::auth::{accounts, csrf};
+use crate::auth::{accounts, csrf, lockout};
 use crate::db::{DbError, users};
 use crate::error::PageError;
 use crate::startup::AppState;
@@ -19,6 +19,10 @@ enum Action {
     Delete,
     GrantAdmin,
     RevokeAdmin,
+    /// End every session and refresh-token family of the user.
+    Logout,
+    /// Lift a lockout of the username.
+    Unlock,
 }
 
 impl Action {
@@ -29,6 +33,8 @@ impl Action {
             "delete" => Self::Delete,
             "grant-admin" => Self::GrantAdmin,
             "revoke-admin" => Self::RevokeAdmin,
+            "logout" => Self::Logout,
+            "unlock" => Self::Unlock,
             _ => return None,
         })
     }
@@ -45,6 +51,8 @@ impl Action {
             Self::Delete => "deleted",
             Self::GrantAdmin => "made an admin",
             Self::RevokeAdmin => "is no longer an admin",
+            Self::Logout => "was signed out everywhere",
+            Self::Unlock => "was unlocked",
         }
     }
 }
@@ -90,6 +98,8 @@ pub async fn user_action(
                 Action::Delete => accounts::delete_user(conn, id)?,
                 Action::GrantAdmin => users::set_admin(conn, id, true)? == 1,
                 Action::RevokeAdmin => users::set_admin(conn, id, false)? == 1,
+                Action::Logout => accounts::revoke_all(conn, id).map(|_| true)?,
+                Action::Unlock => lockout::unlock_user(conn, &user.username)?,
             };
             Ok(Some(user.username))
         })

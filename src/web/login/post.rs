@@ -1,9 +1,8 @@
 //! `POST /login`: checks the form, signs the user in with a fresh session id.
 
-use actix_identity::Identity;
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::LoginPage;
@@ -12,7 +11,7 @@ use crate::auth::csrf;
 use crate::auth::login::{LoginError, authenticate};
 use crate::error::PageError;
 use crate::startup::AppState;
-use crate::web::{Nav, render, safe_next, see_other};
+use crate::web::{Nav, render, safe_next, see_other, start_session};
 
 /// Every field defaults to empty so that a missing one is judged (CSRF first), not a parse error.
 #[derive(Deserialize)]
@@ -60,12 +59,11 @@ pub async fn login(
             &session,
         );
     }
-    match authenticate(&state.db, &state.hasher, &username, Password::new(password)).await {
+    let ip = state.client_ip(&req);
+    match authenticate(&state, &username, Password::new(password), ip).await {
         Ok(user) => {
             // Renews the session id: an id planted before sign-in is worthless after it.
-            Identity::login(&req.extensions(), user.id.to_string())
-                .map_err(|e| PageError::Unexpected(anyhow::anyhow!("{e}")))?;
-            csrf::rotate(&session);
+            start_session(&req, &state, &session, &user)?;
             Ok(see_other(&next))
         }
         Err(LoginError::InvalidCredentials) => form_again(
@@ -73,6 +71,21 @@ pub async fn login(
             "Invalid username or password.",
             &session,
         ),
+        Err(LoginError::Locked { retry_after }) => {
+            let mut response = form_again(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "Too many failed sign-ins. Try again in {}.",
+                    crate::web::human_wait(retry_after)
+                ),
+                &session,
+            )?;
+            response.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(retry_after),
+            );
+            Ok(response)
+        }
         Err(other) => Err(other.into()),
     }
 }

@@ -1,9 +1,8 @@
 //! `POST /register`: creates the account and signs it in.
 
-use actix_identity::Identity;
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::RegisterPage;
@@ -12,7 +11,7 @@ use crate::auth::credentials::Password;
 use crate::auth::csrf;
 use crate::error::PageError;
 use crate::startup::AppState;
-use crate::web::{Nav, render, see_other};
+use crate::web::{Nav, render, see_other, start_session};
 
 #[derive(Deserialize)]
 pub struct RegisterForm {
@@ -68,9 +67,7 @@ pub async fn register(
     .await;
     match result {
         Ok(user) => {
-            Identity::login(&req.extensions(), user.id.to_string())
-                .map_err(|e| PageError::Unexpected(anyhow::anyhow!("{e}")))?;
-            csrf::rotate(&session);
+            start_session(&req, &state, &session, &user)?;
             Ok(see_other("/"))
         }
         Err(AccountError::Invalid(problems)) => {
