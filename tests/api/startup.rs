@@ -1,0 +1,77 @@
+//! Unsafe configurations are refused at start-up with a clear message.
+
+use gatehouse::config::{Settings, TokenAlgorithm};
+use gatehouse::startup::Application;
+
+use crate::helpers::{TestDatabase, test_settings};
+
+async fn build_error(customize: impl FnOnce(&mut Settings, &std::path::Path)) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::new(&dir);
+    let mut settings = test_settings(&dir, &db.url);
+    customize(&mut settings, dir.path());
+    match Application::build(settings).await {
+        Ok(_) => panic!("the configuration was accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn a_short_hmac_secret_is_refused() {
+    let err = build_error(|s, dir| {
+        let path = dir.join("short.key");
+        std::fs::write(&path, "only-twenty-bytes-xx").unwrap();
+        s.token.algorithm = TokenAlgorithm::HS256;
+        s.token.secret_file = Some(path);
+    })
+    .await;
+    assert!(err.contains("at least 32"), "{err}");
+}
+
+#[tokio::test]
+async fn basic_over_plain_http_is_refused_unless_on_loopback() {
+    let err = build_error(|s, _| {
+        s.auth.basic = true;
+        s.server.bind = "0.0.0.0:0".into();
+    })
+    .await;
+    assert!(err.contains("auth.basic"), "{err}");
+}
+
+#[tokio::test]
+async fn basic_over_https_or_loopback_is_accepted() {
+    let mut s = Settings::default();
+    s.auth.basic = true;
+    s.server.bind = "0.0.0.0:8080".into();
+    s.server.public_url = "https://auth.example.com".into();
+    assert!(s.validate().is_ok());
+    let mut s = Settings::default();
+    s.auth.basic = true;
+    assert!(s.validate().is_ok(), "127.0.0.1 is loopback");
+}
+
+#[tokio::test]
+async fn mismatched_key_files_are_refused() {
+    let err = build_error(|_, dir| {
+        let a = tempfile::tempdir().unwrap();
+        gatehouse::auth::keys::generate_into(
+            TokenAlgorithm::EdDSA,
+            &a.path().join("signing.pem"),
+            Some(&a.path().join("signing.pub.pem")),
+        )
+        .unwrap();
+        gatehouse::auth::keys::generate_into(
+            TokenAlgorithm::EdDSA,
+            &dir.join("signing.pem"),
+            Some(&dir.join("other.pub.pem")),
+        )
+        .unwrap();
+        std::fs::copy(
+            a.path().join("signing.pub.pem"),
+            dir.join("signing.pub.pem"),
+        )
+        .unwrap();
+    })
+    .await;
+    assert!(err.contains("does not match"), "{err}");
+}
