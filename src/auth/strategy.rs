@@ -31,6 +31,10 @@ impl Via {
 }
 
 /// Who a request's credentials name, before (or, for Basic, after) loading the user.
+///
+/// As an extractor it proves only that the credentials verify: it does not see a user disabled,
+/// deleted or with a newer password since the token was issued. Handlers acting for a user take
+/// `CurrentUser` (or `AdminPrincipal`), which check all of that.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user_id: i64,

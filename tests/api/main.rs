@@ -6,6 +6,7 @@ mod account;
 mod admin;
 mod cli;
 mod config;
+mod hostile_tokens;
 mod lockout;
 mod login;
 mod logout;
