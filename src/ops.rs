@@ -28,11 +28,18 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         use diesel::connection::SimpleConnection;
         conn.batch_execute("SELECT 1").map_err(DbError::from)
     });
-    let problem = match tokio::time::timeout(READY_TIMEOUT, check).await {
+    let mut problem = match tokio::time::timeout(READY_TIMEOUT, check).await {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(format!("database: {e}")),
         Err(_) => Some("database: no answer in time".to_string()),
     };
+    if problem.is_none() {
+        problem = match tokio::time::timeout(READY_TIMEOUT, state.sessions.ping()).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("session store: {e}")),
+            Err(_) => Some("session store: no answer in time".to_string()),
+        };
+    }
     match problem {
         None => HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")

@@ -22,11 +22,11 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::lockout::Lockout;
 use crate::auth::password::{PasswordHasher, hash_blocking};
 use crate::auth::strategy::AuthChain;
-use crate::config::Settings;
+use crate::config::{SessionStoreKind, Settings};
 use crate::db::{Database, DbError, users};
 use crate::error::PageError;
 use crate::metrics::Metrics;
-use crate::session_store::DatabaseSessionStore;
+use crate::session_store::{AnyStore, DatabaseSessionStore, RedisSessionStore};
 
 /// Shared by every request handler.
 pub struct AppState {
@@ -39,6 +39,8 @@ pub struct AppState {
     pub auth: AuthChain,
     pub lockout: Lockout,
     pub metrics: Metrics,
+    /// The session store (`session.store`).
+    pub sessions: AnyStore,
 }
 
 impl AppState {
@@ -50,6 +52,15 @@ impl AppState {
     /// `server.max_body` in bytes.
     pub fn max_body(&self) -> usize {
         usize::try_from(self.settings.server.max_body.0).unwrap_or(usize::MAX)
+    }
+
+    /// Deletes a revoked user's sessions from the session store (Redis; the database store's
+    /// rows went with the revocation). Best effort: the revocation stamp on the user already
+    /// makes those sessions worthless.
+    pub async fn forget_sessions(&self, user_id: i64) {
+        if let Err(e) = self.sessions.delete_for_user(user_id).await {
+            tracing::warn!(error = ?e, user_id, "could not delete the user's sessions from the store");
+        }
     }
 
     pub fn jwt_keys(&self) -> Result<&JwtKeys, crate::api::error::ApiError> {
@@ -90,6 +101,7 @@ impl Application {
             hasher,
             session_key,
             jwt,
+            installation_id,
         } = prepared;
 
         let listener = TcpListener::bind(&settings.server.bind).map_err(|e| {
@@ -100,7 +112,26 @@ impl Application {
             .map_err(|e| StartupError::Io(e.to_string()))?
             .port();
 
-        let store = DatabaseSessionStore::new(db.clone(), settings.session.ttl.0);
+        let store = match (settings.session.store, &settings.session.redis_url) {
+            (SessionStoreKind::Redis, Some(url)) => AnyStore::Redis(
+                RedisSessionStore::connect(
+                    url,
+                    format!("gatehouse:{installation_id}"),
+                    settings.session.ttl.0,
+                )
+                .await
+                .map_err(|e| {
+                    StartupError::Io(format!(
+                        "cannot reach Redis at {}: {e}",
+                        crate::config::redact_url(url)
+                    ))
+                })?,
+            ),
+            _ => AnyStore::Database(DatabaseSessionStore::new(
+                db.clone(),
+                settings.session.ttl.0,
+            )),
+        };
 
         let workers = settings
             .server
@@ -118,6 +149,7 @@ impl Application {
             auth,
             lockout,
             metrics,
+            sessions: store.clone(),
         });
         spawn_maintenance(store.clone(), state.clone());
         let server_state = state.clone();
@@ -234,7 +266,7 @@ fn to_cookie_duration(d: Duration) -> actix_web::cookie::time::Duration {
 
 /// Deletes rows that can no longer matter: expired sessions, long-expired refresh tokens
 /// (kept one more `refresh_ttl` so that a revoked family stays recognisable), stale counters.
-fn spawn_maintenance(store: DatabaseSessionStore, state: web::Data<AppState>) {
+fn spawn_maintenance(store: AnyStore, state: web::Data<AppState>) {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(PURGE_INTERVAL);
         loop {
@@ -269,6 +301,8 @@ struct Prepared {
     hasher: PasswordHasher,
     session_key: Key,
     jwt: Option<JwtKeys>,
+    /// Random id of this installation (shared through the database by all its instances).
+    installation_id: String,
 }
 
 /// The blocking part of start-up.
@@ -276,12 +310,6 @@ fn prepare(settings: Settings) -> Result<Prepared, StartupError> {
     settings
         .validate()
         .map_err(|e| StartupError::Config(e.to_string()))?;
-    if settings.session.store == crate::config::SessionStoreKind::Redis {
-        return Err(StartupError::Config(
-            "configuration: `session.store`: \"redis\" is not available in this build yet; use \"database\""
-                .into(),
-        ));
-    }
     if settings.password.bcrypt_cost < 10 {
         tracing::warn!(
             cost = settings.password.bcrypt_cost,
@@ -308,12 +336,20 @@ fn prepare(settings: Settings) -> Result<Prepared, StartupError> {
     let hasher = PasswordHasher::start_default(settings.password.bcrypt_cost)
         .map_err(|e| StartupError::Io(e.to_string()))?;
     bootstrap_admin(&settings, &db)?;
+    let installation_id = {
+        let mut conn = db.get()?;
+        crate::db::meta::get_or_create(&mut conn, "installation_id", || {
+            crate::auth::random_token(12)
+        })
+        .map_err(DbError::from)?
+    };
     Ok(Prepared {
         settings,
         db,
         hasher,
         session_key,
         jwt,
+        installation_id,
     })
 }
 

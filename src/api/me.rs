@@ -44,6 +44,7 @@ pub async fn logout_all(
         .db
         .run(move |conn| accounts::revoke_all(conn, id))
         .await?;
+    state.forget_sessions(id).await;
     if current.via == Via::Session {
         session.purge();
     }

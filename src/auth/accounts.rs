@@ -88,9 +88,12 @@ pub async fn register(
     Ok(user)
 }
 
-/// Ends every session and every refresh-token family of the user; returns how many sessions.
+/// Ends every session and every refresh-token family of the user; returns how many database
+/// sessions were deleted. Callers with a Redis store also call `AnyStore::delete_for_user`.
 pub fn revoke_all(conn: &mut AnyConnection, user_id: i64) -> Result<usize, DbError> {
     refresh_tokens::revoke_for_user(conn, user_id, crate::db::users::now())?;
+    // Stamped on the user, so that sessions in any store (Redis too) signed in earlier fail.
+    users::revoke_sessions(conn, user_id)?;
     Ok(sessions::delete_for_user(conn, user_id)?)
 }
 

@@ -69,6 +69,7 @@ impl AuthStrategy for BasicStrategy {
                     via: Via::Basic,
                     claims: None,
                     user: Some(user),
+                    login_at: None,
                 })),
                 Err(LoginError::InvalidCredentials) => Outcome::Rejected(Rejection::Basic),
                 Err(LoginError::Busy) => Outcome::Rejected(Rejection::Busy),

@@ -41,6 +41,7 @@ impl AuthStrategy for BearerStrategy {
                         via: Via::Token,
                         claims: Some(claims),
                         user: None,
+                        login_at: None,
                     })),
                     Err(_) => Outcome::Rejected(Rejection::Token(TokenError::Invalid)),
                 },

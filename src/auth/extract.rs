@@ -90,8 +90,12 @@ impl FromRequest for CurrentUser {
                 Via::Basic => ApiError::InvalidBasic,
                 Via::Session => ApiError::Unauthorized { basic },
             };
+            let session_current = principal.via != Via::Session
+                || user
+                    .as_ref()
+                    .is_some_and(|u| super::session::is_current(principal.login_at, u));
             let user = match user {
-                Some(user) if !user.disabled => user,
+                Some(user) if !user.disabled && session_current => user,
                 _ => {
                     if principal.via == Via::Session
                         && let Ok(identity) = Identity::extract(&req).await

@@ -307,6 +307,7 @@ mod tests {
             last_login_at: None,
             created_at: now,
             updated_at: now,
+            sessions_revoked_at: None,
         }
     }
 

@@ -20,11 +20,13 @@ pub struct Lockout {
     window: chrono::Duration,
 }
 
-/// The counter key of a typed username: lower-cased, so that case games share one counter.
+/// The counter key of a typed username: lower-cased, so that case games share one counter,
+/// with control characters replaced (PostgreSQL text cannot hold NUL).
 pub fn user_subject(username: &str) -> String {
     username
         .chars()
         .take(MAX_SUBJECT_CHARS)
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
         .collect::<String>()
         .to_lowercase()
 }

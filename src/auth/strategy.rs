@@ -43,6 +43,8 @@ pub struct Principal {
     pub claims: Option<AccessClaims>,
     /// The user, when the strategy had to load it anyway (Basic).
     pub user: Option<User>,
+    /// For sessions: when the session signed in (Unix microseconds).
+    pub login_at: Option<i64>,
 }
 
 /// Why present credentials were refused.

@@ -5,6 +5,7 @@
 //! and the queries off the async workers.
 
 pub mod login_failures;
+pub mod meta;
 pub mod models;
 pub mod pool;
 pub mod refresh_tokens;

@@ -19,6 +19,8 @@ pub struct User {
     pub last_login_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Sessions signed in before this instant are revoked.
+    pub sessions_revoked_at: Option<NaiveDateTime>,
 }
 
 impl std::fmt::Debug for User {

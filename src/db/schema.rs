@@ -46,10 +46,24 @@ diesel::table! {
         last_login_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        sessions_revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    meta (key) {
+        key -> Text,
+        value -> Text,
     }
 }
 
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(login_failures, refresh_tokens, sessions, users);
+diesel::allow_tables_to_appear_in_same_query!(
+    login_failures,
+    meta,
+    refresh_tokens,
+    sessions,
+    users
+);

@@ -132,6 +132,13 @@ pub fn record_login(conn: &mut AnyConnection, id: i64) -> QueryResult<usize> {
         .execute(conn)
 }
 
+/// Marks every session signed in before now as revoked.
+pub fn revoke_sessions(conn: &mut AnyConnection, id: i64) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set(users::sessions_revoked_at.eq(Some(now())))
+        .execute(conn)
+}
+
 /// Deletes the user; their sessions go with them (foreign key cascade).
 #[tracing::instrument(skip(conn))]
 pub fn delete(conn: &mut AnyConnection, id: i64) -> QueryResult<usize> {

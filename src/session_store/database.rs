@@ -4,22 +4,13 @@
 //! signed-in user (for "log out everywhere"), its creation time (for the absolute `session.ttl`)
 //! and its idle expiry (pushed forward on every request by `update_ttl`).
 
-use std::collections::HashMap;
-
-use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
-use actix_web::cookie::time::Duration as CookieDuration;
-use chrono::{Duration, NaiveDateTime};
-use sha2::{Digest, Sha256};
-
+use super::{SessionRecord, State, hash_key, user_id_of};
 use crate::db::models::SessionRow;
 use crate::db::users::now;
 use crate::db::{Database, DbError, sessions};
-
-/// Where actix-identity keeps the signed-in user's id in the session state (its default
-/// `id_key`); a test pins it by checking the row's `user_id` after a login.
-const IDENTITY_KEY: &str = "actix_identity.user_id";
-
-type State = HashMap<String, String>;
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_web::cookie::time::Duration as CookieDuration;
+use chrono::{Duration, NaiveDateTime};
 
 #[derive(Clone)]
 pub struct DatabaseSessionStore {
@@ -49,6 +40,37 @@ impl DatabaseSessionStore {
             .await
     }
 
+    /// The live sessions of a user, newest first.
+    pub async fn list_for_user(&self, user_id: i64) -> anyhow::Result<Vec<SessionRecord>> {
+        let now = now();
+        let created_after = self.created_after(now);
+        let rows = self
+            .db
+            .run(move |conn| {
+                Ok::<_, DbError>(sessions::list_for_user(conn, user_id, now, created_after)?)
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| SessionRecord {
+                state: serde_json::from_str(&row.state).unwrap_or_default(),
+                id: row.id,
+                created_at: row.created_at,
+                expires_at: row.expires_at,
+            })
+            .collect())
+    }
+
+    /// Ends one session of a user; false when the user has no such session.
+    pub async fn end_for_user(&self, user_id: i64, id: &str) -> anyhow::Result<bool> {
+        let id = id.to_string();
+        let deleted = self
+            .db
+            .run(move |conn| Ok::<_, DbError>(sessions::delete_for_user_by_id(conn, user_id, &id)?))
+            .await?;
+        Ok(deleted == 1)
+    }
+
     async fn insert(&self, state: &State, ttl: &CookieDuration) -> anyhow::Result<SessionKey> {
         let key = SessionKey::try_from(crate::auth::random_token(32))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -67,22 +89,8 @@ impl DatabaseSessionStore {
     }
 }
 
-/// The stored id of a session key.
-pub fn hash_key(key: &SessionKey) -> String {
-    hex(&Sha256::digest(key.as_ref().as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn expiry(now: NaiveDateTime, ttl: &CookieDuration) -> NaiveDateTime {
     now + Duration::seconds(ttl.whole_seconds())
-}
-
-fn user_id_of(state: &State) -> Option<i64> {
-    let raw = state.get(IDENTITY_KEY)?;
-    serde_json::from_str::<String>(raw).ok()?.parse().ok()
 }
 
 impl SessionStore for DatabaseSessionStore {

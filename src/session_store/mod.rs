@@ -1,6 +1,135 @@
 //! Server-side session stores for actix-session. Only the cookie and Redis stores ship with
-//! actix-session, and the cookie one cannot revoke a session, so the database store is ours.
+//! actix-session; the cookie one cannot revoke a session and the Redis one cannot find a user's
+//! sessions, so both stores here are ours: the database (default) and Redis.
 
 pub mod database;
+pub mod redis;
 
-pub use database::DatabaseSessionStore;
+use std::collections::HashMap;
+
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_web::cookie::time::Duration as CookieDuration;
+use chrono::NaiveDateTime;
+use sha2::{Digest, Sha256};
+
+pub use self::database::DatabaseSessionStore;
+pub use self::redis::RedisSessionStore;
+
+pub(crate) type State = HashMap<String, String>;
+
+/// Where actix-identity keeps the signed-in user's id in the session state (its default
+/// `id_key`); a test pins it by checking the stored user after a login.
+const IDENTITY_KEY: &str = "actix_identity.user_id";
+
+/// The stored id of a session key: its SHA-256 in hex, so that a leaked store holds no cookie.
+pub fn hash_key(key: &SessionKey) -> String {
+    Sha256::digest(key.as_ref().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn user_id_of(state: &State) -> Option<i64> {
+    let raw = state.get(IDENTITY_KEY)?;
+    serde_json::from_str::<String>(raw).ok()?.parse().ok()
+}
+
+/// One live session of a user, as `/account` lists it.
+pub struct SessionRecord {
+    pub id: String,
+    pub state: State,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+/// The configured store.
+#[derive(Clone)]
+pub enum AnyStore {
+    Database(DatabaseSessionStore),
+    Redis(RedisSessionStore),
+}
+
+impl AnyStore {
+    pub async fn list_for_user(&self, user_id: i64) -> anyhow::Result<Vec<SessionRecord>> {
+        match self {
+            Self::Database(s) => s.list_for_user(user_id).await,
+            Self::Redis(s) => s.list_for_user(user_id).await,
+        }
+    }
+
+    /// Ends one session of the user; false when the user has no such session.
+    pub async fn end_for_user(&self, user_id: i64, id: &str) -> anyhow::Result<bool> {
+        match self {
+            Self::Database(s) => s.end_for_user(user_id, id).await,
+            Self::Redis(s) => s.end_for_user(user_id, id).await,
+        }
+    }
+
+    /// Deletes every session of the user. The database store's rows already went in the
+    /// revocation's transaction; Redis is cleaned here (the per-user revocation time stamped in
+    /// `users` makes the sessions worthless either way).
+    pub async fn delete_for_user(&self, user_id: i64) -> anyhow::Result<usize> {
+        match self {
+            Self::Database(_) => Ok(0),
+            Self::Redis(s) => s.delete_for_user(user_id).await,
+        }
+    }
+
+    pub async fn purge_expired(&self) -> anyhow::Result<usize> {
+        match self {
+            Self::Database(s) => Ok(s.purge_expired().await?),
+            // Redis expires its keys itself.
+            Self::Redis(_) => Ok(0),
+        }
+    }
+
+    /// Whether the store answers (for `/readyz`); the database store is checked with the database.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Database(_) => Ok(()),
+            Self::Redis(s) => Ok(s.ping().await?),
+        }
+    }
+}
+
+impl SessionStore for AnyStore {
+    async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
+        match self {
+            Self::Database(s) => s.load(key).await,
+            Self::Redis(s) => s.load(key).await,
+        }
+    }
+
+    async fn save(&self, state: State, ttl: &CookieDuration) -> Result<SessionKey, SaveError> {
+        match self {
+            Self::Database(s) => s.save(state, ttl).await,
+            Self::Redis(s) => s.save(state, ttl).await,
+        }
+    }
+
+    async fn update(
+        &self,
+        key: SessionKey,
+        state: State,
+        ttl: &CookieDuration,
+    ) -> Result<SessionKey, UpdateError> {
+        match self {
+            Self::Database(s) => s.update(key, state, ttl).await,
+            Self::Redis(s) => s.update(key, state, ttl).await,
+        }
+    }
+
+    async fn update_ttl(&self, key: &SessionKey, ttl: &CookieDuration) -> anyhow::Result<()> {
+        match self {
+            Self::Database(s) => s.update_ttl(key, ttl).await,
+            Self::Redis(s) => s.update_ttl(key, ttl).await,
+        }
+    }
+
+    async fn delete(&self, key: &SessionKey) -> anyhow::Result<()> {
+        match self {
+            Self::Database(s) => s.delete(key).await,
+            Self::Redis(s) => s.delete(key).await,
+        }
+    }
+}

@@ -127,8 +127,16 @@ impl FromRequest for SignedIn {
                 .db
                 .run(move |conn| users::find(conn, id).map_err(DbError::from))
                 .await?;
+            let login_at = Session::extract(&req)
+                .await
+                .ok()
+                .and_then(|s| crate::auth::session::login_at(&s));
             match user {
-                Some(user) if !user.disabled => Ok(SignedIn { user }),
+                Some(user)
+                    if !user.disabled && crate::auth::session::is_current(login_at, &user) =>
+                {
+                    Ok(SignedIn { user })
+                }
                 _ => {
                     identity.logout();
                     Err(sign_in())
@@ -177,6 +185,7 @@ pub fn start_session(
     Identity::login(&req.extensions(), user.id.to_string())
         .map_err(|e| PageError::Unexpected(anyhow::anyhow!("{e}")))?;
     csrf::rotate(session);
+    crate::auth::session::stamp_login(session);
     let user_agent: String = req
         .headers()
         .get(header::USER_AGENT)

@@ -1,7 +1,5 @@
 //! `GET/POST /login`: credentials, CSRF, session renewal, redirects, headers, escaping.
 
-use diesel::prelude::*;
-use gatehouse::db::schema::sessions;
 use reqwest::StatusCode;
 
 use crate::helpers::{Browser, csrf_in, location, spawn_app, spawn_app_with};
@@ -190,27 +188,19 @@ async fn signing_in_renews_the_session_id() {
 }
 
 #[tokio::test]
-async fn the_session_row_records_the_user_and_not_the_raw_id() {
+async fn the_stored_session_records_the_user_and_not_the_raw_id() {
     let app = spawn_app().await;
     let alice = app.create_user("alice", PASSWORD, false).await;
     let browser = app.browser();
     browser.login("alice", PASSWORD).await;
     let cookie = browser.cookie_header().unwrap();
 
-    let rows: Vec<(String, Option<i64>)> = app
-        .with_db(|c| {
-            sessions::table
-                .select((sessions::id, sessions::user_id))
-                .filter(sessions::user_id.is_not_null())
-                .load(c)
-                .unwrap()
-        })
-        .await;
+    let rows = app.user_sessions().await;
 
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].1, Some(alice.id));
-    assert_eq!(rows[0].0.len(), 64, "a SHA-256 hex digest");
-    assert!(!cookie.contains(&rows[0].0));
+    assert_eq!(rows[0].user_id, Some(alice.id));
+    assert_eq!(rows[0].id.len(), 64, "a SHA-256 hex digest");
+    assert!(!cookie.contains(&rows[0].id));
 }
 
 #[tokio::test]

@@ -1,15 +1,11 @@
 //! `GET /account`.
 
-use std::collections::HashMap;
-
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 use super::{AccountPage, FLASH_KEY, SessionView};
 use crate::db::models::User;
-use crate::db::users::now;
-use crate::db::{DbError, sessions};
 use crate::error::PageError;
 use crate::startup::AppState;
 use crate::web::{Nav, SESSION_ID_KEY, SESSION_IP_KEY, SESSION_UA_KEY, SignedIn, render};
@@ -20,27 +16,25 @@ pub async fn list_sessions(
     user: &User,
     session: &Session,
 ) -> Result<Vec<SessionView>, PageError> {
-    let now = now();
-    let ttl =
-        chrono::Duration::from_std(state.settings.session.ttl.0).unwrap_or(chrono::Duration::MAX);
     let idle = chrono::Duration::from_std(state.settings.session.idle_timeout.0)
         .unwrap_or(chrono::Duration::zero());
-    let created_after = now
-        .checked_sub_signed(ttl)
-        .unwrap_or(chrono::NaiveDateTime::MIN);
-    let id = user.id;
     let rows = state
-        .db
-        .run(move |conn| {
-            sessions::list_for_user(conn, id, now, created_after).map_err(DbError::from)
-        })
-        .await?;
+        .sessions
+        .list_for_user(user.id)
+        .await
+        .map_err(PageError::Unexpected)?;
     let mine = session.get::<String>(SESSION_ID_KEY).ok().flatten();
     let mut views: Vec<SessionView> = rows
         .into_iter()
+        .filter(|row| {
+            let login_at = row
+                .state
+                .get(crate::auth::session::LOGIN_AT_KEY)
+                .and_then(|v| v.parse::<i64>().ok());
+            crate::auth::session::is_current(login_at, user)
+        })
         .map(|row| {
-            let values: HashMap<String, String> =
-                serde_json::from_str(&row.state).unwrap_or_default();
+            let values = &row.state;
             let field = |key: &str| {
                 values
                     .get(key)

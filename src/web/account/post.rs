@@ -10,7 +10,6 @@ use super::get::page;
 use crate::auth::accounts::{self, AccountError};
 use crate::auth::credentials::Password;
 use crate::auth::csrf;
-use crate::db::{DbError, sessions};
 use crate::error::PageError;
 use crate::startup::AppState;
 use crate::web::{SESSION_ID_KEY, SignedIn, see_other};
@@ -65,10 +64,12 @@ pub async fn change_password(
     .await;
     match result {
         Ok(()) => {
-            // Every session row of the user is gone, this one included: carry this browser
-            // over to a new session id so that it alone stays signed in.
+            // Every session of the user is revoked, this one included: carry this browser
+            // over to a new session id, signed in anew, so that it alone stays signed in.
+            state.forget_sessions(user.id).await;
             session.renew();
             csrf::rotate(&session);
+            crate::auth::session::stamp_login(&session);
             let _ = session.insert(
                 FLASH_KEY,
                 "Your password was changed. Every other session has been signed out.",
@@ -104,6 +105,7 @@ pub async fn logout_everywhere(
         .db
         .run(move |conn| accounts::revoke_all(conn, id))
         .await?;
+    state.forget_sessions(id).await;
     session.purge();
     tracing::info!(target: "audit", event = "logout_all", user_id = id);
     Ok(see_other("/login"))
@@ -127,11 +129,10 @@ pub async fn end_session(
         return Err(PageError::NotFound);
     };
     state
-        .db
-        .run(move |conn| {
-            sessions::delete_for_user_by_id(conn, user_id, &target).map_err(DbError::from)
-        })
-        .await?;
+        .sessions
+        .end_for_user(user_id, &target)
+        .await
+        .map_err(PageError::Unexpected)?;
     tracing::info!(target: "audit", event = "session_ended", user_id);
     if view.current && mine.is_some() {
         session.purge();

@@ -107,6 +107,9 @@ pub async fn user_action(
     let Some(username) = target else {
         return Err(PageError::NotFound);
     };
+    if matches!(action, Action::Disable | Action::Delete | Action::Logout) {
+        state.forget_sessions(id).await;
+    }
     tracing::info!(target: "audit", event = "admin_action", admin_id = admin.user.id, user_id = id, action = ?action);
     let _ = session.insert(FLASH_KEY, format!("User {username} {}.", action.done()));
     Ok(see_other("/admin"))

@@ -1,0 +1,2 @@
+DROP TABLE meta;
+ALTER TABLE users DROP COLUMN sessions_revoked_at;
