@@ -158,6 +158,18 @@ impl TestApp {
         .await
     }
 
+    /// Starts another instance on the same database, data directory (keys) and session store,
+    /// as a second server behind a load balancer.
+    pub async fn second_instance(&self) -> TestApp {
+        start(
+            self.settings.clone(),
+            self.admin_password.clone(),
+            self.test_db.clone(),
+            self.dir.clone(),
+        )
+        .await
+    }
+
     /// Creates a user directly in the repository.
     pub async fn create_user(&self, name: &str, password: &str, admin: bool) -> User {
         let db = self.db.clone();

@@ -14,6 +14,7 @@ mod modes;
 mod oauth_client;
 mod register;
 mod revocation;
+mod scale_out;
 mod sessions;
 mod startup;
 mod token;
