@@ -23,6 +23,9 @@ pub enum PageError {
     /// The password hashing queue is full.
     #[error("busy")]
     Busy,
+    /// A backing service (database, session store) does not answer.
+    #[error("temporarily unavailable")]
+    Unavailable,
     /// A client mistake with a status and a message safe to show.
     #[error("{1}")]
     Client(StatusCode, String),
@@ -78,7 +81,7 @@ impl ResponseError for PageError {
             Self::SignInRequired { .. } => StatusCode::SEE_OTHER,
             Self::Forbidden | Self::Csrf => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Busy | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Client(status, _) => *status,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -102,6 +105,10 @@ impl ResponseError for PageError {
                 "Busy",
                 "The server is handling too many sign-ins at once. Please try again in a moment.",
             ),
+            Self::Unavailable => (
+                "Temporarily unavailable",
+                "The server cannot reach its storage right now. Please try again in a moment.",
+            ),
             Self::Client(_, message) => ("Request refused", message.as_str()),
             Self::Unexpected(e) => {
                 tracing::error!(error = ?e, "request failed");
@@ -119,7 +126,7 @@ impl ResponseError for PageError {
         response
             .content_type(ContentType::html())
             .insert_header((header::CACHE_CONTROL, "no-store"));
-        if matches!(self, Self::Busy) {
+        if matches!(self, Self::Busy | Self::Unavailable) {
             response.insert_header((header::RETRY_AFTER, BUSY_RETRY_AFTER_SECS.to_string()));
         }
         response.body(body)

@@ -173,10 +173,10 @@ impl Application {
                 .build();
             let max_body = usize::try_from(settings.server.max_body.0).unwrap_or(usize::MAX);
             App::new()
-                .wrap(security_headers())
                 .wrap(Condition::new(sessions_on, identity_mw))
                 .wrap(Condition::new(sessions_on, session_mw))
                 .wrap(actix_web::middleware::from_fn(crate::ops::observe))
+                .wrap(security_headers())
                 .wrap(TracingLogger::<crate::ops::RequestSpan>::new())
                 .app_data(server_state.clone())
                 .app_data(

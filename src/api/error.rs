@@ -52,6 +52,9 @@ pub enum ApiError {
     NotFound,
     #[error("busy")]
     Busy,
+    /// A backing service (database, session store) does not answer.
+    #[error("temporarily unavailable")]
+    Unavailable,
     /// Too many failed logins: 429 with `Retry-After`.
     #[error("too many failed logins")]
     Locked { retry_after: u64 },
@@ -112,7 +115,7 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::Unprocessable(_) => "invalid_input",
             Self::NotFound => "not_found",
-            Self::Busy => "temporarily_unavailable",
+            Self::Busy | Self::Unavailable => "temporarily_unavailable",
             Self::Locked { .. } => "too_many_attempts",
             Self::Unexpected(_) => "server_error",
         }
@@ -135,6 +138,7 @@ impl ApiError {
             Self::PayloadTooLarge => "the request body is too large".into(),
             Self::NotFound => "no such endpoint".into(),
             Self::Busy => "too many logins at once; retry shortly".into(),
+            Self::Unavailable => "the service is temporarily unavailable; retry shortly".into(),
             Self::Locked { retry_after } => {
                 format!("too many failed logins; retry in {retry_after} seconds")
             }
@@ -190,7 +194,7 @@ impl ResponseError for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Busy | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -208,7 +212,7 @@ impl ResponseError for ApiError {
             }
         }
         match self {
-            Self::Busy => {
+            Self::Busy | Self::Unavailable => {
                 response.insert_header((header::RETRY_AFTER, BUSY_RETRY_AFTER_SECS.to_string()));
             }
             Self::Locked { retry_after } => {

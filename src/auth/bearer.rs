@@ -10,11 +10,19 @@ use crate::startup::AppState;
 
 pub struct BearerStrategy;
 
-/// The token of an `Authorization: Bearer …` header; `Some("")` for a bearer header without one.
+/// The token of an `Authorization: Bearer …` header; `Some("")` for a bearer header without a
+/// readable token (present but wrong: refused, not passed on to the next strategy).
 pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+    let raw = req.headers().get(header::AUTHORIZATION)?.as_bytes();
+    let scheme_end = raw.iter().position(|b| *b == b' ').unwrap_or(raw.len());
+    if !raw[..scheme_end].eq_ignore_ascii_case(b"bearer") {
+        return None;
+    }
+    Some(
+        std::str::from_utf8(&raw[scheme_end..])
+            .map(str::trim)
+            .unwrap_or(""),
+    )
 }
 
 impl AuthStrategy for BearerStrategy {

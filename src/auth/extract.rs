@@ -32,6 +32,7 @@ fn rejection(why: Rejection, basic: bool) -> ApiError {
         Rejection::Basic => ApiError::InvalidBasic,
         Rejection::Busy => ApiError::Busy,
         Rejection::Locked { retry_after } => ApiError::Locked { retry_after },
+        Rejection::Unavailable => ApiError::Unavailable,
         Rejection::Unexpected(e) => ApiError::Unexpected(e),
     }
 }

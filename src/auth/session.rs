@@ -4,7 +4,7 @@ use actix_identity::Identity;
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
-use super::strategy::{AuthStrategy, Outcome, Principal, Via};
+use super::strategy::{AuthStrategy, Outcome, Principal, Rejection, Via};
 use crate::startup::AppState;
 
 pub struct SessionStrategy;
@@ -20,6 +20,11 @@ impl AuthStrategy for SessionStrategy {
         _state: &'a AppState,
     ) -> LocalBoxFuture<'a, Outcome> {
         Box::pin(async move {
+            if let Ok(session) = actix_session::Session::extract(req).await
+                && crate::session_store::is_unavailable(&session)
+            {
+                return Outcome::Rejected(Rejection::Unavailable);
+            }
             // No identity (no cookie, an expired or deleted session) means no credentials:
             // the store has already dropped whatever the cookie named.
             let Ok(identity) = Identity::extract(req).await else {

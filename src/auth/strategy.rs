@@ -58,6 +58,8 @@ pub enum Rejection {
     Locked {
         retry_after: u64,
     },
+    /// The session store could not be read.
+    Unavailable,
     Unexpected(anyhow::Error),
 }
 

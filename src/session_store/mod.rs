@@ -34,6 +34,22 @@ fn user_id_of(state: &State) -> Option<i64> {
     serde_json::from_str::<String>(raw).ok()?.parse().ok()
 }
 
+/// Session-state key set when the store could not be read. actix-session turns a load error
+/// into a bare 500 before any handler runs; loading this marker instead lets the extractors
+/// answer 503 in the shape of their surface (HTML page or JSON), counted and logged like any
+/// other answer.
+pub const UNAVAILABLE_KEY: &str = "gatehouse.store_unavailable";
+
+fn unavailable_state(e: &anyhow::Error) -> State {
+    tracing::error!(error = ?e, "the session store cannot be read");
+    HashMap::from([(UNAVAILABLE_KEY.to_string(), "true".to_string())])
+}
+
+/// Whether the request's session could not be loaded.
+pub fn is_unavailable(session: &actix_session::Session) -> bool {
+    session.contains_key(UNAVAILABLE_KEY)
+}
+
 /// One live session of a user, as `/account` lists it.
 pub struct SessionRecord {
     pub id: String,
@@ -94,9 +110,13 @@ impl AnyStore {
 
 impl SessionStore for AnyStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
-        match self {
+        let loaded = match self {
             Self::Database(s) => s.load(key).await,
             Self::Redis(s) => s.load(key).await,
+        };
+        match loaded {
+            Err(LoadError::Other(e)) => Ok(Some(unavailable_state(&e))),
+            other => other,
         }
     }
 
@@ -113,6 +133,11 @@ impl SessionStore for AnyStore {
         state: State,
         ttl: &CookieDuration,
     ) -> Result<SessionKey, UpdateError> {
+        if state.contains_key(UNAVAILABLE_KEY) {
+            // Never write the marker over the real session: keep the key for when the store
+            // is back.
+            return Ok(key);
+        }
         match self {
             Self::Database(s) => s.update(key, state, ttl).await,
             Self::Redis(s) => s.update(key, state, ttl).await,
@@ -120,10 +145,15 @@ impl SessionStore for AnyStore {
     }
 
     async fn update_ttl(&self, key: &SessionKey, ttl: &CookieDuration) -> anyhow::Result<()> {
-        match self {
+        let result = match self {
             Self::Database(s) => s.update_ttl(key, ttl).await,
             Self::Redis(s) => s.update_ttl(key, ttl).await,
+        };
+        // A missed idle extension is not worth failing the request for.
+        if let Err(e) = result {
+            tracing::warn!(error = ?e, "could not extend a session");
         }
+        Ok(())
     }
 
     async fn delete(&self, key: &SessionKey) -> anyhow::Result<()> {

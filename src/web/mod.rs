@@ -116,6 +116,11 @@ impl FromRequest for SignedIn {
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| PageError::Unexpected(anyhow::anyhow!("AppState missing")))?
                 .clone();
+            if let Ok(session) = Session::extract(&req).await
+                && crate::session_store::is_unavailable(&session)
+            {
+                return Err(PageError::Unavailable);
+            }
             let Ok(identity) = Identity::extract(&req).await else {
                 return Err(sign_in());
             };
