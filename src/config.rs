@@ -29,6 +29,10 @@ pub struct Settings {
     /// Password of the first `admin` user, from `GATEHOUSE_ADMIN_PASSWORD`; never a file key.
     #[serde(skip)]
     pub admin_password: Option<crate::auth::credentials::Password>,
+    /// Size of the bcrypt pool as (threads, queued jobs); `None`: one thread per core and 32
+    /// queued jobs per thread. Not a file key: tests use it to fill the queue on purpose.
+    #[serde(skip)]
+    pub hashing_pool: Option<(usize, usize)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

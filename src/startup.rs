@@ -333,8 +333,12 @@ fn prepare(settings: Settings) -> Result<Prepared, StartupError> {
     } else {
         None
     };
-    let hasher = PasswordHasher::start_default(settings.password.bcrypt_cost)
-        .map_err(|e| StartupError::Io(e.to_string()))?;
+    let cost = settings.password.bcrypt_cost;
+    let hasher = match settings.hashing_pool {
+        Some((threads, queue)) => PasswordHasher::start(cost, threads, queue),
+        None => PasswordHasher::start_default(cost),
+    }
+    .map_err(|e| StartupError::Io(e.to_string()))?;
     bootstrap_admin(&settings, &db)?;
     let installation_id = {
         let mut conn = db.get()?;

@@ -322,3 +322,35 @@ async fn concurrent_failures_are_all_counted() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+#[tokio::test]
+async fn a_full_hashing_queue_answers_503_with_retry_after() {
+    // One bcrypt thread with room for one waiting job, and a slow hash (cost 12): of many
+    // simultaneous logins, those that find the queue full are turned away at once.
+    let app = spawn_app_with(|s| {
+        s.hashing_pool = Some((1, 1));
+        s.password.bcrypt_cost = 12;
+        s.server.workers = Some(2);
+        s.lockout.max_failures = 100;
+        s.lockout.max_failures_per_ip = 100;
+    })
+    .await;
+
+    let attempts = (0..12).map(|_| app.password_grant("nobody", WRONG));
+    let responses = futures_util::future::join_all(attempts).await;
+
+    let busy: Vec<&reqwest::Response> = responses
+        .iter()
+        .filter(|r| r.status() == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert!(!busy.is_empty(), "no request found the queue full");
+    assert!(busy.iter().all(|r| r.headers().contains_key("retry-after")));
+    assert!(
+        responses
+            .iter()
+            .all(|r| r.status() == StatusCode::UNAUTHORIZED
+                || r.status() == StatusCode::SERVICE_UNAVAILABLE),
+        "{:?}",
+        responses.iter().map(|r| r.status()).collect::<Vec<_>>()
+    );
+}
