@@ -1,13 +1,12 @@
 //! HTTP Basic credentials (RFC 7617), checked like a login form.
 
 use actix_web::HttpRequest;
-use actix_web::http::header;
 use base64::Engine;
 use futures_util::future::LocalBoxFuture;
 
 use super::credentials::Password;
 use super::login::{LoginError, authenticate};
-use super::strategy::{AuthStrategy, Outcome, Principal, Rejection, Via};
+use super::strategy::{AuthStrategy, Outcome, Principal, Rejection, Via, authorization};
 use crate::startup::AppState;
 
 pub struct BasicStrategy;
@@ -19,11 +18,7 @@ pub struct MalformedBasic;
 
 /// The raw `Authorization` value if its scheme is Basic.
 pub fn basic_header(req: &HttpRequest) -> Option<&[u8]> {
-    let value = req.headers().get(header::AUTHORIZATION)?.as_bytes();
-    let scheme_end = value.iter().position(|b| *b == b' ').unwrap_or(value.len());
-    value[..scheme_end]
-        .eq_ignore_ascii_case(b"basic")
-        .then_some(value)
+    authorization(req, "basic").map(|(whole, _)| whole)
 }
 
 /// Parses `Basic base64(user:password)`: the user id is everything before the first colon

@@ -1,11 +1,10 @@
 //! Bearer access tokens in the `Authorization` header (RFC 6750 §2.1).
 
 use actix_web::HttpRequest;
-use actix_web::http::header;
 use futures_util::future::LocalBoxFuture;
 
 use super::jwt::TokenError;
-use super::strategy::{AuthStrategy, Outcome, Principal, Rejection, Via};
+use super::strategy::{AuthStrategy, Outcome, Principal, Rejection, Via, authorization};
 use crate::startup::AppState;
 
 pub struct BearerStrategy;
@@ -13,16 +12,8 @@ pub struct BearerStrategy;
 /// The token of an `Authorization: Bearer …` header; `Some("")` for a bearer header without a
 /// readable token (present but wrong: refused, not passed on to the next strategy).
 pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
-    let raw = req.headers().get(header::AUTHORIZATION)?.as_bytes();
-    let scheme_end = raw.iter().position(|b| *b == b' ').unwrap_or(raw.len());
-    if !raw[..scheme_end].eq_ignore_ascii_case(b"bearer") {
-        return None;
-    }
-    Some(
-        std::str::from_utf8(&raw[scheme_end..])
-            .map(str::trim)
-            .unwrap_or(""),
-    )
+    let (_, rest) = authorization(req, "bearer")?;
+    Some(std::str::from_utf8(rest).map(str::trim).unwrap_or(""))
 }
 
 impl AuthStrategy for BearerStrategy {

@@ -82,6 +82,19 @@ pub trait AuthStrategy: Send + Sync {
     ) -> LocalBoxFuture<'a, Outcome>;
 }
 
+/// The raw `Authorization` header when its scheme is `scheme` (compared without case), split
+/// as (whole value, what follows the scheme).
+pub fn authorization<'a>(req: &'a HttpRequest, scheme: &str) -> Option<(&'a [u8], &'a [u8])> {
+    let raw = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .as_bytes();
+    let end = raw.iter().position(|b| *b == b' ').unwrap_or(raw.len());
+    raw[..end]
+        .eq_ignore_ascii_case(scheme.as_bytes())
+        .then(|| (raw, &raw[end..]))
+}
+
 /// The strategies in the order they are asked.
 pub struct AuthChain {
     strategies: Vec<Box<dyn AuthStrategy>>,
