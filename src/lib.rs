@@ -1,15 +1,31 @@
 //! Gatehouse: an authentication server with HTML sessions and a JWT token API over one user
 //! repository. `main.rs` only parses the command line; everything else lives here.
+//!
+//! Dependencies point one way, from the surfaces down to the domain types:
+//! - surfaces — `web` (HTML), `api` (JSON), `ops` (health, metrics), `cli` — translate
+//!   requests and failures, and decide nothing;
+//! - wiring — `startup` (`Application::build`), `routes` (`configure`), `state` (`AppState`);
+//! - decisions — `auth` (who is this, and is that credential still good?) and `accounts`
+//!   (the account lifecycle and the one revocation seam);
+//! - storage — `db` (Diesel repository), `session_store` (session stores, `TypedSession`);
+//! - foundations — `config`, `error` (`Failure`), `metrics`, `telemetry`, `http` (plain
+//!   request helpers), `files`, `domain` (usernames, passwords, the clock).
 
+pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod domain;
 pub mod error;
+pub mod files;
+pub mod http;
 pub mod metrics;
 pub mod ops;
+pub mod routes;
 pub mod session_store;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 pub mod web;

@@ -11,7 +11,7 @@ use actix_web::{HttpMessage, HttpResponse, web};
 use tracing_actix_web::RequestId;
 
 use crate::db::DbError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// How long `/readyz` waits for the database.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);

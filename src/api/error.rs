@@ -6,30 +6,29 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
-use crate::auth::accounts::AccountError;
+use crate::accounts::AccountError;
+use crate::auth::AuthFailure;
 use crate::auth::login::LoginError;
-use crate::db::DbError;
-use crate::error::BUSY_RETRY_AFTER_SECS;
-
-/// The realm of every challenge.
-pub const REALM: &str = "gatehouse";
+use crate::auth::strategy::REALM;
+use crate::error::{BUSY_RETRY_AFTER_SECS, Failure};
 
 #[derive(thiserror::Error)]
 pub enum ApiError {
     /// No credentials on a protected route (RFC 6750 §3.1: no error code in the challenge).
     #[error("authentication required")]
-    Unauthorized { basic: bool },
-    /// Credentials present but not valid; the description is `expired` or `invalid`.
-    #[error("invalid token: {description}")]
+    Unauthorized { challenges: Vec<String> },
+    /// Credentials present but not valid; the description is `expired` or `invalid` (or the
+    /// Basic equivalent).
+    #[error("invalid credentials: {description}")]
     InvalidToken {
         description: &'static str,
-        basic: bool,
+        challenges: Vec<String>,
     },
-    /// Wrong HTTP Basic credentials on a protected route.
-    #[error("invalid credentials")]
-    InvalidBasic,
     #[error("insufficient scope")]
     InsufficientScope,
+    /// Session-authenticated write without the session's CSRF token.
+    #[error("missing or invalid CSRF token")]
+    Csrf,
     /// Token endpoint: bad username or password.
     #[error("invalid username or password")]
     InvalidCredentials { basic: bool },
@@ -50,30 +49,22 @@ pub enum ApiError {
     Unprocessable(String),
     #[error("not found")]
     NotFound,
-    #[error("busy")]
-    Busy,
-    /// A backing service (database, session store) does not answer.
-    #[error("temporarily unavailable")]
-    Unavailable,
-    /// Too many failed logins: 429 with `Retry-After`.
-    #[error("too many failed logins")]
-    Locked { retry_after: u64 },
     #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
+    Failed(#[from] Failure),
 }
 
 impl std::fmt::Debug for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Unexpected(e) => write!(f, "{e:?}"),
+            Self::Failed(e) => write!(f, "{e:?}"),
             other => write!(f, "{other}"),
         }
     }
 }
 
-impl From<DbError> for ApiError {
-    fn from(e: DbError) -> Self {
-        Self::Unexpected(e.into())
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Failed(Failure::Unexpected(e))
     }
 }
 
@@ -85,8 +76,29 @@ impl From<AccountError> for ApiError {
             AccountError::WrongPassword => {
                 Self::Unprocessable("Current password is incorrect.".into())
             }
-            AccountError::Busy => Self::Busy,
-            AccountError::Unexpected(e) => Self::Unexpected(e),
+            AccountError::Failed(failure) => Self::Failed(failure),
+        }
+    }
+}
+
+impl From<AuthFailure> for ApiError {
+    /// RFC 6750: no credentials is 401 with the challenges of the accepted schemes; refused
+    /// credentials 401 `invalid_token` with the refusing scheme's challenge first.
+    fn from(e: AuthFailure) -> Self {
+        match e {
+            AuthFailure::Missing { mut challenges } => {
+                // This surface speaks RFC 6750: a Bearer challenge always leads.
+                let bearer = format!("Bearer realm=\"{REALM}\"");
+                if !challenges.contains(&bearer) {
+                    challenges.insert(0, bearer);
+                }
+                Self::Unauthorized { challenges }
+            }
+            AuthFailure::Refused(refusal) => Self::InvalidToken {
+                description: refusal.description,
+                challenges: refusal.challenges,
+            },
+            AuthFailure::Failed(failure) => Self::Failed(failure),
         }
     }
 }
@@ -96,17 +108,16 @@ impl ApiError {
     pub fn from_login(e: LoginError, basic: bool) -> Self {
         match e {
             LoginError::InvalidCredentials => Self::InvalidCredentials { basic },
-            LoginError::Busy => Self::Busy,
-            LoginError::Locked { retry_after } => Self::Locked { retry_after },
-            LoginError::Unexpected(e) => Self::Unexpected(e),
+            LoginError::Failed(failure) => Self::Failed(failure),
         }
     }
 
     fn code(&self) -> &'static str {
         match self {
             Self::Unauthorized { .. } => "unauthorized",
-            Self::InvalidToken { .. } | Self::InvalidBasic => "invalid_token",
+            Self::InvalidToken { .. } => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
+            Self::Csrf => "invalid_csrf_token",
             Self::InvalidCredentials { .. } | Self::InvalidGrant(_) => "invalid_grant",
             Self::InvalidRequest(_) | Self::UnsupportedMediaType(_) | Self::PayloadTooLarge => {
                 "invalid_request"
@@ -115,9 +126,9 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::Unprocessable(_) => "invalid_input",
             Self::NotFound => "not_found",
-            Self::Busy | Self::Unavailable => "temporarily_unavailable",
-            Self::Locked { .. } => "too_many_attempts",
-            Self::Unexpected(_) => "server_error",
+            Self::Failed(Failure::Busy | Failure::Unavailable) => "temporarily_unavailable",
+            Self::Failed(Failure::Locked { .. }) => "too_many_attempts",
+            Self::Failed(Failure::Unexpected(_)) => "server_error",
         }
     }
 
@@ -125,8 +136,11 @@ impl ApiError {
         match self {
             Self::Unauthorized { .. } => "authentication required".into(),
             Self::InvalidToken { description, .. } => (*description).into(),
-            Self::InvalidBasic => "invalid username or password".into(),
             Self::InsufficientScope => "the caller lacks a required role".into(),
+            Self::Csrf => {
+                "a session-authenticated request needs the session's CSRF token in X-CSRF-Token"
+                    .into()
+            }
             Self::InvalidCredentials { .. } => "invalid username or password".into(),
             Self::InvalidGrant(d) | Self::UnsupportedMediaType(d) | Self::Conflict(d) => {
                 (*d).into()
@@ -137,42 +151,33 @@ impl ApiError {
             }
             Self::PayloadTooLarge => "the request body is too large".into(),
             Self::NotFound => "no such endpoint".into(),
-            Self::Busy => "too many logins at once; retry shortly".into(),
-            Self::Unavailable => "the service is temporarily unavailable; retry shortly".into(),
-            Self::Locked { retry_after } => {
+            Self::Failed(Failure::Busy) => "too many logins at once; retry shortly".into(),
+            Self::Failed(Failure::Unavailable) => {
+                "the service is temporarily unavailable; retry shortly".into()
+            }
+            Self::Failed(Failure::Locked { retry_after }) => {
                 format!("too many failed logins; retry in {retry_after} seconds")
             }
-            Self::Unexpected(_) => "the server could not complete the request".into(),
+            Self::Failed(Failure::Unexpected(_)) => {
+                "the server could not complete the request".into()
+            }
         }
     }
 
     /// The `WWW-Authenticate` values of this answer.
     fn challenges(&self) -> Vec<String> {
-        let bearer = |extra: &str| format!("Bearer realm=\"{REALM}\"{extra}");
-        let basic = format!("Basic realm=\"{REALM}\", charset=\"UTF-8\"");
         match self {
-            Self::Unauthorized { basic: with_basic } => {
-                let mut c = vec![bearer("")];
-                if *with_basic {
-                    c.push(basic);
-                }
-                c
+            Self::Unauthorized { challenges } | Self::InvalidToken { challenges, .. } => {
+                challenges.clone()
             }
-            Self::InvalidToken {
-                description,
-                basic: with_basic,
-            } => {
-                let mut c = vec![bearer(&format!(
-                    ", error=\"invalid_token\", error_description=\"{description}\""
-                ))];
-                if *with_basic {
-                    c.push(basic);
-                }
-                c
+            Self::InsufficientScope => {
+                vec![format!(
+                    "Bearer realm=\"{REALM}\", error=\"insufficient_scope\""
+                )]
             }
-            Self::InvalidBasic => vec![basic],
-            Self::InsufficientScope => vec![bearer(", error=\"insufficient_scope\"")],
-            Self::InvalidCredentials { basic: true } => vec![basic],
+            Self::InvalidCredentials { basic: true } => {
+                vec![format!("Basic realm=\"{REALM}\", charset=\"UTF-8\"")]
+            }
             _ => Vec::new(),
         }
     }
@@ -181,11 +186,9 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Unauthorized { .. } | Self::InvalidToken { .. } | Self::InvalidBasic => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::Unauthorized { .. } | Self::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
             Self::InvalidCredentials { .. } => StatusCode::UNAUTHORIZED,
-            Self::InsufficientScope => StatusCode::FORBIDDEN,
+            Self::InsufficientScope | Self::Csrf => StatusCode::FORBIDDEN,
             Self::InvalidGrant(_) | Self::InvalidRequest(_) | Self::UnsupportedGrantType => {
                 StatusCode::BAD_REQUEST
             }
@@ -194,14 +197,14 @@ impl ResponseError for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Busy | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Failed(Failure::Busy | Failure::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Failed(Failure::Locked { .. }) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Failed(Failure::Unexpected(_)) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let Self::Unexpected(e) = self {
+        if let Self::Failed(Failure::Unexpected(e)) = self {
             tracing::error!(error = ?e, "API request failed");
         }
         let mut response = HttpResponse::build(self.status_code());
@@ -212,10 +215,10 @@ impl ResponseError for ApiError {
             }
         }
         match self {
-            Self::Busy | Self::Unavailable => {
+            Self::Failed(Failure::Busy | Failure::Unavailable) => {
                 response.insert_header((header::RETRY_AFTER, BUSY_RETRY_AFTER_SECS.to_string()));
             }
-            Self::Locked { retry_after } => {
+            Self::Failed(Failure::Locked { retry_after }) => {
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             _ => {}

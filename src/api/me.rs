@@ -1,15 +1,15 @@
 //! `GET /api/me` and `POST /api/logout-all`.
 
-use actix_session::Session;
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 
 use super::error::ApiError;
-use crate::auth::accounts;
-use crate::auth::extract::CurrentUser;
-use crate::auth::strategy::Via;
-use crate::startup::AppState;
+use super::extract::Caller;
+use crate::auth::Credential;
+use crate::auth::csrf::{self, CSRF_HEADER};
+use crate::session_store::TypedSession;
+use crate::state::AppState;
 
 #[derive(Serialize)]
 struct Me<'a> {
@@ -20,34 +20,40 @@ struct Me<'a> {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn me(current: CurrentUser) -> HttpResponse {
-    let user = &current.user;
+pub async fn me(Caller(who): Caller) -> HttpResponse {
+    let user = &who.user;
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(Me {
             id: user.id,
             username: &user.username,
             roles: user.roles(),
-            via: current.via.as_str(),
+            via: who.credential.kind().as_str(),
         })
 }
 
-/// Ends every session and refresh-token family of the caller.
+/// Ends every session and refresh-token family of the caller. A caller signed in by session
+/// cookie must send the session's CSRF token in `X-CSRF-Token` (SPEC §6): the cookie alone
+/// rides along on cross-site requests.
 #[tracing::instrument(skip_all)]
 pub async fn logout_all(
+    req: HttpRequest,
     state: web::Data<AppState>,
-    current: CurrentUser,
-    session: Session,
+    Caller(who): Caller,
+    session: TypedSession,
 ) -> Result<HttpResponse, ApiError> {
-    let id = current.user.id;
-    state
-        .db
-        .run(move |conn| accounts::revoke_all(conn, id))
-        .await?;
-    state.forget_sessions(id).await;
-    if current.via == Via::Session {
+    let by_session = matches!(who.credential, Credential::Session { .. });
+    if by_session {
+        let submitted = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        csrf::verify(&session, submitted).map_err(|_| ApiError::Csrf)?;
+    }
+    state.accounts.sign_out_everywhere(who.user.id).await?;
+    if by_session {
         session.purge();
     }
-    tracing::info!(target: "audit", event = "logout_all", user_id = id);
     Ok(HttpResponse::NoContent().finish())
 }

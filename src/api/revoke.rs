@@ -5,8 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::body::{parse_fields, read_body};
 use super::error::ApiError;
-use crate::auth::tokens;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[tracing::instrument(skip_all)]
 pub async fn revoke(
@@ -14,16 +13,13 @@ pub async fn revoke(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (kind, body) = read_body(&req, payload, state.max_body()).await?;
+    let (kind, body) = read_body(&req, payload, state.config().max_body()).await?;
     let mut fields = parse_fields(kind, &body, &["token", "token_type_hint"])?;
     let token = fields
         .remove("token")
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::InvalidRequest("token is required".into()))?;
-    state
-        .db
-        .run(move |conn| tokens::revoke(conn, &token))
-        .await?;
+    state.accounts.revoke_refresh_token(token).await?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .finish())

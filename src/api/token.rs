@@ -6,12 +6,14 @@ use serde::Serialize;
 
 use super::body::{parse_fields, read_body};
 use super::error::ApiError;
-use crate::auth::basic::{basic_header, parse_basic};
-use crate::auth::credentials::Password;
-use crate::auth::login::authenticate;
-use crate::auth::tokens::{self, Rotation};
+use crate::auth::login::check_password;
+use crate::auth::strategy::basic::{basic_header, parse_basic};
+use crate::auth::token::refresh::{self, Rotation};
+use crate::config::Settings;
 use crate::db::models::User;
-use crate::startup::AppState;
+use crate::domain::Password;
+use crate::error::Failure;
+use crate::state::AppState;
 
 const FIELDS: &[&str] = &["grant_type", "username", "password", "refresh_token"];
 
@@ -30,26 +32,27 @@ pub async fn token(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (kind, body) = read_body(&req, payload, state.max_body()).await?;
+    let config = state.config();
+    let (kind, body) = read_body(&req, payload, config.max_body()).await?;
     let mut fields = parse_fields(kind, &body, FIELDS)?;
     let grant = fields.remove("grant_type");
     tracing::Span::current().record("grant_type", grant.as_deref().unwrap_or("password"));
     let user = match grant.as_deref() {
-        None | Some("password") => password_grant(&req, &state, fields).await?,
+        None | Some("password") => password_grant(&req, &state, &config, fields).await?,
         Some("refresh_token") => {
             let presented = fields
                 .remove("refresh_token")
                 .filter(|t| !t.is_empty())
                 .ok_or_else(|| ApiError::InvalidRequest("refresh_token is required".into()))?;
-            return refresh_grant(&state, presented).await;
+            return refresh_grant(&state, &config, presented).await;
         }
         Some(_) => return Err(ApiError::UnsupportedGrantType),
     };
-    let refresh_ttl = state.settings.token.refresh_ttl.0;
+    let refresh_ttl = config.token.refresh_ttl.0;
     let user_id = user.id;
     let refresh_token = state
         .db
-        .run(move |conn| tokens::create(conn, user_id, None, refresh_ttl))
+        .run(move |conn| refresh::create(conn, user_id, None, refresh_ttl).map_err(Failure::from))
         .await?;
     respond(&state, &user, refresh_token)
 }
@@ -57,9 +60,10 @@ pub async fn token(
 async fn password_grant(
     req: &HttpRequest,
     state: &AppState,
+    config: &Settings,
     mut fields: std::collections::HashMap<String, String>,
 ) -> Result<User, ApiError> {
-    let basic_on = state.settings.auth.basic;
+    let basic_on = config.auth.basic;
     let (username, password) = match (fields.remove("username"), fields.remove("password")) {
         (Some(u), Some(p)) => (u, Password::new(p)),
         (None, None) if basic_on && basic_header(req).is_some() => {
@@ -73,16 +77,20 @@ async fn password_grant(
             ));
         }
     };
-    authenticate(state, &username, password, state.client_ip(req))
+    check_password(&state.auth, &username, password, state.client_ip(req))
         .await
         .map_err(|e| ApiError::from_login(e, basic_on))
 }
 
-async fn refresh_grant(state: &AppState, presented: String) -> Result<HttpResponse, ApiError> {
-    let ttl = state.settings.token.refresh_ttl.0;
+async fn refresh_grant(
+    state: &AppState,
+    config: &Settings,
+    presented: String,
+) -> Result<HttpResponse, ApiError> {
+    let ttl = config.token.refresh_ttl.0;
     let rotation = state
         .db
-        .run(move |conn| tokens::rotate(conn, &presented, ttl))
+        .run(move |conn| refresh::rotate(conn, &presented, ttl).map_err(Failure::from))
         .await?;
     match rotation {
         Rotation::Rotated {
@@ -102,10 +110,10 @@ async fn refresh_grant(state: &AppState, presented: String) -> Result<HttpRespon
 }
 
 fn respond(state: &AppState, user: &User, refresh_token: String) -> Result<HttpResponse, ApiError> {
-    let keys = state.jwt_keys()?;
+    let keys = state.auth.keys.as_ref().ok_or(ApiError::NotFound)?;
     let access = keys
         .issue(user)
-        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("signing an access token: {e}")))?;
+        .map_err(|e| anyhow::anyhow!("signing an access token: {e}"))?;
     state.metrics.tokens_issued.inc();
     tracing::info!(target: "audit", event = "tokens_issued", user_id = user.id);
     Ok(HttpResponse::Ok()

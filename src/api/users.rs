@@ -7,11 +7,11 @@ use serde::Serialize;
 
 use super::body::{parse_fields, read_body};
 use super::error::ApiError;
-use crate::auth::accounts;
-use crate::auth::credentials::Password;
-use crate::auth::extract::AdminPrincipal;
-use crate::db::{DbError, users};
-use crate::startup::AppState;
+use super::extract::AdminCaller;
+use crate::db::users;
+use crate::domain::Password;
+use crate::error::Failure;
+use crate::state::AppState;
 
 #[derive(Serialize)]
 struct Created {
@@ -25,18 +25,15 @@ pub async fn register(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (kind, body) = read_body(&req, payload, state.max_body()).await?;
+    let config = state.config();
+    let (kind, body) = read_body(&req, payload, config.max_body()).await?;
     let mut fields = parse_fields(kind, &body, &["username", "password"])?;
     let username = fields.remove("username").unwrap_or_default();
     let password = Password::new(fields.remove("password").unwrap_or_default());
-    let user = accounts::register(
-        &state.db,
-        &state.hasher,
-        &username,
-        password,
-        state.settings.password.min_length,
-    )
-    .await?;
+    let user = state
+        .accounts
+        .register(&username, password, config.password.min_length)
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, "/api/me"))
         .json(Created {
@@ -56,11 +53,11 @@ struct Listed {
 #[tracing::instrument(skip_all)]
 pub async fn list(
     state: web::Data<AppState>,
-    _admin: AdminPrincipal,
+    _admin: AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
     let all = state
         .db
-        .run(|conn| users::list(conn).map_err(DbError::from))
+        .run(|conn| users::list(conn).map_err(Failure::from))
         .await?;
     let listed: Vec<Listed> = all
         .into_iter()

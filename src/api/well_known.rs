@@ -5,21 +5,22 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use super::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let keys = state.jwt_keys()?;
+    let keys = state.auth.keys.as_ref().ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .json(keys.jwks()))
 }
 
 pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
-    let base = state.settings.server.public_url.trim_end_matches('/');
+    let config = state.config();
+    let base = config.public_url();
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .json(json!({
-            "issuer": state.settings.issuer(),
+            "issuer": config.issuer(),
             "token_endpoint": format!("{base}/api/token"),
             "revocation_endpoint": format!("{base}/api/token/revoke"),
             "jwks_uri": format!("{base}/.well-known/jwks.json"),

@@ -1,39 +1,22 @@
-//! CSRF tokens for HTML forms: a random token kept in the server-side session, echoed by each
-//! form in a hidden `csrf_token` field and compared in constant time.
+//! CSRF tokens for HTML forms (and session-authenticated JSON writes): a random token kept in
+//! the server-side session, echoed by each form in a hidden `csrf_token` field (or the
+//! `X-CSRF-Token` header) and compared in constant time.
 
-use actix_session::Session;
 use subtle::ConstantTimeEq;
 
-const SESSION_KEY: &str = "csrf";
+use crate::session_store::TypedSession;
+
+/// The header that carries the session's token on JSON requests (SPEC §6).
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// Why a form's token was refused.
 #[derive(Debug, thiserror::Error)]
 #[error("missing or invalid CSRF token")]
 pub struct CsrfError;
 
-/// The session's token, created on first use.
-pub fn token(session: &Session) -> String {
-    if let Ok(Some(existing)) = session.get::<String>(SESSION_KEY) {
-        return existing;
-    }
-    rotate(session)
-}
-
-/// Replaces the session's token (after sign-in, so a token seen before it is worthless).
-pub fn rotate(session: &Session) -> String {
-    let fresh = super::random_token(32);
-    // Inserting a String cannot fail to serialize.
-    let _ = session.insert(SESSION_KEY, &fresh);
-    fresh
-}
-
 /// Accepts `submitted` only if it equals the session's token.
-pub fn verify(session: &Session, submitted: &str) -> Result<(), CsrfError> {
-    let expected = session
-        .get::<String>(SESSION_KEY)
-        .ok()
-        .flatten()
-        .ok_or(CsrfError)?;
+pub fn verify(session: &TypedSession, submitted: &str) -> Result<(), CsrfError> {
+    let expected = session.stored_csrf_token().ok_or(CsrfError)?;
     check(&expected, submitted)
 }
 

@@ -7,8 +7,8 @@ use chrono::NaiveDateTime;
 
 use crate::config::LockoutSettings;
 use crate::db::login_failures::{self, Kind};
-use crate::db::users::now;
 use crate::db::{AnyConnection, DbError, write_transaction};
+use crate::domain::clock::{chrono_duration, now};
 
 /// Longest username key kept (longer input cannot be a valid username anyway).
 const MAX_SUBJECT_CHARS: usize = 128;
@@ -41,8 +41,7 @@ impl Lockout {
         Self {
             max_per_user: settings.max_failures,
             max_per_ip: settings.max_failures_per_ip,
-            window: chrono::Duration::from_std(settings.duration.0)
-                .unwrap_or(chrono::Duration::MAX),
+            window: chrono_duration(settings.duration.0),
         }
     }
 

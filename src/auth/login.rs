@@ -1,15 +1,15 @@
-//! The password check shared by every way in (form, token endpoint, HTTP Basic): the lockout
+//! The password check shared by every door (form, token endpoint, HTTP Basic): the lockout
 //! check, the user look-up, bcrypt on the hashing pool, refusal of disabled users, counting of
 //! failures, and the hash upgrade when the cost setting changed.
 
 use std::net::IpAddr;
 
-use crate::auth::credentials::{Password, Username};
-use crate::auth::lockout::user_subject;
-use crate::auth::password::HashError;
+use super::Authenticator;
+use super::lockout::user_subject;
 use crate::db::models::User;
 use crate::db::{DbError, users};
-use crate::startup::AppState;
+use crate::domain::{Password, Username};
+use crate::error::Failure;
 
 /// Why a login did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -17,29 +17,9 @@ pub enum LoginError {
     /// Unknown user, wrong password or disabled user: callers must not tell them apart.
     #[error("invalid username or password")]
     InvalidCredentials,
-    /// Too many failures for this username or client IP.
-    #[error("too many failed logins; retry in {retry_after} s")]
-    Locked { retry_after: u64 },
-    /// The hashing queue is full.
-    #[error("too many logins at once")]
-    Busy,
+    /// Locked, busy, or the check could not be made.
     #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
-
-impl From<DbError> for LoginError {
-    fn from(e: DbError) -> Self {
-        Self::Unexpected(e.into())
-    }
-}
-
-impl From<HashError> for LoginError {
-    fn from(e: HashError) -> Self {
-        match e {
-            HashError::Busy => Self::Busy,
-            other => Self::Unexpected(other.into()),
-        }
-    }
+    Failed(#[from] Failure),
 }
 
 enum Lookup {
@@ -49,8 +29,8 @@ enum Lookup {
 
 /// Checks a username and password from client `ip`; on success returns the user.
 #[tracing::instrument(skip(state, password))]
-pub async fn authenticate(
-    state: &AppState,
+pub async fn check_password(
+    state: &Authenticator,
     username: &str,
     password: Password,
     ip: IpAddr,
@@ -62,7 +42,7 @@ pub async fn authenticate(
         let subject = subject.clone();
         state
             .db
-            .run(move |conn| -> Result<Lookup, DbError> {
+            .run(move |conn| -> Result<Lookup, Failure> {
                 if let Some(retry) = lockout.retry_after(conn, &subject, ip)? {
                     return Ok(Lookup::Locked(retry));
                 }
@@ -77,13 +57,17 @@ pub async fn authenticate(
         Lookup::Locked(retry_after) => {
             state.metrics.logins.with_label_values(&["locked"]).inc();
             tracing::info!(target: "audit", event = "login_locked", username = %username.escape_debug(), %ip);
-            return Err(LoginError::Locked { retry_after });
+            return Err(Failure::Locked { retry_after }.into());
         }
         Lookup::Found(user) => user,
     };
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     // Always run bcrypt: unknown and disabled users take as long as a wrong password.
-    let matched = state.hasher.verify(password.clone(), hash).await?;
+    let matched = state
+        .hasher
+        .verify(password.clone(), hash)
+        .await
+        .map_err(Failure::from)?;
     let user = match user {
         Some(user) if matched && !user.disabled => user,
         _ => {
@@ -92,7 +76,8 @@ pub async fn authenticate(
             let locked = state
                 .db
                 .run(move |conn| lockout.record_failure(conn, &subject, ip))
-                .await?;
+                .await
+                .map_err(Failure::from)?;
             state.metrics.logins.with_label_values(&["failed"]).inc();
             tracing::info!(target: "audit", event = "login_failed", username = %username.escape_debug(), %ip);
             if locked {
@@ -123,7 +108,7 @@ pub async fn authenticate(
     let (id, lockout) = (user.id, state.lockout.clone());
     state
         .db
-        .run(move |conn| -> Result<(), DbError> {
+        .run(move |conn| -> Result<(), Failure> {
             lockout.record_success(conn, &subject)?;
             users::record_login(conn, id)?;
             Ok(())

@@ -1,27 +1,196 @@
-//! Authentication decisions: credentials, password hashing, CSRF, the login check, access and
-//! refresh tokens, and the `AuthStrategy` chain with its extractors.
+//! Authentication decisions: "who is this request, and is that credential still good?"
+//!
+//! [`Authenticator::resolve`] is the one answer, for every surface. It asks the strategies of
+//! [`chain::AuthChain`] in order; each strategy owns its credential kind, its validity rule
+//! (signature and claims, session revocation stamp, password and lockout) and its
+//! `WWW-Authenticate` challenge. The HTML surface turns a failure into a redirect to the login
+//! form, the JSON surface into 401 with the challenges: neither decides anything itself.
+//!
+//! Below the strategies: the password check shared by every door (`login`), the bcrypt pool
+//! (`password`), failed-login counting (`lockout`), CSRF tokens (`csrf`) and tokens
+//! (`token::{access, keys, refresh}`).
 
-pub mod accounts;
-pub mod basic;
-pub mod bearer;
-pub mod client_ip;
-pub mod credentials;
+pub mod chain;
 pub mod csrf;
-pub mod extract;
-pub mod jwt;
-pub mod keys;
 pub mod lockout;
 pub mod login;
 pub mod password;
-pub mod session;
 pub mod strategy;
-pub mod tokens;
+pub mod token;
 
-use base64::Engine;
+use std::sync::Arc;
 
-/// `bytes` random bytes from the thread-local CSPRNG (seeded by the OS), as unpadded base64url.
-pub fn random_token(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    rand::fill(&mut buf[..]);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&buf)
+use actix_web::HttpRequest;
+
+use crate::config::Settings;
+use crate::db::Database;
+use crate::db::models::User;
+use crate::error::Failure;
+use crate::metrics::Metrics;
+
+use self::chain::AuthChain;
+use self::lockout::Lockout;
+use self::password::PasswordHasher;
+use self::token::access::{AccessClaims, JwtKeys};
+
+/// A request whose credentials were verified and whose user is enabled and current.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub user: User,
+    pub credential: Credential,
+}
+
+/// The credential a request was authenticated by, one variant per strategy.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// The session cookie; `login_at` is when the session signed in (Unix microseconds).
+    Session { login_at: i64 },
+    /// A bearer access token and its verified claims.
+    Bearer(Box<AccessClaims>),
+    /// HTTP Basic username and password.
+    Basic,
+}
+
+impl Credential {
+    /// The kind of this credential.
+    pub fn kind(&self) -> CredentialKind {
+        match self {
+            Self::Session { .. } => CredentialKind::Session,
+            Self::Bearer(_) => CredentialKind::Bearer,
+            Self::Basic => CredentialKind::Basic,
+        }
+    }
+}
+
+/// Kinds of credentials, for [`AuthCheck`] and for `via` in `/api/me`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    Session,
+    Bearer,
+    Basic,
+}
+
+impl CredentialKind {
+    /// The name clients see (`via` in `/api/me`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Session => "session",
+            Self::Bearer => "token",
+            Self::Basic => "basic",
+        }
+    }
+}
+
+/// Which credential kinds a route takes, said at the call site (crates.io's `AuthCheck`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthCheck {
+    session: bool,
+    header: bool,
+}
+
+impl AuthCheck {
+    /// Every kind the configuration turns on.
+    pub const fn any() -> Self {
+        Self {
+            session: true,
+            header: true,
+        }
+    }
+
+    /// The session cookie only (HTML pages: a header credential there is ignored).
+    pub const fn only_session() -> Self {
+        Self {
+            session: true,
+            header: false,
+        }
+    }
+
+    /// Whether a strategy for credentials of `kind` may be asked.
+    pub fn allows(self, kind: CredentialKind) -> bool {
+        match kind {
+            CredentialKind::Session => self.session,
+            CredentialKind::Bearer | CredentialKind::Basic => self.header,
+        }
+    }
+}
+
+/// Credentials that a strategy recognised and refused.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// `error_description` of RFC 6750 (`expired`, `invalid`) or the Basic equivalent.
+    pub description: &'static str,
+    /// `WWW-Authenticate` values: the refusing strategy's challenge naming the error first,
+    /// then the plain challenges of the strategies that would have been asked after it.
+    pub challenges: Vec<String>,
+}
+
+/// Why a request is not authenticated.
+#[derive(Debug)]
+pub enum AuthFailure {
+    /// No credentials that an enabled strategy recognises (or a session that has ended);
+    /// `challenges` are the plain challenges of the enabled strategies.
+    Missing { challenges: Vec<String> },
+    /// Credentials present but refused; never passed on to the next strategy.
+    Refused(Refusal),
+    /// The check itself could not be made (busy, locked, store down, unexpected).
+    Failed(Failure),
+}
+
+impl From<Failure> for AuthFailure {
+    fn from(f: Failure) -> Self {
+        Self::Failed(f)
+    }
+}
+
+/// What the strategies and the password check need: the repository, the bcrypt pool, the
+/// throttle, the metrics and the signing keys. Cheap to share behind `AppState`.
+pub struct Authenticator {
+    pub db: Database,
+    pub hasher: PasswordHasher,
+    pub lockout: Lockout,
+    pub metrics: Arc<Metrics>,
+    /// Signing keys, when the token API was on at start-up.
+    pub keys: Option<JwtKeys>,
+    chain: AuthChain,
+}
+
+impl Authenticator {
+    pub fn new(
+        db: Database,
+        hasher: PasswordHasher,
+        lockout: Lockout,
+        metrics: Arc<Metrics>,
+        keys: Option<JwtKeys>,
+    ) -> Self {
+        Self {
+            db,
+            hasher,
+            lockout,
+            metrics,
+            keys,
+            chain: AuthChain::standard(),
+        }
+    }
+
+    /// Who this request is, by the first strategy (enabled in `config` and allowed by
+    /// `check`) that recognises its credentials.
+    pub async fn resolve(
+        &self,
+        req: &HttpRequest,
+        config: &Settings,
+        check: AuthCheck,
+    ) -> Result<Authenticated, AuthFailure> {
+        self.chain.resolve(req, self, config, check).await
+    }
+
+    /// Whether the request carries credentials in a header that an enabled strategy reads:
+    /// such a request is decided without the session, so its cookie is never loaded.
+    pub fn has_header_credentials(&self, req: &HttpRequest, config: &Settings) -> bool {
+        self.chain.has_header_credentials(req, config)
+    }
+
+    /// Names of the strategies enabled by `config`, in the order they are asked.
+    pub fn strategy_names(&self, config: &Settings) -> Vec<&'static str> {
+        self.chain.names(config)
+    }
 }

@@ -7,7 +7,8 @@
 use std::sync::Arc;
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 
-use super::credentials::{MAX_PASSWORD_BYTES, Password};
+use crate::domain::{MAX_PASSWORD_BYTES, Password, random_token};
+use crate::error::Failure;
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -19,6 +20,15 @@ pub enum HashError {
     Busy,
     #[error("password hashing failed: {0}")]
     Failed(String),
+}
+
+impl From<HashError> for Failure {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => Self::Busy,
+            other => Self::Unexpected(other.into()),
+        }
+    }
 }
 
 /// A handle to the hashing pool; cheap to clone.
@@ -59,7 +69,7 @@ impl PasswordHasher {
                 })
                 .map_err(|e| HashError::Failed(format!("cannot start hashing thread: {e}")))?;
         }
-        let random = crate::auth::random_token(24);
+        let random = random_token(24);
         let dummy_hash = hash_blocking(&Password::new(random), cost)?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -70,10 +80,14 @@ impl PasswordHasher {
         })
     }
 
-    /// One thread per core, a queue of 32 jobs per thread.
-    pub fn start_default(cost: u32) -> Result<Self, HashError> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self::start(cost, threads, threads * 32)
+    /// Starts the pool of `password.*`: `hash_threads` (default one per core) with room for
+    /// `hash_queue` waiting jobs (default 32 per thread).
+    pub fn from_settings(settings: &crate::config::PasswordSettings) -> Result<Self, HashError> {
+        let threads = settings
+            .hash_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let queue = settings.hash_queue.unwrap_or(threads * 32);
+        Self::start(settings.bcrypt_cost, threads, queue)
     }
 
     pub fn cost(&self) -> u32 {

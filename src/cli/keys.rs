@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use crate::auth::keys::generate_into;
+use crate::auth::token::keys::generate_into;
 use crate::config::{Settings, TokenAlgorithm};
 
 #[derive(Debug, Subcommand)]

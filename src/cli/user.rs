@@ -6,12 +6,13 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde::Serialize;
 
-use crate::auth::accounts::{self, AccountError};
-use crate::auth::credentials::{Password, Username};
-use crate::auth::password::hash_blocking;
+use crate::accounts::{AccountError, Accounts};
+use crate::auth::password::PasswordHasher;
 use crate::config::Settings;
 use crate::db::models::User;
-use crate::db::{AnyConnection, users};
+use crate::db::{AnyConnection, Database, users};
+use crate::domain::{Password, Username};
+use crate::session_store::AnyStore;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -71,10 +72,67 @@ impl<'a> From<&'a User> for UserView<'a> {
     }
 }
 
+/// What a `user` command works with: the database, and the account lifecycle (so that
+/// every command that ends credentials goes through the revocation seam, Redis included).
+struct Opened {
+    db: Database,
+    accounts: Accounts,
+}
+
+/// Changes go through `Accounts`, which is async (the session store may be Redis): a small
+/// runtime of its own runs them.
 pub fn run(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the command's runtime")?;
+    runtime.block_on(run_async(cmd, settings))
+}
+
+async fn open(settings: &Settings) -> anyhow::Result<Opened> {
     let db = super::open_database(settings)?;
-    let mut conn = db.get()?;
-    let conn: &mut AnyConnection = &mut conn;
+    let installation_id = {
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || crate::startup::installation_id(&db))
+            .await
+            .context("start-up task failed")??
+    };
+    let sessions = AnyStore::open(settings, &db, &installation_id).await?;
+    // One thread is plenty for one command; no queue to speak of.
+    let hasher = PasswordHasher::start(settings.password.bcrypt_cost, 1, 1)?;
+    let accounts = Accounts::new(db.clone(), hasher, sessions);
+    Ok(Opened { db, accounts })
+}
+
+/// Runs blocking repository code on the command's database.
+async fn with_conn<T: Send + 'static>(
+    db: &Database,
+    f: impl FnOnce(&mut AnyConnection) -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    let db = db.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = db.get()?;
+        f(&mut conn)
+    })
+    .await
+    .context("database task failed")?
+}
+
+async fn find_user(db: &Database, name: &str) -> anyhow::Result<User> {
+    let name = name.to_string();
+    with_conn(db, move |conn| find(conn, &name)).await
+}
+
+fn account_error(name: &str, e: AccountError) -> anyhow::Error {
+    match e {
+        AccountError::Taken => anyhow::anyhow!("user '{name}' already exists"),
+        other => other.into(),
+    }
+}
+
+async fn run_async(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> {
+    let Opened { db, accounts } = open(settings).await?;
+    let min_length = settings.password.min_length;
     match cmd {
         UserCommand::Add {
             name,
@@ -82,16 +140,18 @@ pub fn run(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> {
             password_stdin,
         } => {
             let username = Username::parse(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
-            if users::find_by_username(conn, &username.key())?.is_some() {
+            let key = username.key();
+            if with_conn(&db, move |c| Ok(users::find_by_username(c, &key)?))
+                .await?
+                .is_some()
+            {
                 bail!("user '{name}' already exists");
             }
-            let password = read_password(password_stdin, settings.password.min_length)?;
-            let hash = hash_blocking(&password, settings.password.bcrypt_cost)?;
-            let user =
-                accounts::create_user(conn, &username, &hash, admin).map_err(|e| match e {
-                    AccountError::Taken => anyhow::anyhow!("user '{name}' already exists"),
-                    other => other.into(),
-                })?;
+            let password = read_password(password_stdin, min_length)?;
+            let user = accounts
+                .create(username, password, admin)
+                .await
+                .map_err(|e| account_error(&name, e))?;
             println!(
                 "created user '{}' (id {}){}",
                 user.username,
@@ -103,37 +163,54 @@ pub fn run(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> {
             name,
             password_stdin,
         } => {
-            let user = find(conn, &name)?;
-            let password = read_password(password_stdin, settings.password.min_length)?;
-            let hash = hash_blocking(&password, settings.password.bcrypt_cost)?;
-            accounts::store_new_password(conn, user.id, &hash)?;
+            let user = find_user(&db, &name).await?;
+            let password = read_password(password_stdin, min_length)?;
+            accounts
+                .set_password(user.id, password, min_length)
+                .await
+                .map_err(|e| account_error(&name, e))?;
             println!(
                 "password of '{}' changed; their sessions were ended",
                 user.username
             );
         }
         UserCommand::Disable { name } => {
-            let user = find(conn, &name)?;
-            accounts::set_disabled(conn, user.id, true)?;
+            let user = find_user(&db, &name).await?;
+            accounts
+                .set_disabled(user.id, true)
+                .await
+                .map_err(|e| account_error(&name, e))?;
             println!(
                 "user '{}' disabled; their sessions were ended",
                 user.username
             );
         }
         UserCommand::Enable { name } => {
-            let user = find(conn, &name)?;
-            accounts::set_disabled(conn, user.id, false)?;
+            let user = find_user(&db, &name).await?;
+            accounts
+                .set_disabled(user.id, false)
+                .await
+                .map_err(|e| account_error(&name, e))?;
             println!("user '{}' enabled", user.username);
         }
         UserCommand::Delete { name } => {
-            let user = find(conn, &name)?;
-            accounts::delete_user(conn, user.id)?;
+            let user = find_user(&db, &name).await?;
+            accounts
+                .delete(user.id)
+                .await
+                .map_err(|e| account_error(&name, e))?;
             println!("user '{}' deleted", user.username);
         }
         UserCommand::Unlock { name } => {
-            let exists = users::find_by_username(conn, &name)?.is_some();
+            let lookup = name.clone();
+            let exists = with_conn(&db, move |c| Ok(users::find_by_username(c, &lookup)?))
+                .await?
+                .is_some();
             // Counters exist for unknown names too (failures are counted either way).
-            let cleared = crate::auth::lockout::unlock_user(conn, &name)?;
+            let cleared = accounts
+                .unlock(name.clone())
+                .await
+                .map_err(|e| account_error(&name, e))?;
             match (cleared, exists) {
                 (true, _) => println!("'{name}' unlocked; its failed-login count was reset"),
                 (false, true) => println!("'{name}' was not locked"),
@@ -141,7 +218,7 @@ pub fn run(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> {
             }
         }
         UserCommand::List { json } => {
-            let all = users::list(conn)?;
+            let all = with_conn(&db, |c| Ok(users::list(c)?)).await?;
             if json {
                 let views: Vec<UserView<'_>> = all.iter().map(UserView::from).collect();
                 println!("{}", serde_json::to_string_pretty(&views)?);

@@ -131,7 +131,8 @@ impl Database {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| DbError::Setup(format!("cannot create {}: {e}", dir.display())))?;
             }
-            create_private_file(path)?;
+            // It holds password hashes: readable by its owner only.
+            crate::files::create_private_file(path).map_err(|e| DbError::Setup(e.to_string()))?;
             // Switch to WAL once, before the pool opens several connections: concurrent
             // switches lock each other out.
             let mut conn = url.connect()?;
@@ -175,26 +176,6 @@ impl Database {
         })
         .await
         .map_err(|_| E::from(DbError::Cancelled))?
-    }
-}
-
-/// Creates an empty database file readable only by its owner (it holds password hashes), unless
-/// it exists already.
-fn create_private_file(path: &std::path::Path) -> Result<(), DbError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(DbError::Setup(format!(
-            "cannot create {}: {e}",
-            path.display()
-        ))),
     }
 }
 

@@ -1,13 +1,13 @@
 //! Functions over the `users` table.
 
-use chrono::{NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::AnyConnection;
 use super::models::{NewUser, User};
 use super::schema::users;
-use crate::auth::credentials::Username;
+use crate::domain::Username;
+use crate::domain::clock::now;
 
 /// Why a user could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -16,12 +16,6 @@ pub enum CreateUserError {
     Taken,
     #[error(transparent)]
     Database(#[from] DieselError),
-}
-
-/// The current time as stored in the database: naive UTC, cut to the microseconds that
-/// both backends keep, so a value read back compares equal to the one written.
-pub fn now() -> NaiveDateTime {
-    Utc::now().naive_utc().trunc_subsecs(6)
 }
 
 #[tracing::instrument(skip(conn, password_hash))]

@@ -6,8 +6,9 @@
 
 use super::{SessionRecord, State, hash_key, user_id_of};
 use crate::db::models::SessionRow;
-use crate::db::users::now;
 use crate::db::{Database, DbError, sessions};
+use crate::domain::clock::now;
+use crate::domain::random_token;
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration as CookieDuration;
 use chrono::{Duration, NaiveDateTime};
@@ -72,8 +73,7 @@ impl DatabaseSessionStore {
     }
 
     async fn insert(&self, state: &State, ttl: &CookieDuration) -> anyhow::Result<SessionKey> {
-        let key = SessionKey::try_from(crate::auth::random_token(32))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let key = SessionKey::try_from(random_token(32)).map_err(|e| anyhow::anyhow!("{e}"))?;
         let now = now();
         let row = SessionRow {
             id: hash_key(&key),

@@ -4,6 +4,7 @@
 
 pub mod database;
 pub mod redis;
+pub mod typed;
 
 use std::collections::HashMap;
 
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 pub use self::database::DatabaseSessionStore;
 pub use self::redis::RedisSessionStore;
+pub use self::typed::{SessionMeta, SignInFacts, TypedSession};
 
 pub(crate) type State = HashMap<String, String>;
 
@@ -35,19 +37,14 @@ fn user_id_of(state: &State) -> Option<i64> {
 }
 
 /// Session-state key set when the store could not be read. actix-session turns a load error
-/// into a bare 500 before any handler runs; loading this marker instead lets the extractors
-/// answer 503 in the shape of their surface (HTML page or JSON), counted and logged like any
-/// other answer.
-pub const UNAVAILABLE_KEY: &str = "gatehouse.store_unavailable";
+/// into a bare 500 before any handler runs; loading this marker instead lets the resolver
+/// answer 503 in the shape of its surface (HTML page or JSON), counted and logged like any
+/// other answer. Read through [`TypedSession::is_unavailable`].
+const UNAVAILABLE_KEY: &str = "gatehouse.store_unavailable";
 
 fn unavailable_state(e: &anyhow::Error) -> State {
     tracing::error!(error = ?e, "the session store cannot be read");
     HashMap::from([(UNAVAILABLE_KEY.to_string(), "true".to_string())])
-}
-
-/// Whether the request's session could not be loaded.
-pub fn is_unavailable(session: &actix_session::Session) -> bool {
-    session.contains_key(UNAVAILABLE_KEY)
 }
 
 /// One live session of a user, as `/account` lists it.
@@ -66,6 +63,33 @@ pub enum AnyStore {
 }
 
 impl AnyStore {
+    /// The store `session.store` names: the database's, or Redis under a prefix shared by the
+    /// instances of one installation.
+    pub async fn open(
+        settings: &crate::config::Settings,
+        db: &crate::db::Database,
+        installation_id: &str,
+    ) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        match (settings.session.store, &settings.session.redis_url) {
+            (crate::config::SessionStoreKind::Redis, Some(url)) => Ok(Self::Redis(
+                RedisSessionStore::connect(
+                    url,
+                    format!("gatehouse:{installation_id}"),
+                    settings.session.ttl.0,
+                )
+                .await
+                .with_context(|| {
+                    format!("cannot reach Redis at {}", crate::config::redact_url(url))
+                })?,
+            )),
+            _ => Ok(Self::Database(DatabaseSessionStore::new(
+                db.clone(),
+                settings.session.ttl.0,
+            ))),
+        }
+    }
+
     pub async fn list_for_user(&self, user_id: i64) -> anyhow::Result<Vec<SessionRecord>> {
         match self {
             Self::Database(s) => s.list_for_user(user_id).await,
@@ -81,10 +105,11 @@ impl AnyStore {
         }
     }
 
-    /// Deletes every session of the user. The database store's rows already went in the
-    /// revocation's transaction; Redis is cleaned here (the per-user revocation time stamped in
-    /// `users` makes the sessions worthless either way).
-    pub async fn delete_for_user(&self, user_id: i64) -> anyhow::Result<usize> {
+    /// Deletes what is left of a user's sessions after a revocation committed. The database
+    /// store's rows went in the revocation's own transaction; Redis is cleaned here (the
+    /// revocation time stamped on the user makes those sessions worthless either way). Only
+    /// the revocation seam (`accounts`) calls this.
+    pub async fn forget_revoked_user(&self, user_id: i64) -> anyhow::Result<usize> {
         match self {
             Self::Database(_) => Ok(0),
             Self::Redis(s) => s.delete_for_user(user_id).await,

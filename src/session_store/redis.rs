@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration as CookieDuration;
-use chrono::NaiveDateTime;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 
 use super::{SessionRecord, State, hash_key, user_id_of};
-use crate::db::users::now;
+use crate::domain::clock::{from_micros, micros, now};
+use crate::domain::random_token;
 
 #[derive(Clone)]
 pub struct RedisSessionStore {
@@ -30,16 +30,6 @@ struct Stored {
     /// Unix microseconds.
     created_at: i64,
     state: State,
-}
-
-fn micros(t: NaiveDateTime) -> i64 {
-    t.and_utc().timestamp_micros()
-}
-
-fn from_micros(m: i64) -> NaiveDateTime {
-    chrono::DateTime::from_timestamp_micros(m)
-        .map(|d| d.naive_utc())
-        .unwrap_or_default()
 }
 
 impl RedisSessionStore {
@@ -127,8 +117,7 @@ impl RedisSessionStore {
     }
 
     async fn insert(&self, state: State, idle: &CookieDuration) -> anyhow::Result<SessionKey> {
-        let key = SessionKey::try_from(crate::auth::random_token(32))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let key = SessionKey::try_from(random_token(32)).map_err(|e| anyhow::anyhow!("{e}"))?;
         let stored = Stored {
             user_id: user_id_of(&state),
             created_at: micros(now()),

@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
-use crate::error::PageError;
+use crate::web::error::PageError;
 
 const STYLE_CSS: &str = include_str!("../../static/style.css");
 

@@ -113,7 +113,7 @@ async fn deleting_a_user_removes_them_and_their_sessions() {
 }
 
 #[tokio::test]
-async fn granting_and_revoking_admin_changes_access() {
+async fn granting_and_revoking_admin_changes_access_and_a_demotion_signs_out() {
     let app = spawn_app().await;
     let dora_user = app.create_user("dora", PASSWORD, false).await;
     let dora = app.browser();
@@ -123,7 +123,11 @@ async fn granting_and_revoking_admin_changes_access() {
     act(&admin, dora_user.id, "grant-admin").await;
     assert_eq!(dora.get("/admin").await.status(), StatusCode::OK);
 
+    // A demotion ends the user's sessions and tokens (tokens carry the roles they were issued
+    // with); signed in again, the user is no admin.
     act(&admin, dora_user.id, "revoke-admin").await;
+    assert_eq!(dora.get("/admin").await.status(), StatusCode::SEE_OTHER);
+    dora.login("dora", PASSWORD).await;
     assert_eq!(dora.get("/admin").await.status(), StatusCode::FORBIDDEN);
 }
 

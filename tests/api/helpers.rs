@@ -4,15 +4,17 @@
 
 use std::sync::Arc;
 
+use actix_web::web;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
-use gatehouse::auth::accounts;
-use gatehouse::auth::credentials::{Password, Username};
+use gatehouse::accounts;
 use gatehouse::auth::password::hash_blocking;
 use gatehouse::config::Settings;
 use gatehouse::db::models::User;
 use gatehouse::db::{Database, users};
+use gatehouse::domain::{Password, Username};
 use gatehouse::startup::Application;
+use gatehouse::state::AppState;
 use reqwest::cookie::CookieStore;
 use reqwest::redirect::Policy;
 use tempfile::TempDir;
@@ -61,7 +63,7 @@ impl Drop for TestDatabase {
 }
 
 fn random_suffix() -> String {
-    gatehouse::auth::random_token(9)
+    gatehouse::domain::random_token(9)
         .to_ascii_lowercase()
         .replace(['-', '_'], "x")
 }
@@ -82,6 +84,8 @@ pub struct TestApp {
     pub address: String,
     pub settings: Settings,
     pub db: Database,
+    /// The running app's shared state: its account lifecycle (`state.accounts`) and stores.
+    pub state: web::Data<AppState>,
     /// Password of the bootstrap `admin` user.
     pub admin_password: String,
     handle: actix_web::dev::ServerHandle,
@@ -98,7 +102,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
     let test_db = Arc::new(TestDatabase::new(&dir));
     let mut settings = test_settings(&dir, &test_db.url);
-    let admin_password = format!("admin-{}", gatehouse::auth::random_token(12));
+    let admin_password = format!("admin-{}", gatehouse::domain::random_token(12));
     settings.admin_password = Some(Password::new(admin_password.clone()));
     // With GATEHOUSE_TEST_REDIS_URL the suite runs on the Redis session store; each test's keys
     // are apart, under its own database's installation id.
@@ -123,6 +127,14 @@ async fn start(
         .expect("application builds");
     let port = app.port();
     let handle = app.handle();
+    let state = app.state();
+    // The configuration in force: `public_url` now names the port actually bound, so a
+    // restart or a second instance keeps the same issuer.
+    let settings = {
+        let mut effective = (*state.config()).clone();
+        effective.admin_password = settings.admin_password.clone();
+        effective
+    };
     tokio::spawn(app.run_until_stopped());
     let url = settings.database.url.clone();
     let db = tokio::task::spawn_blocking(move || Database::open(&url, 2))
@@ -133,6 +145,7 @@ async fn start(
         address: format!("http://127.0.0.1:{port}"),
         settings,
         db,
+        state,
         admin_password,
         handle,
         test_db,
@@ -452,7 +465,7 @@ impl TestApp {
                     id: key.rsplit(':').next().unwrap().to_string(),
                     user_id: Some(user_id),
                     created_at: created,
-                    expires_at: gatehouse::db::users::now() + chrono::Duration::seconds(ttl),
+                    expires_at: gatehouse::domain::clock::now() + chrono::Duration::seconds(ttl),
                 });
             }
             return out;
@@ -489,7 +502,7 @@ impl TestApp {
             let prefix = self.redis_prefix().await;
             for s in self.user_sessions().await {
                 let key = format!("{prefix}:s:{}", s.id);
-                let secs = (expires_at - gatehouse::db::users::now()).num_seconds();
+                let secs = (expires_at - gatehouse::domain::clock::now()).num_seconds();
                 if secs <= 0 {
                     let _: () = redis::cmd("DEL").arg(&key).query(&mut conn).unwrap();
                 } else {

@@ -6,17 +6,15 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use gatehouse::auth::accounts;
-use gatehouse::auth::credentials::Password;
-use gatehouse::auth::jwt::{password_marker, to_algorithm};
-use gatehouse::auth::password::hash_blocking;
+use gatehouse::auth::token::access::{password_marker, to_algorithm};
 use gatehouse::config::TokenAlgorithm;
+use gatehouse::domain::Password;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use reqwest::StatusCode;
 use reqwest::header::WWW_AUTHENTICATE;
 use serde_json::{Map, Value, json};
 
-use crate::helpers::{TEST_COST, TestApp, api_client, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, api_client, spawn_app, spawn_app_with};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -197,7 +195,7 @@ async fn forge(app: &TestApp, username: &str) -> Forge {
             "exp": now + 600,
             "iat": now,
             "nbf": now,
-            "jti": gatehouse::auth::random_token(16),
+            "jti": gatehouse::domain::random_token(16),
             "name": user.username,
             "roles": user.roles(),
             "pwd_at": password_marker(&user),
@@ -211,7 +209,7 @@ async fn forge(app: &TestApp, username: &str) -> Forge {
 fn foreign_ed25519_key() -> (EncodingKey, Vec<u8>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let (private, public) = (dir.path().join("k.pem"), dir.path().join("k.pub.pem"));
-    gatehouse::auth::keys::generate_into(TokenAlgorithm::EdDSA, &private, Some(&public))
+    gatehouse::auth::token::keys::generate_into(TokenAlgorithm::EdDSA, &private, Some(&public))
         .expect("foreign key generated");
     let private_pem = std::fs::read(&private).expect("foreign private key");
     (
@@ -498,7 +496,7 @@ async fn an_oversized_token_is_refused_even_when_correctly_signed() {
     // Just over MAX_TOKEN_BYTES (8 KiB), well under any HTTP header limit.
     f.claims().insert("pad".into(), json!("x".repeat(9 * 1024)));
     let token = f.token();
-    assert!(token.len() > gatehouse::auth::jwt::MAX_TOKEN_BYTES);
+    assert!(token.len() > gatehouse::auth::token::access::MAX_TOKEN_BYTES);
 
     assert_invalid(&app, &token, "9 KiB token").await;
 }
@@ -530,12 +528,13 @@ async fn a_token_issued_before_a_password_change_is_refused() {
     let (access, _) = app.tokens_for("carol", PASSWORD).await;
     assert_accepted(&app, &access, "carol").await;
 
-    app.with_db(move |c| {
-        let hash =
-            hash_blocking(&Password::new("a brand new password".into()), TEST_COST).expect("hash");
-        accounts::store_new_password(c, user.id, &hash).expect("password stored")
-    })
-    .await;
+    let stored = app
+        .state
+        .accounts
+        .set_password(user.id, Password::new("a brand new password".into()), 10)
+        .await
+        .expect("password stored");
+    assert!(stored);
 
     assert_invalid(&app, &access, "token from before the password change").await;
     let (fresh, _) = app.tokens_for("carol", "a brand new password").await;
@@ -549,8 +548,11 @@ async fn a_disabled_users_token_is_refused() {
     let (access, _) = app.tokens_for("dave", PASSWORD).await;
     assert_accepted(&app, &access, "dave").await;
 
-    app.with_db(move |c| accounts::set_disabled(c, user.id, true).expect("disabled"))
-        .await;
+    app.state
+        .accounts
+        .set_disabled(user.id, true)
+        .await
+        .expect("disabled");
 
     assert_invalid(&app, &access, "disabled user").await;
 }
@@ -562,9 +564,7 @@ async fn a_deleted_users_token_is_refused() {
     let (access, _) = app.tokens_for("erin", PASSWORD).await;
     assert_accepted(&app, &access, "erin").await;
 
-    let deleted = app
-        .with_db(move |c| accounts::delete_user(c, user.id).expect("deleted"))
-        .await;
+    let deleted = app.state.accounts.delete(user.id).await.expect("deleted");
 
     assert!(deleted);
     assert_invalid(&app, &access, "deleted user").await;

@@ -216,7 +216,7 @@ async fn a_lock_ends_when_its_duration_has_passed() {
     app.with_db(|c| {
         use diesel::prelude::*;
         use gatehouse::db::schema::login_failures::dsl::*;
-        let past = gatehouse::db::users::now() - chrono::Duration::minutes(16);
+        let past = gatehouse::domain::clock::now() - chrono::Duration::minutes(16);
         diesel::update(login_failures)
             .set((
                 locked_until.eq(Some(past + chrono::Duration::minutes(15))),
@@ -328,7 +328,8 @@ async fn a_full_hashing_queue_answers_503_with_retry_after() {
     // One bcrypt thread with room for one waiting job, and a slow hash (cost 12): of many
     // simultaneous logins, those that find the queue full are turned away at once.
     let app = spawn_app_with(|s| {
-        s.hashing_pool = Some((1, 1));
+        s.password.hash_threads = Some(1);
+        s.password.hash_queue = Some(1);
         s.password.bcrypt_cost = 12;
         s.server.workers = Some(2);
         s.lockout.max_failures = 100;

@@ -45,7 +45,8 @@ async fn the_login_form_has_every_field_and_the_security_headers() {
 
 #[tokio::test]
 async fn the_cookie_is_secure_when_the_public_url_is_https() {
-    let app = spawn_app_with(|s| s.server.public_url = "https://auth.example.com".into()).await;
+    let app =
+        spawn_app_with(|s| s.server.public_url = Some("https://auth.example.com".into())).await;
     let resp = app.browser().get("/login").await;
     assert!(
         resp.headers()["set-cookie"]
@@ -97,8 +98,11 @@ async fn every_failure_kind_gets_401_and_the_same_message() {
     let app = spawn_app().await;
     app.create_user("alice", PASSWORD, false).await;
     let disabled = app.create_user("bob", PASSWORD, false).await;
-    app.with_db(move |c| gatehouse::auth::accounts::set_disabled(c, disabled.id, true).unwrap())
-        .await;
+    app.state
+        .accounts
+        .set_disabled(disabled.id, true)
+        .await
+        .unwrap();
 
     for (user, password, kind) in [
         ("nobody", PASSWORD, "unknown user"),

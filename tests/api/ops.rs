@@ -256,7 +256,7 @@ async fn a_reused_refresh_token_is_counted() {
 #[tokio::test]
 async fn unmatched_paths_do_not_become_metric_labels() {
     let app = spawn_app().await;
-    let path = format!("/api/probe-{}", gatehouse::auth::random_token(8));
+    let path = format!("/api/probe-{}", gatehouse::domain::random_token(8));
 
     let resp = api_client().get(app.url(&path)).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
@@ -375,7 +375,7 @@ impl PgSchema {
     fn create(base: &str) -> Self {
         let name = format!(
             "t_ready_{}",
-            gatehouse::auth::random_token(9)
+            gatehouse::domain::random_token(9)
                 .to_ascii_lowercase()
                 .replace(['-', '_'], "x")
         );

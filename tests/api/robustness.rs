@@ -705,7 +705,7 @@ async fn garbage_session_cookies_are_ignored() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
         (
             "random value",
-            format!("{name}={}", gatehouse::auth::random_token(32)).into_bytes(),
+            format!("{name}={}", gatehouse::domain::random_token(32)).into_bytes(),
         ),
         ("empty value", format!("{name}=").into_bytes()),
         (

@@ -3,7 +3,7 @@
 use chrono::Duration;
 use diesel::prelude::*;
 use gatehouse::db::schema::sessions;
-use gatehouse::db::users::now;
+use gatehouse::domain::clock::now;
 use reqwest::StatusCode;
 
 use crate::helpers::{TestApp, spawn_app};

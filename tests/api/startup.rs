@@ -43,7 +43,7 @@ async fn basic_over_https_or_loopback_is_accepted() {
     let mut s = Settings::default();
     s.auth.basic = true;
     s.server.bind = "0.0.0.0:8080".into();
-    s.server.public_url = "https://auth.example.com".into();
+    s.server.public_url = Some("https://auth.example.com".into());
     assert!(s.validate().is_ok());
     let mut s = Settings::default();
     s.auth.basic = true;
@@ -54,13 +54,13 @@ async fn basic_over_https_or_loopback_is_accepted() {
 async fn mismatched_key_files_are_refused() {
     let err = build_error(|_, dir| {
         let a = tempfile::tempdir().unwrap();
-        gatehouse::auth::keys::generate_into(
+        gatehouse::auth::token::keys::generate_into(
             TokenAlgorithm::EdDSA,
             &a.path().join("signing.pem"),
             Some(&a.path().join("signing.pub.pem")),
         )
         .unwrap();
-        gatehouse::auth::keys::generate_into(
+        gatehouse::auth::token::keys::generate_into(
             TokenAlgorithm::EdDSA,
             &dir.join("signing.pem"),
             Some(&dir.join("other.pub.pem")),

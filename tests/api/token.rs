@@ -102,7 +102,7 @@ async fn the_refresh_token_is_stored_only_as_a_hash() {
     assert_ne!(hashes[0], refresh);
     assert_eq!(
         hashes[0],
-        gatehouse::auth::tokens::HashedToken::of(&refresh).as_str()
+        gatehouse::auth::token::refresh::HashedToken::of(&refresh).as_str()
     );
 }
 
@@ -526,16 +526,15 @@ async fn the_discovery_documents_describe_the_server() {
         .await
         .unwrap();
 
-    assert_eq!(meta["issuer"], "http://localhost:8080");
-    assert_eq!(meta["token_endpoint"], "http://localhost:8080/api/token");
+    // Without `server.public_url`, URLs follow the address actually bound (port 0 resolved).
+    let base = &app.address;
+    assert_eq!(meta["issuer"], base.as_str());
+    assert_eq!(meta["token_endpoint"], format!("{base}/api/token"));
     assert_eq!(
         meta["revocation_endpoint"],
-        "http://localhost:8080/api/token/revoke"
+        format!("{base}/api/token/revoke")
     );
-    assert_eq!(
-        meta["jwks_uri"],
-        "http://localhost:8080/.well-known/jwks.json"
-    );
+    assert_eq!(meta["jwks_uri"], format!("{base}/.well-known/jwks.json"));
     assert_eq!(
         meta["grant_types_supported"],
         json!(["password", "refresh_token"])

@@ -7,9 +7,6 @@ use askama::Template;
 
 use super::Nav;
 
-/// Session key of a one-time notice shown on the next page.
-pub const FLASH_KEY: &str = "flash";
-
 /// What `/account` shows of one of the user's sessions.
 pub struct SessionView {
     /// The stored id (a hash of the cookie's key, never the key itself).

@@ -1,18 +1,17 @@
 //! `POST /account/password`, `/account/logout-all` and `/account/sessions/{id}/end`.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::FLASH_KEY;
 use super::get::page;
-use crate::auth::accounts::{self, AccountError};
-use crate::auth::credentials::Password;
+use crate::accounts::AccountError;
 use crate::auth::csrf;
-use crate::error::PageError;
-use crate::startup::AppState;
-use crate::web::{SESSION_ID_KEY, SignedIn, see_other};
+use crate::domain::Password;
+use crate::session_store::TypedSession;
+use crate::state::AppState;
+use crate::web::error::PageError;
+use crate::web::{SignedIn, see_other};
 
 #[derive(Deserialize)]
 pub struct PasswordForm {
@@ -31,7 +30,7 @@ pub struct PasswordForm {
 pub async fn change_password(
     state: web::Data<AppState>,
     signed_in: SignedIn,
-    session: Session,
+    session: TypedSession,
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
@@ -53,35 +52,31 @@ pub async fn change_password(
     {
         return refuse(vec!["The two new passwords do not match.".into()]).await;
     }
-    let result = accounts::change_password(
-        &state.db,
-        &state.hasher,
-        &user,
-        Password::new(form.current_password),
-        Password::new(form.new_password),
-        state.settings.password.min_length,
-    )
-    .await;
+    let result = state
+        .accounts
+        .change_password(
+            &user,
+            Password::new(form.current_password),
+            Password::new(form.new_password),
+            state.config().password.min_length,
+        )
+        .await;
     match result {
         Ok(()) => {
             // Every session of the user is revoked, this one included: carry this browser
             // over to a new session id, signed in anew, so that it alone stays signed in.
-            state.forget_sessions(user.id).await;
-            session.renew();
-            csrf::rotate(&session);
-            crate::auth::session::stamp_login(&session);
-            let _ = session.insert(
-                FLASH_KEY,
-                "Your password was changed. Every other session has been signed out.",
-            );
+            session.carry_over();
+            session.flash("Your password was changed. Every other session has been signed out.");
             Ok(see_other("/account"))
         }
         Err(AccountError::WrongPassword) => {
             refuse(vec!["Current password is incorrect.".into()]).await
         }
         Err(AccountError::Invalid(problems)) => refuse(problems).await,
-        Err(AccountError::Busy) => Err(PageError::Busy),
-        Err(other) => Err(PageError::Unexpected(other.into())),
+        Err(AccountError::Taken) => {
+            Err(anyhow::anyhow!("a password change reported a taken name").into())
+        }
+        Err(AccountError::Failed(failure)) => Err(failure.into()),
     }
 }
 
@@ -96,18 +91,16 @@ pub struct CsrfForm {
 pub async fn logout_everywhere(
     state: web::Data<AppState>,
     signed_in: SignedIn,
-    session: Session,
+    session: TypedSession,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
-    let id = signed_in.user.id;
     state
-        .db
-        .run(move |conn| accounts::revoke_all(conn, id))
-        .await?;
-    state.forget_sessions(id).await;
+        .accounts
+        .sign_out_everywhere(signed_in.user.id)
+        .await
+        .map_err(account_failure)?;
     session.purge();
-    tracing::info!(target: "audit", event = "logout_all", user_id = id);
     Ok(see_other("/login"))
 }
 
@@ -116,28 +109,35 @@ pub async fn logout_everywhere(
 pub async fn end_session(
     state: web::Data<AppState>,
     signed_in: SignedIn,
-    session: Session,
+    session: TypedSession,
     path: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
     let target = path.into_inner();
     let user_id = signed_in.user.id;
-    let mine = session.get::<String>(SESSION_ID_KEY).ok().flatten();
     let listed = super::get::list_sessions(&state, &signed_in.user, &session).await?;
     let Some(view) = listed.into_iter().find(|v| v.id == target) else {
         return Err(PageError::NotFound);
     };
     state
-        .sessions
-        .end_for_user(user_id, &target)
+        .accounts
+        .end_session(user_id, &target)
         .await
-        .map_err(PageError::Unexpected)?;
+        .map_err(account_failure)?;
     tracing::info!(target: "audit", event = "session_ended", user_id);
-    if view.current && mine.is_some() {
+    if view.current {
         session.purge();
         return Ok(see_other("/login"));
     }
-    let _ = session.insert(FLASH_KEY, "The session was signed out.");
+    session.flash("The session was signed out.");
     Ok(see_other("/account"))
+}
+
+/// An account change that cannot fail on input (sign-out, session end) failed anyway.
+fn account_failure(e: AccountError) -> PageError {
+    match e {
+        AccountError::Failed(failure) => failure.into(),
+        other => anyhow::Error::new(other).into(),
+    }
 }

@@ -1,33 +1,34 @@
 //! `GET /admin`: the list of users with their actions.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 use super::{AdminPage, UserRow};
 use crate::db::models::User;
-use crate::db::{DbError, login_failures, users};
-use crate::error::PageError;
-use crate::startup::AppState;
-use crate::web::account::FLASH_KEY;
+use crate::db::{login_failures, users};
+use crate::domain::clock::now;
+use crate::error::Failure;
+use crate::session_store::TypedSession;
+use crate::state::AppState;
+use crate::web::error::PageError;
 use crate::web::{AdminUser, Nav, render};
 
 /// Renders the admin page for `admin` with the current list of users.
 pub async fn page(
     state: &AppState,
     admin: &User,
-    session: &Session,
+    session: &TypedSession,
     status: StatusCode,
     error: Option<String>,
 ) -> Result<HttpResponse, PageError> {
-    let now = crate::db::users::now();
+    let now = now();
     let (all, locked) = state
         .db
-        .run(move |conn| -> Result<_, DbError> {
+        .run(move |conn| -> Result<_, Failure> {
             Ok((users::list(conn)?, login_failures::locked_users(conn, now)?))
         })
         .await?;
-    let notice = session.remove_as::<String>(FLASH_KEY).and_then(Result::ok);
+    let notice = session.take_flash();
     render(
         status,
         &AdminPage {
@@ -46,7 +47,7 @@ pub async fn page(
 pub async fn admin(
     state: web::Data<AppState>,
     admin: AdminUser,
-    session: Session,
+    session: TypedSession,
 ) -> Result<HttpResponse, PageError> {
     page(&state, &admin.user, &session, StatusCode::OK, None).await
 }

@@ -1,15 +1,16 @@
 //! `POST /admin/users/{id}/{action}`: disable, enable, delete, grant-admin, revoke-admin.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::auth::{accounts, csrf, lockout};
-use crate::db::{DbError, users};
-use crate::error::PageError;
-use crate::startup::AppState;
-use crate::web::account::FLASH_KEY;
+use crate::accounts::AccountError;
+use crate::auth::csrf;
+use crate::db::users;
+use crate::error::Failure;
+use crate::session_store::TypedSession;
+use crate::state::AppState;
+use crate::web::error::PageError;
 use crate::web::{AdminUser, see_other};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +68,7 @@ pub struct ActionForm {
 pub async fn user_action(
     state: web::Data<AppState>,
     admin: AdminUser,
-    session: Session,
+    session: TypedSession,
     path: web::Path<(String, String)>,
     form: web::Form<ActionForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -88,29 +89,27 @@ pub async fn user_action(
     }
     let target = state
         .db
-        .run(move |conn| -> Result<_, DbError> {
-            let Some(user) = users::find(conn, id)? else {
-                return Ok(None);
-            };
-            match action {
-                Action::Disable => accounts::set_disabled(conn, id, true)?,
-                Action::Enable => accounts::set_disabled(conn, id, false)?,
-                Action::Delete => accounts::delete_user(conn, id)?,
-                Action::GrantAdmin => users::set_admin(conn, id, true)? == 1,
-                Action::RevokeAdmin => users::set_admin(conn, id, false)? == 1,
-                Action::Logout => accounts::revoke_all(conn, id).map(|_| true)?,
-                Action::Unlock => lockout::unlock_user(conn, &user.username)?,
-            };
-            Ok(Some(user.username))
-        })
+        .run(move |conn| users::find(conn, id).map_err(Failure::from))
         .await?;
-    let Some(username) = target else {
+    let Some(target) = target else {
         return Err(PageError::NotFound);
     };
-    if matches!(action, Action::Disable | Action::Delete | Action::Logout) {
-        state.forget_sessions(id).await;
+    let accounts = &state.accounts;
+    let done = match action {
+        Action::Disable => accounts.set_disabled(id, true).await,
+        Action::Enable => accounts.set_disabled(id, false).await,
+        Action::Delete => accounts.delete(id).await,
+        Action::GrantAdmin => accounts.set_admin(id, true).await,
+        Action::RevokeAdmin => accounts.set_admin(id, false).await,
+        Action::Logout => accounts.sign_out_everywhere(id).await.map(|()| true),
+        Action::Unlock => accounts.unlock(target.username.clone()).await,
+    };
+    match done {
+        Ok(_) => {}
+        Err(AccountError::Failed(failure)) => return Err(failure.into()),
+        Err(other) => return Err(anyhow::Error::new(other).into()),
     }
     tracing::info!(target: "audit", event = "admin_action", admin_id = admin.user.id, user_id = id, action = ?action);
-    let _ = session.insert(FLASH_KEY, format!("User {username} {}.", action.done()));
+    session.flash(format!("User {} {}.", target.username, action.done()));
     Ok(see_other("/admin"))
 }

@@ -1,11 +1,11 @@
 //! `GET /`: `Signed in as NAME`, or 303 to the login form.
 
-use actix_session::Session;
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use askama::Template;
 
-use crate::error::PageError;
+use crate::session_store::TypedSession;
+use crate::web::error::PageError;
 use crate::web::{Nav, SignedIn, render};
 
 #[derive(Template)]
@@ -17,7 +17,7 @@ struct HomePage {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn home(signed_in: SignedIn, session: Session) -> Result<HttpResponse, PageError> {
+pub async fn home(signed_in: SignedIn, session: TypedSession) -> Result<HttpResponse, PageError> {
     let user = signed_in.user;
     render(
         StatusCode::OK,

@@ -1,13 +1,13 @@
 //! `GET /login[?next=/path]`.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::LoginPage;
-use crate::error::PageError;
-use crate::startup::AppState;
+use crate::session_store::TypedSession;
+use crate::state::AppState;
+use crate::web::error::PageError;
 use crate::web::{Nav, SignedIn, render, safe_next, see_other};
 
 #[derive(Deserialize)]
@@ -18,7 +18,7 @@ pub struct LoginQuery {
 #[tracing::instrument(skip_all)]
 pub async fn login_form(
     state: web::Data<AppState>,
-    session: Session,
+    session: TypedSession,
     query: web::Query<LoginQuery>,
     signed_in: Option<SignedIn>,
 ) -> Result<HttpResponse, PageError> {
@@ -33,7 +33,7 @@ pub async fn login_form(
             error: None,
             username: String::new(),
             next,
-            registration: state.settings.auth.registration,
+            registration: state.config().auth.registration,
         },
     )
 }

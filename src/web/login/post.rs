@@ -1,16 +1,17 @@
 //! `POST /login`: checks the form, signs the user in with a fresh session id.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::LoginPage;
-use crate::auth::credentials::Password;
 use crate::auth::csrf;
-use crate::auth::login::{LoginError, authenticate};
-use crate::error::PageError;
-use crate::startup::AppState;
+use crate::auth::login::{LoginError, check_password};
+use crate::domain::Password;
+use crate::error::Failure;
+use crate::session_store::TypedSession;
+use crate::state::AppState;
+use crate::web::error::PageError;
 use crate::web::{Nav, render, safe_next, see_other, start_session};
 
 /// Every field defaults to empty so that a missing one is judged (CSRF first), not a parse error.
@@ -30,7 +31,7 @@ pub struct LoginForm {
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    session: Session,
+    session: TypedSession,
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
     let LoginForm {
@@ -40,7 +41,8 @@ pub async fn login(
         next,
     } = form.into_inner();
     let next = safe_next(&next).to_string();
-    let form_again = |status: StatusCode, error: &str, session: &Session| {
+    let registration = state.config().auth.registration;
+    let form_again = |status: StatusCode, error: &str, session: &TypedSession| {
         render(
             status,
             &LoginPage {
@@ -48,7 +50,7 @@ pub async fn login(
                 error: Some(error.to_string()),
                 username: username.clone(),
                 next: next.clone(),
-                registration: state.settings.auth.registration,
+                registration,
             },
         )
     };
@@ -60,7 +62,7 @@ pub async fn login(
         );
     }
     let ip = state.client_ip(&req);
-    match authenticate(&state, &username, Password::new(password), ip).await {
+    match check_password(&state.auth, &username, Password::new(password), ip).await {
         Ok(user) => {
             // Renews the session id: an id planted before sign-in is worthless after it.
             start_session(&req, &state, &session, &user)?;
@@ -71,7 +73,7 @@ pub async fn login(
             "Invalid username or password.",
             &session,
         ),
-        Err(LoginError::Locked { retry_after }) => {
+        Err(LoginError::Failed(Failure::Locked { retry_after })) => {
             let mut response = form_again(
                 StatusCode::TOO_MANY_REQUESTS,
                 &format!(
@@ -86,6 +88,6 @@ pub async fn login(
             );
             Ok(response)
         }
-        Err(other) => Err(other.into()),
+        Err(LoginError::Failed(failure)) => Err(failure.into()),
     }
 }

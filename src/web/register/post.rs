@@ -1,16 +1,16 @@
 //! `POST /register`: creates the account and signs it in.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::RegisterPage;
-use crate::auth::accounts::{self, AccountError};
-use crate::auth::credentials::Password;
+use crate::accounts::AccountError;
 use crate::auth::csrf;
-use crate::error::PageError;
-use crate::startup::AppState;
+use crate::domain::Password;
+use crate::session_store::TypedSession;
+use crate::state::AppState;
+use crate::web::error::PageError;
 use crate::web::{Nav, render, see_other, start_session};
 
 #[derive(Deserialize)]
@@ -29,7 +29,7 @@ pub struct RegisterForm {
 pub async fn register(
     req: HttpRequest,
     state: web::Data<AppState>,
-    session: Session,
+    session: TypedSession,
     form: web::Form<RegisterForm>,
 ) -> Result<HttpResponse, PageError> {
     let RegisterForm {
@@ -39,7 +39,7 @@ pub async fn register(
         csrf_token,
     } = form.into_inner();
     csrf::verify(&session, &csrf_token).map_err(|_| PageError::Csrf)?;
-    let min_length = state.settings.password.min_length;
+    let min_length = state.config().password.min_length;
     let form_again = |status: StatusCode, errors: Vec<String>| {
         render(
             status,
@@ -57,14 +57,10 @@ pub async fn register(
             vec!["The two passwords do not match.".into()],
         );
     }
-    let result = accounts::register(
-        &state.db,
-        &state.hasher,
-        &username,
-        Password::new(password),
-        min_length,
-    )
-    .await;
+    let result = state
+        .accounts
+        .register(&username, Password::new(password), min_length)
+        .await;
     match result {
         Ok(user) => {
             start_session(&req, &state, &session, &user)?;
@@ -76,7 +72,9 @@ pub async fn register(
         Err(AccountError::Taken) => {
             form_again(StatusCode::CONFLICT, vec!["That username is taken.".into()])
         }
-        Err(AccountError::Busy) => Err(PageError::Busy),
-        Err(other) => Err(PageError::Unexpected(other.into())),
+        Err(AccountError::WrongPassword) => {
+            Err(anyhow::anyhow!("registration reported a wrong password").into())
+        }
+        Err(AccountError::Failed(failure)) => Err(failure.into()),
     }
 }

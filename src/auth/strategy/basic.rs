@@ -1,13 +1,21 @@
-//! HTTP Basic credentials (RFC 7617), checked like a login form.
+//! HTTP Basic credentials (RFC 7617), with `auth.basic` on.
+//!
+//! Valid when the password check of every door (`auth::login`) passes: the same lockout,
+//! bcrypt pool and refusal of disabled users as the login form.
 
 use actix_web::HttpRequest;
 use base64::Engine;
 use futures_util::future::LocalBoxFuture;
 
-use super::credentials::Password;
-use super::login::{LoginError, authenticate};
-use super::strategy::{AuthStrategy, Outcome, Principal, Rejection, Via, authorization};
-use crate::startup::AppState;
+use super::{AuthStrategy, REALM, Verdict, authorization};
+use crate::auth::login::{LoginError, check_password};
+use crate::auth::{Authenticated, Authenticator, Credential, CredentialKind};
+use crate::config::Settings;
+use crate::domain::Password;
+use crate::http::client_ip::client_ip;
+
+/// `error_description` of a refused Basic header.
+const INVALID_CREDENTIALS: &str = "invalid username or password";
 
 pub struct BasicStrategy;
 
@@ -45,35 +53,50 @@ impl AuthStrategy for BasicStrategy {
         "basic"
     }
 
-    fn authenticate<'a>(
+    fn kind(&self) -> CredentialKind {
+        CredentialKind::Basic
+    }
+
+    fn enabled(&self, config: &Settings) -> bool {
+        config.auth.basic
+    }
+
+    fn present(&self, req: &HttpRequest) -> bool {
+        basic_header(req).is_some()
+    }
+
+    fn verify<'a>(
         &'a self,
         req: &'a HttpRequest,
-        state: &'a AppState,
-    ) -> LocalBoxFuture<'a, Outcome> {
+        auth: &'a Authenticator,
+        config: &'a Settings,
+    ) -> LocalBoxFuture<'a, Verdict> {
         Box::pin(async move {
             let Some(value) = basic_header(req) else {
-                return Outcome::Absent;
+                return Verdict::Absent;
             };
             let Ok((username, password)) = parse_basic(value) else {
-                return Outcome::Rejected(Rejection::Basic);
+                return Verdict::Refused {
+                    description: INVALID_CREDENTIALS,
+                };
             };
-            let ip = state.client_ip(req);
-            match authenticate(state, &username, password, ip).await {
-                Ok(user) => Outcome::Accepted(Box::new(Principal {
-                    user_id: user.id,
-                    via: Via::Basic,
-                    claims: None,
-                    user: Some(user),
-                    login_at: None,
+            let ip = client_ip(req, &config.server.trusted_proxies);
+            match check_password(auth, &username, password, ip).await {
+                Ok(user) => Verdict::Accepted(Box::new(Authenticated {
+                    user,
+                    credential: Credential::Basic,
                 })),
-                Err(LoginError::InvalidCredentials) => Outcome::Rejected(Rejection::Basic),
-                Err(LoginError::Busy) => Outcome::Rejected(Rejection::Busy),
-                Err(LoginError::Locked { retry_after }) => {
-                    Outcome::Rejected(Rejection::Locked { retry_after })
-                }
-                Err(LoginError::Unexpected(e)) => Outcome::Rejected(Rejection::Unexpected(e)),
+                Err(LoginError::InvalidCredentials) => Verdict::Refused {
+                    description: INVALID_CREDENTIALS,
+                },
+                Err(LoginError::Failed(failure)) => Verdict::Failed(failure),
             }
         })
+    }
+
+    fn challenge(&self, _refused: Option<&'static str>) -> Option<String> {
+        // RFC 7617 has no error parameter: the same challenge either way.
+        Some(format!("Basic realm=\"{REALM}\", charset=\"UTF-8\""))
     }
 }
 

@@ -5,8 +5,9 @@ use chrono::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::db::models::{NewRefreshToken, User};
-use crate::db::users::now;
 use crate::db::{AnyConnection, DbError, refresh_tokens, users, write_transaction};
+use crate::domain::clock::now;
+use crate::domain::random_token;
 
 /// The stored form of a refresh token; its `Debug` never shows the hash.
 pub struct HashedToken(String);
@@ -45,13 +46,13 @@ pub fn create(
     family: Option<&str>,
     ttl: std::time::Duration,
 ) -> Result<String, DbError> {
-    let token = crate::auth::random_token(32);
+    let token = random_token(32);
     let hash = HashedToken::of(&token);
     let new_family;
     let family_id = match family {
         Some(f) => f,
         None => {
-            new_family = crate::auth::random_token(16);
+            new_family = random_token(16);
             &new_family
         }
     };
@@ -113,14 +114,16 @@ pub fn rotate(
     })
 }
 
-/// Revokes the family of a presented token (RFC 7009); unknown tokens are ignored.
-pub fn revoke(conn: &mut AnyConnection, presented: &str) -> Result<(), DbError> {
+/// Revokes the family of a presented token (RFC 7009); unknown tokens are ignored. Returns
+/// the family id and its user when there was one.
+pub fn revoke(conn: &mut AnyConnection, presented: &str) -> Result<Option<(String, i64)>, DbError> {
     let hash = HashedToken::of(presented);
     write_transaction(conn, |conn| {
-        if let Some(row) = refresh_tokens::find_by_hash(conn, hash.as_str())? {
-            refresh_tokens::revoke_family(conn, &row.family_id, now())?;
-            tracing::info!(target: "audit", event = "refresh_token_revoked", user_id = row.user_id);
-        }
-        Ok(())
+        let Some(row) = refresh_tokens::find_by_hash(conn, hash.as_str())? else {
+            return Ok(None);
+        };
+        refresh_tokens::revoke_family(conn, &row.family_id, now())?;
+        tracing::info!(target: "audit", event = "refresh_token_revoked", user_id = row.user_id);
+        Ok(Some((row.family_id, row.user_id)))
     })
 }

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use super::keys::{KeyError, KeyMaterial};
 use crate::config::{Settings, TokenAlgorithm};
 use crate::db::models::User;
+use crate::domain::random_token;
 
 /// The `typ` header of access tokens (RFC 9068).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -175,7 +176,7 @@ impl JwtKeys {
             }
         };
         let leeway = secs(settings.token.leeway.0);
-        let issuer = settings.issuer().to_string();
+        let issuer = settings.issuer();
         let audience = settings.token.audience.clone();
         let mut validation = Validation::new(alg);
         validation.algorithms = vec![alg];
@@ -224,7 +225,7 @@ impl JwtKeys {
             exp: now + self.access_ttl,
             iat: now,
             nbf: Some(now),
-            jti: crate::auth::random_token(16),
+            jti: random_token(16),
             name: user.username.clone(),
             roles: user.roles().into_iter().map(String::from).collect(),
             pwd_at: password_marker(user),
@@ -295,7 +296,7 @@ mod tests {
     use super::*;
 
     fn user() -> User {
-        let now = crate::db::users::now();
+        let now = crate::domain::clock::now();
         User {
             id: 7,
             username: "alice".into(),

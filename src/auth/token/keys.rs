@@ -10,7 +10,8 @@ use aws_lc_rs::signature::{
 };
 
 use crate::config::{Settings, TokenAlgorithm};
-use crate::startup::write_secret_file;
+use crate::domain::random_token;
+use crate::files::write_secret_file;
 
 /// The shortest HMAC secret accepted (RFC 7518 §3.2: at least the hash size for HS256).
 pub const MIN_HMAC_SECRET_BYTES: usize = 32;
@@ -111,7 +112,7 @@ pub fn generate_into(
         |path: &Path, bytes: &[u8]| write_secret_file(path, bytes).map_err(|e| file_err(path, e));
     if alg.is_hmac() {
         // 64 random bytes as base64url text, so the file can be copied and inspected safely.
-        let secret = crate::auth::random_token(64);
+        let secret = random_token(64);
         return write(first, secret.as_bytes());
     }
     let public_path = second.ok_or(KeyError::Generate(alg))?;

@@ -1,0 +1,51 @@
+//! Who is calling, for JSON handlers: every credential kind the configuration turns on
+//! (`AuthCheck::any`), resolved by `auth`; failures become RFC 6750 answers.
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+
+use super::error::ApiError;
+use crate::auth::{AuthCheck, Authenticated};
+use crate::state::AppState;
+
+/// An authenticated caller whose user is enabled and whose credential is still good.
+pub struct Caller(pub Authenticated);
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| anyhow::anyhow!("AppState missing"))?
+                .clone();
+            let config = state.config();
+            let who = state.auth.resolve(&req, &config, AuthCheck::any()).await?;
+            Ok(Caller(who))
+        })
+    }
+}
+
+/// A caller with the `admin` role; others get 403 `insufficient_scope`.
+pub struct AdminCaller(pub Authenticated);
+
+impl FromRequest for AdminCaller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = Caller::from_request(req, payload);
+        Box::pin(async move {
+            let Caller(who) = caller.await?;
+            if who.user.is_admin {
+                Ok(AdminCaller(who))
+            } else {
+                Err(ApiError::InsufficientScope)
+            }
+        })
+    }
+}

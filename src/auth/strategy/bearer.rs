@@ -1,0 +1,101 @@
+//! Bearer access tokens in the `Authorization` header (RFC 6750 §2.1), with the token API on.
+//!
+//! Valid when the signature and claims verify, the user exists and is enabled, and the token
+//! was issued after the user's last password change (`pwd_at`).
+
+use actix_web::HttpRequest;
+use futures_util::future::LocalBoxFuture;
+
+use super::{AuthStrategy, REALM, Verdict, authorization};
+use crate::auth::token::access::{TokenError, password_marker};
+use crate::auth::{Authenticated, Authenticator, Credential, CredentialKind};
+use crate::config::Settings;
+use crate::db::{DbError, users};
+use crate::error::Failure;
+
+pub struct BearerStrategy;
+
+/// The token of an `Authorization: Bearer …` header; `Some("")` for a bearer header without a
+/// readable token (present but wrong: refused, not passed on to the next strategy).
+pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    let (_, rest) = authorization(req, "bearer")?;
+    Some(std::str::from_utf8(rest).map(str::trim).unwrap_or(""))
+}
+
+const INVALID: Verdict = Verdict::Refused {
+    description: "invalid",
+};
+
+impl AuthStrategy for BearerStrategy {
+    fn name(&self) -> &'static str {
+        "bearer"
+    }
+
+    fn kind(&self) -> CredentialKind {
+        CredentialKind::Bearer
+    }
+
+    fn enabled(&self, config: &Settings) -> bool {
+        config.auth.mode.tokens()
+    }
+
+    fn present(&self, req: &HttpRequest) -> bool {
+        bearer_token(req).is_some()
+    }
+
+    fn verify<'a>(
+        &'a self,
+        req: &'a HttpRequest,
+        auth: &'a Authenticator,
+        _config: &'a Settings,
+    ) -> LocalBoxFuture<'a, Verdict> {
+        Box::pin(async move {
+            let Some(token) = bearer_token(req) else {
+                return Verdict::Absent;
+            };
+            let Some(keys) = auth.keys.as_ref() else {
+                return Verdict::Absent;
+            };
+            let claims = match keys.verify(token) {
+                Ok(claims) => claims,
+                Err(e) => {
+                    return Verdict::Refused {
+                        description: match e {
+                            TokenError::Expired => "expired",
+                            TokenError::Invalid => "invalid",
+                        },
+                    };
+                }
+            };
+            let Ok(user_id) = claims.sub.parse::<i64>() else {
+                return INVALID;
+            };
+            let user = match auth
+                .db
+                .run(move |conn| users::find(conn, user_id).map_err(DbError::from))
+                .await
+            {
+                Ok(user) => user,
+                Err(e) => return Verdict::Failed(Failure::from(e)),
+            };
+            match user {
+                Some(user) if !user.disabled && claims.pwd_at == password_marker(&user) => {
+                    Verdict::Accepted(Box::new(Authenticated {
+                        user,
+                        credential: Credential::Bearer(Box::new(claims)),
+                    }))
+                }
+                _ => INVALID,
+            }
+        })
+    }
+
+    fn challenge(&self, refused: Option<&'static str>) -> Option<String> {
+        Some(match refused {
+            None => format!("Bearer realm=\"{REALM}\""),
+            Some(description) => format!(
+                "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{description}\""
+            ),
+        })
+    }
+}

@@ -1,0 +1,226 @@
+//! Typed settings (SPEC §3), split by job: `types` (the keys and their defaults), `load`
+//! (file and environment), `validate` (checks across keys).
+//!
+//! Environment variables read here:
+//! - `GATEHOUSE_CONFIG`: path of the TOML file when `--config` is not given;
+//! - `GATEHOUSE_<SECTION>__<KEY>`: one setting each, e.g. `GATEHOUSE_AUTH__MODE=token`;
+//! - `GATEHOUSE_ADMIN_PASSWORD`: the password of the first `admin` user (not a file key).
+//!
+//! Settings are loaded once in `main` and passed down; nothing here is global.
+
+mod load;
+mod types;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub use load::{ConfigError, config_file_path};
+pub use types::*;
+
+impl Settings {
+    /// Whether the session cookie carries `Secure`.
+    pub fn cookie_secure(&self) -> bool {
+        match self.session.cookie_secure {
+            CookieSecure::Always => true,
+            CookieSecure::Never => false,
+            CookieSecure::Auto => self.public_url().starts_with("https://"),
+        }
+    }
+
+    /// The public base URL, without a trailing slash: `server.public_url` when set, else
+    /// `http://` and `server.bind` (SPEC §3). [`Settings::follow_bound_address`] puts the port
+    /// actually bound in its place once the server listens.
+    pub fn public_url(&self) -> String {
+        match &self.server.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => match self.server.bind.parse::<SocketAddr>() {
+                Ok(addr) => format!("http://{addr}"),
+                Err(_) => format!("http://{}", self.server.bind),
+            },
+        }
+    }
+
+    /// Called with the address the server listens on: an unset `public_url` follows it (port 0
+    /// becomes the port actually bound). Returns a warning when an explicit `public_url` points
+    /// at this machine (a loopback host) on another port than the bound one — the slip of
+    /// changing only `server.bind`; a public URL of a reverse proxy is not questioned.
+    pub fn follow_bound_address(&mut self, bound: SocketAddr) -> Option<String> {
+        match &self.server.public_url {
+            None => {
+                self.server.public_url = Some(format!("http://{bound}"));
+                None
+            }
+            Some(url) => {
+                let (host, port) = url_host_port(url)?;
+                (is_loopback_host(&host) && port != bound.port()).then(|| {
+                    format!(
+                        "server.public_url {url:?} names port {port}, but the server listens on                          {bound}: tokens, links and discovery documents will point elsewhere"
+                    )
+                })
+            }
+        }
+    }
+
+    /// `server.max_body` in bytes.
+    pub fn max_body(&self) -> usize {
+        usize::try_from(self.server.max_body.0).unwrap_or(usize::MAX)
+    }
+
+    /// The issuer (`iss`) of access tokens: `token.issuer`, else the public URL.
+    pub fn issuer(&self) -> String {
+        self.token
+            .issuer
+            .clone()
+            .unwrap_or_else(|| self.public_url())
+    }
+
+    pub fn secret_file(&self) -> PathBuf {
+        self.token
+            .secret_file
+            .clone()
+            .unwrap_or_else(|| self.server.data_dir.join("hmac.key"))
+    }
+
+    pub fn private_key_file(&self) -> PathBuf {
+        self.token
+            .private_key_file
+            .clone()
+            .unwrap_or_else(|| self.server.data_dir.join("signing.pem"))
+    }
+
+    pub fn public_key_file(&self) -> PathBuf {
+        self.token
+            .public_key_file
+            .clone()
+            .unwrap_or_else(|| self.server.data_dir.join("signing.pub.pem"))
+    }
+
+    /// The effective configuration as TOML, with credentials in URLs redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database.url = redact_url(&shown.database.url);
+        shown.session.redis_url = shown.session.redis_url.as_deref().map(redact_url);
+        toml::to_string_pretty(&shown)
+            .unwrap_or_else(|e| format!("# cannot render settings: {e}\n"))
+    }
+}
+
+/// The host and port of an `http://` or `https://` URL (the port explicit, or the scheme's).
+fn url_host_port(url: &str) -> Option<(String, u16)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, explicit) = match host_port.rsplit_once(':') {
+        // `[::1]` alone has colons but no port.
+        Some((host, port)) if !port.contains(']') && !host.is_empty() => {
+            (host, Some(port.parse().ok()?))
+        }
+        _ => (host_port, None),
+    };
+    let port = explicit.or(match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    })?;
+    Some((host.trim_matches(['[', ']']).to_ascii_lowercase(), port))
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Hides the password of a `scheme://user:password@host/...` URL and any `password=` query
+/// parameter (libpq accepts both).
+pub fn redact_url(url: &str) -> String {
+    let (main, query) = match url.split_once('?') {
+        Some((m, q)) => (m, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match main.split_once("://") {
+        // The userinfo ends at the last '@' (a password may hold '/' or '@').
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => main.to_string(),
+            },
+            None => main.to_string(),
+        },
+        None => main.to_string(),
+    };
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => p.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Settings::default().validate().expect("defaults validate");
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let err = Settings::from_toml_str("[server]\nbindd = \"x\"\n").unwrap_err();
+        assert!(
+            err.0
+                .starts_with("configuration: unknown key `server.bindd` "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_duration_names_its_key() {
+        let err = Settings::from_toml_str("[session]\nttl = \"soon\"\n").unwrap_err();
+        assert!(err.0.contains("session.ttl"), "{err}");
+    }
+
+    #[test]
+    fn durations_take_days() {
+        let s = Settings::from_toml_str("[token]\nrefresh_ttl = \"30d\"\n").unwrap();
+        assert_eq!(
+            s.token.refresh_ttl.0,
+            std::time::Duration::from_secs(30 * 86400)
+        );
+    }
+
+    #[test]
+    fn the_default_body_limit_is_16_kib_and_round_trips() {
+        let s = Settings::from_toml_str("").unwrap();
+        assert_eq!(s.server.max_body.0, 16 * 1024);
+        let again = Settings::from_toml_str(&s.to_redacted_toml()).unwrap();
+        assert_eq!(again.server.max_body.0, 16 * 1024);
+    }
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+        assert_eq!(
+            redact_url("postgres://u:pa/ss@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(
+            redact_url("postgres://u@h/db?sslmode=off&password=top"),
+            "postgres://u@h/db?sslmode=off&password=***"
+        );
+    }
+}

@@ -1,0 +1,347 @@
+//! The settings' types and their defaults (SPEC §3): one struct per section, and the value
+//! types written in files (`HumanDuration`, `ByteSize`, `CookieSecure`).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::domain::Password;
+
+/// Every setting of the server, with the defaults of SPEC §3.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub session: SessionSettings,
+    pub token: TokenSettings,
+    pub password: PasswordSettings,
+    pub lockout: LockoutSettings,
+    /// Password of the first `admin` user, from `GATEHOUSE_ADMIN_PASSWORD`; never a file key.
+    #[serde(skip)]
+    pub admin_password: Option<Password>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    pub bind: String,
+    /// Number of actix workers; `None` means one per core.
+    pub workers: Option<usize>,
+    /// `None`: follows `bind` (see [`Settings::public_url`]).
+    pub public_url: Option<String>,
+    pub data_dir: PathBuf,
+    pub max_body: ByteSize,
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            workers: None,
+            public_url: None,
+            data_dir: PathBuf::from("./data"),
+            max_body: ByteSize(16 * 1024),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_size: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://./data/gatehouse.db".into(),
+            pool_size: 8,
+        }
+    }
+}
+
+/// Which front doors the server opens (SPEC §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    Session,
+    Token,
+    Both,
+}
+
+impl AuthMode {
+    /// Whether the HTML surface with session cookies is served.
+    pub fn sessions(self) -> bool {
+        matches!(self, Self::Session | Self::Both)
+    }
+
+    /// Whether the token API is served.
+    pub fn tokens(self) -> bool {
+        matches!(self, Self::Token | Self::Both)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    pub mode: AuthMode,
+    pub basic: bool,
+    pub registration: bool,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            mode: AuthMode::Both,
+            basic: false,
+            registration: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStoreKind {
+    Database,
+    Redis,
+}
+
+/// `session.cookie_secure`: `auto`, `true` or `false`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieSecure {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Serialize for CookieSecure {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Auto => s.serialize_str("auto"),
+            Self::Always => s.serialize_bool(true),
+            Self::Never => s.serialize_bool(false),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CookieSecure {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bool(bool),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bool(true) => Ok(Self::Always),
+            Raw::Bool(false) => Ok(Self::Never),
+            Raw::Text(t) => match t.as_str() {
+                "auto" => Ok(Self::Auto),
+                "true" => Ok(Self::Always),
+                "false" => Ok(Self::Never),
+                other => Err(serde::de::Error::custom(format!(
+                    "expected \"auto\", true or false, found {other:?}"
+                ))),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSettings {
+    pub store: SessionStoreKind,
+    pub redis_url: Option<String>,
+    pub ttl: HumanDuration,
+    pub idle_timeout: HumanDuration,
+    pub cookie_name: String,
+    pub cookie_secure: CookieSecure,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            store: SessionStoreKind::Database,
+            redis_url: None,
+            ttl: HumanDuration::hours(12),
+            idle_timeout: HumanDuration::minutes(30),
+            cookie_name: "gatehouse_session".into(),
+            cookie_secure: CookieSecure::Auto,
+        }
+    }
+}
+
+/// Signing algorithms for access tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenAlgorithm {
+    EdDSA,
+    HS256,
+    HS384,
+    HS512,
+    RS256,
+    ES256,
+}
+
+impl TokenAlgorithm {
+    /// Whether the algorithm uses a shared secret rather than a key pair.
+    pub fn is_hmac(self) -> bool {
+        matches!(self, Self::HS256 | Self::HS384 | Self::HS512)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenSettings {
+    pub algorithm: TokenAlgorithm,
+    /// Defaults to `<data_dir>/hmac.key`.
+    pub secret_file: Option<PathBuf>,
+    /// Defaults to `<data_dir>/signing.pem`.
+    pub private_key_file: Option<PathBuf>,
+    /// Defaults to `<data_dir>/signing.pub.pem`.
+    pub public_key_file: Option<PathBuf>,
+    /// Defaults to `server.public_url`.
+    pub issuer: Option<String>,
+    pub audience: String,
+    pub access_ttl: HumanDuration,
+    pub refresh_ttl: HumanDuration,
+    pub leeway: HumanDuration,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            algorithm: TokenAlgorithm::EdDSA,
+            secret_file: None,
+            private_key_file: None,
+            public_key_file: None,
+            issuer: None,
+            audience: "gatehouse".into(),
+            access_ttl: HumanDuration::minutes(15),
+            refresh_ttl: HumanDuration::hours(30 * 24),
+            leeway: HumanDuration(Duration::from_secs(30)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordSettings {
+    pub bcrypt_cost: u32,
+    pub min_length: usize,
+    /// Threads of the bcrypt pool; `None`: one per core.
+    pub hash_threads: Option<usize>,
+    /// Password checks that may wait for a bcrypt thread before logins get 503; `None`: 32
+    /// per thread.
+    pub hash_queue: Option<usize>,
+}
+
+impl Default for PasswordSettings {
+    fn default() -> Self {
+        Self {
+            bcrypt_cost: 12,
+            min_length: 10,
+            hash_threads: None,
+            hash_queue: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LockoutSettings {
+    pub max_failures: u32,
+    pub max_failures_per_ip: u32,
+    pub duration: HumanDuration,
+}
+
+impl Default for LockoutSettings {
+    fn default() -> Self {
+        Self {
+            max_failures: 5,
+            max_failures_per_ip: 50,
+            duration: HumanDuration::minutes(15),
+        }
+    }
+}
+
+/// A duration written as `"90s"`, `"15m"`, `"12h"` or `"30d"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl HumanDuration {
+    pub const fn minutes(m: u64) -> Self {
+        Self(Duration::from_secs(m * 60))
+    }
+    pub const fn hours(h: u64) -> Self {
+        Self(Duration::from_secs(h * 3600))
+    }
+}
+
+impl Serialize for HumanDuration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(self.0).to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(text.trim())
+            .map(HumanDuration)
+            .map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "invalid duration {text:?} ({e}); use e.g. \"90s\", \"15m\", \"12h\", \"30d\""
+                ))
+            })
+    }
+}
+
+/// A size written as `"16KiB"`, `"1MB"` or a plain number of bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl Serialize for ByteSize {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Exact, so that `config show` output reads back as the same value.
+        const KIB: u64 = 1024;
+        let n = self.0;
+        let text = if n != 0 && n.is_multiple_of(KIB * KIB) {
+            format!("{}MiB", n / (KIB * KIB))
+        } else if n != 0 && n.is_multiple_of(KIB) {
+            format!("{}KiB", n / KIB)
+        } else {
+            n.to_string()
+        };
+        s.serialize_str(&text)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(ByteSize(n)),
+            Raw::Text(t) => t
+                .trim()
+                .parse::<bytesize::ByteSize>()
+                .map(|b| ByteSize(b.as_u64()))
+                .map_err(|e| {
+                    serde::de::Error::custom(format!(
+                        "invalid size {t:?} ({e}); use e.g. \"16KiB\""
+                    ))
+                }),
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Checks of values that the types alone cannot make; each error names its key.
+
+use super::{ConfigError, SessionStoreKind, Settings};
+
+impl Settings {
+    /// Checks values that the types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::key(
+                "server.bind",
+                format!(
+                    "{:?} is not an address like \"127.0.0.1:8080\"",
+                    self.server.bind
+                ),
+            ));
+        }
+        if self.server.workers == Some(0) {
+            return Err(ConfigError::key("server.workers", "must be at least 1"));
+        }
+        if let Some(url) = &self.server.public_url
+            && (!(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10)
+        {
+            return Err(ConfigError::key(
+                "server.public_url",
+                format!("{url:?} must be an absolute http:// or https:// URL"),
+            ));
+        }
+        if self.server.max_body.0 == 0 {
+            return Err(ConfigError::key(
+                "server.max_body",
+                "must be greater than 0",
+            ));
+        }
+        if crate::db::DatabaseUrl::parse(&self.database.url).is_err() {
+            return Err(ConfigError::key(
+                "database.url",
+                "must start with sqlite:// or postgres:// (or postgresql://)",
+            ));
+        }
+        if self.database.pool_size == 0 {
+            return Err(ConfigError::key("database.pool_size", "must be at least 1"));
+        }
+        if self.session.store == SessionStoreKind::Redis {
+            match &self.session.redis_url {
+                None => {
+                    return Err(ConfigError::key(
+                        "session.redis_url",
+                        "is required when session.store = \"redis\"",
+                    ));
+                }
+                Some(u) if !(u.starts_with("redis://") || u.starts_with("rediss://")) => {
+                    return Err(ConfigError::key(
+                        "session.redis_url",
+                        "must start with redis:// or rediss://",
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        for (key, d) in [
+            ("session.ttl", self.session.ttl),
+            ("session.idle_timeout", self.session.idle_timeout),
+            ("token.access_ttl", self.token.access_ttl),
+            ("token.refresh_ttl", self.token.refresh_ttl),
+            ("lockout.duration", self.lockout.duration),
+        ] {
+            if d.0.is_zero() {
+                return Err(ConfigError::key(key, "must be longer than 0s"));
+            }
+        }
+        let name = &self.session.cookie_name;
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(ConfigError::key(
+                "session.cookie_name",
+                "must be letters, digits, '_' or '-'",
+            ));
+        }
+        if self.token.audience.is_empty() {
+            return Err(ConfigError::key("token.audience", "must not be empty"));
+        }
+        if !(4..=31).contains(&self.password.bcrypt_cost) {
+            return Err(ConfigError::key(
+                "password.bcrypt_cost",
+                format!("{} is outside 4–31", self.password.bcrypt_cost),
+            ));
+        }
+        if !(1..=72).contains(&self.password.min_length) {
+            return Err(ConfigError::key(
+                "password.min_length",
+                format!("{} is outside 1–72", self.password.min_length),
+            ));
+        }
+        if self.auth.basic && !self.public_url().starts_with("https://") {
+            let loopback = self
+                .server
+                .bind
+                .parse::<std::net::SocketAddr>()
+                .is_ok_and(|a| a.ip().is_loopback());
+            if !loopback {
+                return Err(ConfigError::key(
+                    "auth.basic",
+                    "sends passwords with every request: it needs an https:// server.public_url, \
+                     or server.bind on a loopback address",
+                ));
+            }
+        }
+        if self.password.hash_threads == Some(0) {
+            return Err(ConfigError::key(
+                "password.hash_threads",
+                "must be at least 1",
+            ));
+        }
+        if self.password.hash_queue == Some(0) {
+            return Err(ConfigError::key(
+                "password.hash_queue",
+                "must be at least 1",
+            ));
+        }
+        if self.lockout.max_failures == 0 {
+            return Err(ConfigError::key(
+                "lockout.max_failures",
+                "must be at least 1",
+            ));
+        }
+        if self.lockout.max_failures_per_ip == 0 {
+            return Err(ConfigError::key(
+                "lockout.max_failures_per_ip",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}

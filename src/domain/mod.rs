@@ -1,0 +1,9 @@
+//! The bottom layer: types for what people type in, the clock and random tokens. Imports
+//! nothing else of the crate, so every other module may use it.
+
+pub mod clock;
+pub mod credentials;
+pub mod random;
+
+pub use credentials::{MAX_PASSWORD_BYTES, MAX_USERNAME_CHARS, Password, Username};
+pub use random::random_token;

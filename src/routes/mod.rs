@@ -1,0 +1,164 @@
+//! Every route of the server, wired in one place: [`configure`] is used by
+//! `Application::build`, and by tests and benchmarks that run routes without a socket
+//! (`App::new().app_data(state.clone()).configure(|cfg| configure(cfg, &state))`).
+//!
+//! Routes are always mounted. Guards read the configuration in force for each request, so a
+//! reload of `auth.mode` or `auth.registration` opens or closes a surface without rebuilding
+//! the app; a closed route answers 404 as if it did not exist. Session middleware wraps only
+//! the routes that use sessions (see `session_layer`).
+
+pub mod session_layer;
+
+use actix_web::guard::{self, Guard};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use self::session_layer::{
+    When, identity_middleware, session_middleware, unless_header_credentials,
+};
+use crate::config::Settings;
+use crate::state::AppState;
+use crate::web::error::PageError;
+use crate::{api, ops, web as pages};
+
+/// A guard that passes while `open` holds for the configuration in force.
+fn gate(open: fn(&Settings) -> bool) -> impl Guard {
+    guard::fn_guard(move |ctx| {
+        ctx.app_data::<web::Data<AppState>>()
+            .is_some_and(|state| open(&state.config()))
+    })
+}
+
+fn token_api(c: &Settings) -> bool {
+    c.auth.mode.tokens()
+}
+
+fn html(c: &Settings) -> bool {
+    c.auth.mode.sessions()
+}
+
+fn api_registration(c: &Settings) -> bool {
+    c.auth.mode.tokens() && c.auth.registration
+}
+
+fn html_registration(c: &Settings) -> bool {
+    c.auth.registration
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
+    let max_body = usize::try_from(state.config().server.max_body.0).unwrap_or(usize::MAX);
+    cfg.app_data(
+        web::FormConfig::default()
+            .limit(max_body)
+            .error_handler(pages::error::form_error),
+    )
+    .app_data(web::PayloadConfig::default().limit(max_body));
+
+    // Operations and assets: no session.
+    cfg.route("/healthz", web::get().to(ops::healthz))
+        .route("/readyz", web::get().to(ops::readyz))
+        .route("/metrics", web::get().to(ops::metrics))
+        .route("/static/{name}", web::get().to(pages::assets::asset));
+
+    // The token API (SPEC §6): no session.
+    cfg.route(
+        "/api/token",
+        web::post().guard(gate(token_api)).to(api::token::token),
+    )
+    .route(
+        "/api/token/revoke",
+        web::post().guard(gate(token_api)).to(api::revoke::revoke),
+    )
+    .route(
+        "/api/users",
+        web::post()
+            .guard(gate(api_registration))
+            .to(api::users::register),
+    )
+    .route(
+        "/.well-known/jwks.json",
+        web::get().guard(gate(token_api)).to(api::well_known::jwks),
+    )
+    .route(
+        "/.well-known/oauth-authorization-server",
+        web::get()
+            .guard(gate(token_api))
+            .to(api::well_known::metadata),
+    );
+
+    // JSON routes that also take the session cookie (in every mode).
+    cfg.service(
+        web::scope("/api")
+            .wrap(When::new(
+                identity_middleware(state),
+                unless_header_credentials,
+            ))
+            .wrap(When::new(
+                session_middleware(state),
+                unless_header_credentials,
+            ))
+            .route("/me", web::get().to(api::me::me))
+            .route("/logout-all", web::post().to(api::me::logout_all))
+            .route(
+                "/users",
+                web::get().guard(gate(token_api)).to(api::users::list),
+            ),
+    );
+
+    // The HTML surface (SPEC §5).
+    cfg.service(
+        web::scope("")
+            .guard(gate(html))
+            .wrap(identity_middleware(state))
+            .wrap(session_middleware(state))
+            .route("/", web::get().to(pages::home::get::home))
+            .route("/login", web::get().to(pages::login::get::login_form))
+            .route("/login", web::post().to(pages::login::post::login))
+            .route("/logout", web::post().to(pages::logout::logout))
+            .route("/account", web::get().to(pages::account::get::account))
+            .route(
+                "/account/password",
+                web::post().to(pages::account::post::change_password),
+            )
+            .route(
+                "/account/logout-all",
+                web::post().to(pages::account::post::logout_everywhere),
+            )
+            .route(
+                "/account/sessions/{id}/end",
+                web::post().to(pages::account::post::end_session),
+            )
+            .route("/admin", web::get().to(pages::admin::get::admin))
+            .route(
+                "/admin/users/{id}/{action}",
+                web::post().to(pages::admin::post::user_action),
+            )
+            .route(
+                "/register",
+                web::get()
+                    .guard(gate(html_registration))
+                    .to(pages::register::get::register_form),
+            )
+            .route(
+                "/register",
+                web::post()
+                    .guard(gate(html_registration))
+                    .to(pages::register::post::register),
+            ),
+    );
+
+    cfg.default_service(web::to(not_found));
+}
+
+/// 404 in the shape of the surface the path belongs to.
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, PageError> {
+    if req.path().starts_with("/api/") {
+        return Ok(
+            HttpResponse::build(StatusCode::NOT_FOUND).json(serde_json::json!({
+                "error": "not_found",
+                "error_description": "no such endpoint",
+            })),
+        );
+    }
+    Err(PageError::NotFound)
+}

@@ -1,0 +1,172 @@
+//! `TypedSession`: the one owner of every key in a browser session (in the manner of
+//! zero-to-production's `TypedSession`). Nothing else names a session key; `/account` reads
+//! stored sessions through [`SessionMeta::from_state`].
+
+use actix_identity::Identity;
+use actix_session::{Session, SessionExt};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::{Ready, ready};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{State, UNAVAILABLE_KEY};
+use crate::domain::{clock, random_token};
+
+/// The form's CSRF token (random, compared in constant time by `auth::csrf`).
+const CSRF_KEY: &str = "csrf";
+/// When the session signed in (Unix microseconds), compared with the user's revocation stamp.
+const LOGIN_AT_KEY: &str = "login_at";
+/// A random, public id of the session, so `/account` can tell "this session" apart.
+const SID_KEY: &str = "sid";
+const USER_AGENT_KEY: &str = "meta.ua";
+const IP_KEY: &str = "meta.ip";
+/// A one-time notice shown on the next page.
+const FLASH_KEY: &str = "flash";
+
+/// The longest user agent kept.
+const MAX_USER_AGENT_CHARS: usize = 200;
+
+/// A browser session with typed accessors.
+#[derive(Clone)]
+pub struct TypedSession(Session);
+
+/// What a sign-in records about the browser, for `/account`.
+pub struct SignInFacts {
+    pub user_agent: String,
+    pub ip: String,
+}
+
+impl TypedSession {
+    pub fn of(req: &HttpRequest) -> Self {
+        Self(req.get_session())
+    }
+
+    /// Values are strings and numbers, which always serialize; a failure would only mean a
+    /// key left unset, so it is logged rather than failing the request.
+    fn set(&self, key: &str, value: impl Serialize) {
+        if let Err(e) = self.0.insert(key, value) {
+            tracing::warn!(error = %e, key, "could not write a session value");
+        }
+    }
+
+    fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        self.0.get::<T>(key).ok().flatten()
+    }
+
+    /// Whether the store could not be read for this request.
+    pub fn is_unavailable(&self) -> bool {
+        self.0.contains_key(UNAVAILABLE_KEY)
+    }
+
+    /// The session's CSRF token, created on first use.
+    pub fn csrf_token(&self) -> String {
+        self.get::<String>(CSRF_KEY)
+            .unwrap_or_else(|| self.rotate_csrf())
+    }
+
+    /// The stored CSRF token, if any (never creates one).
+    pub fn stored_csrf_token(&self) -> Option<String> {
+        self.get(CSRF_KEY)
+    }
+
+    /// Replaces the CSRF token (after sign-in, so a token seen before it is worthless).
+    pub fn rotate_csrf(&self) -> String {
+        let fresh = random_token(32);
+        self.set(CSRF_KEY, &fresh);
+        fresh
+    }
+
+    /// When this session signed in (Unix microseconds).
+    pub fn login_at(&self) -> Option<i64> {
+        self.get(LOGIN_AT_KEY)
+    }
+
+    /// The session's public id.
+    pub fn sid(&self) -> Option<String> {
+        self.get(SID_KEY)
+    }
+
+    /// Signs `user_id` in on this browser: a new session id (fixation-safe, by actix-identity),
+    /// a new CSRF token, the sign-in time and the facts `/account` lists.
+    pub fn sign_in(
+        &self,
+        req: &HttpRequest,
+        user_id: i64,
+        facts: SignInFacts,
+    ) -> anyhow::Result<()> {
+        Identity::login(&req.extensions(), user_id.to_string())
+            .map_err(|e| anyhow::anyhow!("cannot sign the session in: {e}"))?;
+        self.rotate_csrf();
+        self.stamp_login();
+        let user_agent: String = facts
+            .user_agent
+            .chars()
+            .take(MAX_USER_AGENT_CHARS)
+            .collect();
+        self.set(SID_KEY, random_token(12));
+        self.set(USER_AGENT_KEY, user_agent);
+        self.set(IP_KEY, facts.ip);
+        Ok(())
+    }
+
+    /// Keeps this browser signed in after a revocation of every session of its user (the
+    /// browser that changed the password): a new session id, CSRF token and sign-in time.
+    pub fn carry_over(&self) {
+        self.0.renew();
+        self.rotate_csrf();
+        self.stamp_login();
+    }
+
+    fn stamp_login(&self) {
+        self.set(LOGIN_AT_KEY, clock::micros(clock::now()));
+    }
+
+    /// Leaves a one-time notice for the next page.
+    pub fn flash(&self, notice: impl Into<String>) {
+        self.set(FLASH_KEY, notice.into());
+    }
+
+    /// Takes the one-time notice, if any.
+    pub fn take_flash(&self) -> Option<String> {
+        self.0.remove_as::<String>(FLASH_KEY).and_then(Result::ok)
+    }
+
+    /// Ends the session: the store deletes it and the cookie is removed.
+    pub fn purge(&self) {
+        self.0.purge();
+    }
+}
+
+impl FromRequest for TypedSession {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(Self::of(req)))
+    }
+}
+
+/// What a stored session says about itself (for `/account`'s list).
+#[derive(Debug, Clone, Default)]
+pub struct SessionMeta {
+    pub sid: Option<String>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub login_at: Option<i64>,
+}
+
+impl SessionMeta {
+    /// Reads actix-session's stored state (each value JSON-encoded).
+    pub fn from_state(state: &State) -> Self {
+        fn field<T: DeserializeOwned>(state: &State, key: &str) -> Option<T> {
+            state.get(key).and_then(|v| serde_json::from_str(v).ok())
+        }
+        Self {
+            sid: field(state, SID_KEY),
+            user_agent: field(state, USER_AGENT_KEY),
+            ip: field(state, IP_KEY),
+            login_at: field(state, LOGIN_AT_KEY),
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! `Application::build(settings)`: the one builder that `main` and every test use. It binds
+//! the listener, prepares the data directory, database, keys and first admin (`bootstrap`,
+//! `secrets`), starts the background purge (`maintenance`) and serves the routes of
+//! `crate::routes`.
+
+mod bootstrap;
+mod maintenance;
+mod secrets;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::cookie::Key;
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use tracing_actix_web::TracingLogger;
+
+use crate::accounts::Accounts;
+use crate::auth::Authenticator;
+use crate::auth::lockout::Lockout;
+use crate::auth::password::PasswordHasher;
+use crate::auth::token::access::JwtKeys;
+use crate::config::Settings;
+use crate::db::{Database, DbError};
+use crate::metrics::Metrics;
+use crate::session_store::AnyStore;
+use crate::state::AppState;
+
+/// Why the server could not start; each names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// A built server, bound and ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    pub async fn build(mut settings: Settings) -> Result<Self, StartupError> {
+        settings
+            .validate()
+            .map_err(|e| StartupError::Config(e.to_string()))?;
+        let listener = TcpListener::bind(&settings.server.bind).map_err(|e| {
+            StartupError::Io(format!("cannot listen on {}: {e}", settings.server.bind))
+        })?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| StartupError::Io(e.to_string()))?;
+        if let Some(warning) = settings.follow_bound_address(bound) {
+            tracing::warn!("{warning}");
+        }
+        let state = web::Data::new(build_state(settings).await?);
+        maintenance::spawn_maintenance(state.clone());
+        let config = state.config();
+        let workers = config
+            .server
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        tracing::debug!(strategies = ?state.auth.strategy_names(&config), "authentication chain");
+        let server_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(actix_web::middleware::from_fn(crate::ops::observe))
+                .wrap(crate::http::headers::security_headers())
+                .wrap(TracingLogger::<crate::ops::RequestSpan>::new())
+                .app_data(server_state.clone())
+                .configure(|cfg| crate::routes::configure(cfg, &server_state))
+        })
+        .workers(workers)
+        .shutdown_timeout(30)
+        .listen(listener)
+        .map_err(|e| StartupError::Io(e.to_string()))?
+        .run();
+        Ok(Self {
+            port: bound.port(),
+            server,
+            state,
+        })
+    }
+
+    /// The bound port (useful with `server.bind = "127.0.0.1:0"`).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (tests and benchmarks use it to wire the routes without a socket).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// A handle to stop the server (tests use it to simulate a restart).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Everything the routes share, from validated settings: the blocking preparation on a
+/// blocking thread, then the session store.
+pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
+    let prepared = tokio::task::spawn_blocking(move || prepare(settings))
+        .await
+        .map_err(|e| StartupError::Io(format!("start-up task failed: {e}")))??;
+    let Prepared {
+        settings,
+        db,
+        hasher,
+        session_key,
+        jwt,
+        installation_id,
+    } = prepared;
+    let sessions = AnyStore::open(&settings, &db, &installation_id)
+        .await
+        .map_err(|e| StartupError::Io(format!("{e:#}")))?;
+    let metrics = Arc::new(Metrics::new().map_err(|e| StartupError::Io(format!("metrics: {e}")))?);
+    let auth = Authenticator::new(
+        db.clone(),
+        hasher.clone(),
+        Lockout::new(&settings.lockout),
+        metrics.clone(),
+        jwt,
+    );
+    let accounts = Accounts::new(db.clone(), hasher, sessions.clone());
+    Ok(AppState::new(
+        settings,
+        db,
+        auth,
+        accounts,
+        sessions,
+        metrics,
+        session_key,
+    ))
+}
+
+struct Prepared {
+    settings: Settings,
+    db: Database,
+    hasher: PasswordHasher,
+    session_key: Key,
+    jwt: Option<JwtKeys>,
+    installation_id: String,
+}
+
+/// The blocking part of start-up.
+fn prepare(settings: Settings) -> Result<Prepared, StartupError> {
+    if settings.password.bcrypt_cost < 10 {
+        tracing::warn!(
+            cost = settings.password.bcrypt_cost,
+            "password.bcrypt_cost is below 10: password hashes are cheap to crack; use 10 or more in production"
+        );
+    }
+    let data_dir = &settings.server.data_dir;
+    std::fs::create_dir_all(data_dir).map_err(|e| {
+        StartupError::Io(format!(
+            "cannot create data_dir {}: {e}",
+            data_dir.display()
+        ))
+    })?;
+    let db = Database::open(&settings.database.url, settings.database.pool_size)?;
+    let session_key = secrets::load_or_create_key(&data_dir.join("session.key"))?;
+    let jwt = if settings.auth.mode.tokens() {
+        Some(
+            JwtKeys::load(&settings)
+                .map_err(|e| StartupError::Config(format!("token keys: {e}")))?,
+        )
+    } else {
+        None
+    };
+    let hasher = PasswordHasher::from_settings(&settings.password)
+        .map_err(|e| StartupError::Io(e.to_string()))?;
+    bootstrap::bootstrap_admin(&settings, &db)?;
+    let installation_id = bootstrap::installation_id(&db)?;
+    Ok(Prepared {
+        settings,
+        db,
+        hasher,
+        session_key,
+        jwt,
+        installation_id,
+    })
+}
+
+pub use bootstrap::installation_id;

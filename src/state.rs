@@ -1,0 +1,70 @@
+//! `AppState`: what every request handler shares. It sits below the routes and surfaces and
+//! above the parts it holds (the authenticator, accounts, stores, metrics), so nothing it
+//! holds imports it.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use actix_web::HttpRequest;
+use actix_web::cookie::Key;
+use arc_swap::ArcSwap;
+
+use crate::accounts::Accounts;
+use crate::auth::Authenticator;
+use crate::config::Settings;
+use crate::db::Database;
+use crate::http::client_ip::client_ip;
+use crate::metrics::Metrics;
+use crate::session_store::AnyStore;
+
+pub struct AppState {
+    /// The configuration in force, swapped whole by a reload; read it once per request.
+    config: ArcSwap<Settings>,
+    pub db: Database,
+    /// "Who is this request?" and the password check.
+    pub auth: Authenticator,
+    /// Account changes and the revocation seam.
+    pub accounts: Accounts,
+    /// The session store (`session.store`).
+    pub sessions: AnyStore,
+    pub metrics: Arc<Metrics>,
+    /// Signs the session cookie.
+    pub session_key: Key,
+}
+
+impl AppState {
+    pub fn new(
+        config: Settings,
+        db: Database,
+        auth: Authenticator,
+        accounts: Accounts,
+        sessions: AnyStore,
+        metrics: Arc<Metrics>,
+        session_key: Key,
+    ) -> Self {
+        Self {
+            config: ArcSwap::from_pointee(config),
+            db,
+            auth,
+            accounts,
+            sessions,
+            metrics,
+            session_key,
+        }
+    }
+
+    /// A snapshot of the configuration in force.
+    pub fn config(&self) -> Arc<Settings> {
+        self.config.load_full()
+    }
+
+    /// Puts a new, validated configuration in force for the requests that start after this.
+    pub fn replace_config(&self, config: Settings) {
+        self.config.store(Arc::new(config));
+    }
+
+    /// The client address of a request (see `server.trusted_proxies`).
+    pub fn client_ip(&self, req: &HttpRequest) -> IpAddr {
+        client_ip(req, &self.config().server.trusted_proxies)
+    }
+}

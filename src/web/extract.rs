@@ -1,0 +1,75 @@
+//! Who is signed in, for pages: the session cookie only (`AuthCheck::only_session`), resolved
+//! by `auth` like every other surface. Anonymous visitors (and ended sessions) are sent to the
+//! login form; a store that cannot be read gives 503.
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+
+use super::error::PageError;
+use crate::auth::{AuthCheck, AuthFailure};
+use crate::db::models::User;
+use crate::state::AppState;
+
+/// A signed-in, enabled user, loaded fresh for this request.
+pub struct SignedIn {
+    pub user: User,
+}
+
+/// The path and query of the request, for a `next` parameter.
+fn requested_path(req: &HttpRequest) -> String {
+    req.uri()
+        .path_and_query()
+        .map_or_else(|| "/".to_string(), |pq| pq.as_str().to_string())
+}
+
+impl FromRequest for SignedIn {
+    type Error = PageError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| anyhow::anyhow!("AppState missing"))?
+                .clone();
+            let config = state.config();
+            match state
+                .auth
+                .resolve(&req, &config, AuthCheck::only_session())
+                .await
+            {
+                Ok(who) => Ok(SignedIn { user: who.user }),
+                Err(AuthFailure::Failed(failure)) => Err(failure.into()),
+                Err(AuthFailure::Missing { .. } | AuthFailure::Refused(_)) => {
+                    Err(PageError::SignInRequired {
+                        next: requested_path(&req),
+                    })
+                }
+            }
+        })
+    }
+}
+
+/// A signed-in administrator; others get 403.
+pub struct AdminUser {
+    pub user: User,
+}
+
+impl FromRequest for AdminUser {
+    type Error = PageError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let signed_in = SignedIn::from_request(req, payload);
+        Box::pin(async move {
+            let SignedIn { user } = signed_in.await?;
+            if user.is_admin {
+                Ok(AdminUser { user })
+            } else {
+                Err(PageError::Forbidden)
+            }
+        })
+    }
+}
