@@ -134,34 +134,47 @@ fn is_loopback_host(host: &str) -> bool {
 }
 
 /// Hides the password of a `scheme://user:password@host/...` URL and any `password=` query
-/// parameter (libpq accepts both).
+/// parameter (libpq accepts both). libpq also takes a raw `/`, `?` or `@` inside a password, so
+/// parameters are found wherever `?password=` or `&password=` stands, and the credentials end
+/// at the last `@`: a URL whose path or query holds an `@` may be redacted further than
+/// needed, never less.
 pub fn redact_url(url: &str) -> String {
-    let (main, query) = match url.split_once('?') {
-        Some((m, q)) => (m, Some(q)),
-        None => (url, None),
+    let url = redact_password_params(url);
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url;
     };
-    let mut out = match main.split_once("://") {
-        // The userinfo ends at the last '@' (a password may hold '/' or '@').
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((userinfo, host)) => match userinfo.split_once(':') {
-                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-                None => main.to_string(),
-            },
-            None => main.to_string(),
+    match rest.rsplit_once('@') {
+        Some((userinfo, after)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{after}"),
+            None => url.clone(),
         },
-        None => main.to_string(),
-    };
-    if let Some(query) = query {
-        let params: Vec<String> = query
-            .split('&')
-            .map(|p| match p.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => p.to_string(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&params.join("&"));
+        None => url.clone(),
     }
+}
+
+/// Replaces the value of every `password=` parameter (any case, after `?` or `&`) by `***`.
+fn redact_password_params(url: &str) -> String {
+    const KEY: &str = "password=";
+    let lower = url.to_ascii_lowercase();
+    let mut out = String::with_capacity(url.len());
+    let mut copied = 0;
+    let mut search = 0;
+    while let Some(found) = lower[search..].find(KEY) {
+        let start = search + found;
+        let value_start = start + KEY.len();
+        search = value_start;
+        if start == 0 || !matches!(url.as_bytes()[start - 1], b'?' | b'&') {
+            continue;
+        }
+        let value_end = url[value_start..]
+            .find('&')
+            .map_or(url.len(), |i| value_start + i);
+        out.push_str(&url[copied..value_start]);
+        out.push_str("***");
+        copied = value_end;
+        search = value_end;
+    }
+    out.push_str(&url[copied..]);
     out
 }
 
@@ -208,6 +221,47 @@ mod tests {
     }
 
     #[test]
+    fn an_unset_public_url_follows_the_bound_address() {
+        let mut s = Settings::from_toml_str("[server]\nbind = \"127.0.0.1:0\"\n").unwrap();
+        assert_eq!(s.public_url(), "http://127.0.0.1:0");
+
+        let warning = s.follow_bound_address("127.0.0.1:45678".parse().unwrap());
+
+        assert_eq!(warning, None);
+        assert_eq!(s.public_url(), "http://127.0.0.1:45678");
+        assert_eq!(s.issuer(), "http://127.0.0.1:45678");
+        let v6 = Settings::from_toml_str("[server]\nbind = \"[::1]:9000\"\n").unwrap();
+        assert_eq!(v6.public_url(), "http://[::1]:9000");
+    }
+
+    #[test]
+    fn an_explicit_loopback_public_url_on_another_port_is_warned_about() {
+        let mut stale =
+            Settings::from_toml_str("[server]\npublic_url = \"http://127.0.0.1:8080/\"\n").unwrap();
+        let warning = stale.follow_bound_address("127.0.0.1:9090".parse().unwrap());
+        assert!(warning.is_some_and(|w| w.contains("8080") && w.contains("9090")));
+        assert_eq!(
+            stale.public_url(),
+            "http://127.0.0.1:8080",
+            "an explicit URL is kept"
+        );
+
+        for (url, bound) in [
+            ("http://localhost:9090", "127.0.0.1:9090"),
+            ("https://auth.example.com", "127.0.0.1:9090"),
+            ("http://[::1]:9090/base", "[::1]:9090"),
+        ] {
+            let mut s =
+                Settings::from_toml_str(&format!("[server]\npublic_url = {url:?}\n")).unwrap();
+            assert_eq!(
+                s.follow_bound_address(bound.parse().unwrap()),
+                None,
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
     fn urls_are_redacted() {
         assert_eq!(
             redact_url("postgres://u:secret@h:5432/db"),
@@ -222,5 +276,6 @@ mod tests {
             redact_url("postgres://u@h/db?sslmode=off&password=top"),
             "postgres://u@h/db?sslmode=off&password=***"
         );
+        assert_eq!(redact_url("postgres://a:?A@a/"), "postgres://a:***@a/");
     }
 }

@@ -2,15 +2,14 @@
 //! database and environment: user management, `migrate`, `config show`, exit codes and the
 //! one-line error contract.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use gatehouse::db::{Database, users};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::helpers::{TEST_COST, TestDatabase};
+use crate::helpers::{TEST_COST, TestDatabase, run_gatehouse};
 
 const PASSWORD: &str = "correct horse battery";
 const NEW_PASSWORD: &str = "staple battery horse";
@@ -37,41 +36,15 @@ impl Cli {
 
     /// Like [`Cli::run`], with extra environment variables set after (so over) the defaults.
     pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
-        command.args(args).current_dir(self.dir.path());
-        // Whatever the developer's shell sets (GATEHOUSE_CONFIG, GATEHOUSE_ADMIN_PASSWORD,
-        // GATEHOUSE_<SECTION>__<KEY>, ...) must not change what a test sees.
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("GATEHOUSE_") {
-                command.env_remove(key);
-            }
-        }
-        command
-            .env("GATEHOUSE_DATABASE__URL", &self.db.url)
-            .env("GATEHOUSE_SERVER__DATA_DIR", self.dir.path())
-            .env("GATEHOUSE_PASSWORD__BCRYPT_COST", TEST_COST.to_string());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        command
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("gatehouse starts");
-        if let Some(text) = stdin {
-            let mut pipe = child.stdin.take().expect("stdin is piped");
-            // A command that fails before reading its input closes the pipe: not a test failure.
-            if let Err(e) = pipe.write_all(text.as_bytes())
-                && e.kind() != std::io::ErrorKind::BrokenPipe
-            {
-                panic!("cannot write to gatehouse's stdin: {e}");
-            }
-        }
-        child.wait_with_output().expect("gatehouse runs")
+        let data_dir = self.dir.path().to_string_lossy().to_string();
+        let cost = TEST_COST.to_string();
+        let mut all = vec![
+            ("GATEHOUSE_DATABASE__URL", self.db.url.as_str()),
+            ("GATEHOUSE_SERVER__DATA_DIR", data_dir.as_str()),
+            ("GATEHOUSE_PASSWORD__BCRYPT_COST", cost.as_str()),
+        ];
+        all.extend_from_slice(env);
+        run_gatehouse(self.dir.path(), &all, args, stdin)
     }
 
     /// Path of a file in the working directory.

@@ -223,6 +223,74 @@ impl TestApp {
     }
 }
 
+/// Runs the `gatehouse` binary in `cwd` with exactly the `GATEHOUSE_*` variables of `env`
+/// (none inherited from the shell that runs the tests), `stdin` piped in (or none at all,
+/// which is not a terminal).
+pub fn run_gatehouse(
+    cwd: &std::path::Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+    stdin: Option<&str>,
+) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    command.args(args).current_dir(cwd);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("GATEHOUSE_") {
+            command.env_remove(key);
+        }
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("gatehouse starts");
+    if let Some(text) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin is piped");
+        // A command that fails before reading its input closes the pipe: not a test failure.
+        if let Err(e) = pipe.write_all(text.as_bytes())
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            panic!("cannot write to gatehouse's stdin: {e}");
+        }
+    }
+    child.wait_with_output().expect("gatehouse runs")
+}
+
+impl TestApp {
+    /// Runs a `gatehouse` command against this app's database, data directory and session
+    /// store, as an operator on the same machine would.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+        let data_dir = self.settings.server.data_dir.to_string_lossy().to_string();
+        let cost = TEST_COST.to_string();
+        let store = match self.settings.session.store {
+            gatehouse::config::SessionStoreKind::Database => "database",
+            gatehouse::config::SessionStoreKind::Redis => "redis",
+        };
+        let mut env = vec![
+            (
+                "GATEHOUSE_DATABASE__URL",
+                self.settings.database.url.as_str(),
+            ),
+            ("GATEHOUSE_SERVER__DATA_DIR", data_dir.as_str()),
+            ("GATEHOUSE_PASSWORD__BCRYPT_COST", cost.as_str()),
+            ("GATEHOUSE_SESSION__STORE", store),
+        ];
+        if let Some(url) = &self.settings.session.redis_url {
+            env.push(("GATEHOUSE_SESSION__REDIS_URL", url.as_str()));
+        }
+        run_gatehouse(self.dir.path(), &env, args, stdin)
+    }
+}
+
 /// A cookie-keeping HTTP client that does not follow redirects, like a browser under test.
 pub struct Browser {
     pub client: reqwest::Client,

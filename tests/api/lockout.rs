@@ -267,13 +267,7 @@ async fn the_cli_unlocks_a_username() {
     app.create_user("alice", PASSWORD, false).await;
     fail_grants(&app, "alice", 5).await;
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["user", "unlock", "ALICE"])
-        .env("GATEHOUSE_DATABASE__URL", &app.settings.database.url)
-        .env("GATEHOUSE_SERVER__DATA_DIR", &app.settings.server.data_dir)
-        .env_remove("GATEHOUSE_CONFIG")
-        .output()
-        .unwrap();
+    let out = app.cli(&["user", "unlock", "ALICE"], None);
 
     assert!(
         out.status.success(),
@@ -285,13 +279,7 @@ async fn the_cli_unlocks_a_username() {
         app.password_grant("alice", PASSWORD).await.status(),
         StatusCode::OK
     );
-    let again = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["user", "unlock", "nobody-at-all"])
-        .env("GATEHOUSE_DATABASE__URL", &app.settings.database.url)
-        .env("GATEHOUSE_SERVER__DATA_DIR", &app.settings.server.data_dir)
-        .env_remove("GATEHOUSE_CONFIG")
-        .output()
-        .unwrap();
+    let again = app.cli(&["user", "unlock", "nobody-at-all"], None);
     assert_eq!(again.status.code(), Some(1));
 }
 

@@ -40,3 +40,21 @@ async fn logout_without_a_csrf_token_is_refused_and_keeps_the_session() {
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     assert_eq!(browser.get("/").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn logout_without_a_body_is_refused_as_a_missing_csrf_token() {
+    let app = spawn_app().await;
+    app.create_user("alice", PASSWORD, false).await;
+    let browser = app.browser();
+    browser.login("alice", PASSWORD).await;
+
+    let resp = browser
+        .client
+        .post(browser.url("/logout"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(browser.get("/").await.status(), StatusCode::OK);
+}

@@ -22,3 +22,4 @@ mod scale_out;
 mod sessions;
 mod startup;
 mod token;
+mod wiring;

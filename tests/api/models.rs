@@ -7,12 +7,14 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use gatehouse::auth::accounts;
-use gatehouse::auth::credentials::Username;
+use gatehouse::accounts::{self, Accounts};
 use gatehouse::auth::lockout::{Lockout, user_subject};
-use gatehouse::auth::tokens::{self, Rotation};
+use gatehouse::auth::password::PasswordHasher;
+use gatehouse::auth::token::refresh::{self as tokens, Rotation};
 use gatehouse::config::{HumanDuration, LockoutSettings};
 use gatehouse::db::{AnyConnection, Database};
+use gatehouse::domain::Username;
+use gatehouse::session_store::{AnyStore, DatabaseSessionStore};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
@@ -47,6 +49,21 @@ impl CaseDatabase {
 
     fn conn(&self) -> impl std::ops::DerefMut<Target = AnyConnection> {
         self.db.get().expect("connection")
+    }
+
+    /// The account lifecycle over this database (the revocation seam, with the database
+    /// session store), and a runtime to drive it from these synchronous tests.
+    fn accounts(&self) -> (Accounts, tokio::runtime::Runtime) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let hasher = PasswordHasher::start(4, 1, 1).expect("hasher");
+        let store = AnyStore::Database(DatabaseSessionStore::new(
+            self.db.clone(),
+            std::time::Duration::from_secs(3600),
+        ));
+        (Accounts::new(self.db.clone(), hasher, store), runtime)
     }
 }
 
@@ -180,6 +197,8 @@ fn describe(rotation: &Rotation) -> String {
 /// The token world under test: real users and a model of what they hold.
 struct TokenWorld {
     case: CaseDatabase,
+    accounts: Accounts,
+    runtime: tokio::runtime::Runtime,
     user_ids: Vec<i64>,
     model: TokenModel,
 }
@@ -198,8 +217,11 @@ impl TokenWorld {
                 })
                 .collect()
         };
+        let (accounts, runtime) = case.accounts();
         Self {
             case,
+            accounts,
+            runtime,
             user_ids,
             model: TokenModel::default(),
         }
@@ -257,24 +279,29 @@ impl TokenWorld {
             }
             TokenOp::Revoke(index) if !self.model.tokens.is_empty() => {
                 let t = index.index(self.model.tokens.len());
-                tokens::revoke(&mut self.case.conn(), &self.model.tokens[t].value).expect("revoke");
+                let value = self.model.tokens[t].value.clone();
+                self.runtime
+                    .block_on(self.accounts.revoke_refresh_token(value))
+                    .expect("revoke");
                 self.model.revoke(t);
             }
             TokenOp::Refresh(_) | TokenOp::Revoke(_) => {}
             TokenOp::RevokeAllForUser(user) => {
-                accounts::revoke_all(&mut self.case.conn(), self.user_ids[*user])
-                    .expect("revoke_all");
+                self.runtime
+                    .block_on(self.accounts.sign_out_everywhere(self.user_ids[*user]))
+                    .expect("sign_out_everywhere");
                 self.model.revoke_all(*user);
             }
             TokenOp::Disable(user) => {
-                let found =
-                    accounts::set_disabled(&mut self.case.conn(), self.user_ids[*user], true)
-                        .expect("set_disabled");
+                let found = self
+                    .runtime
+                    .block_on(self.accounts.set_disabled(self.user_ids[*user], true))
+                    .expect("set_disabled");
                 prop_assert!(found, "{step}: the user to disable was not found");
                 self.model.disable(*user);
             }
             TokenOp::Forged => {
-                let forged = gatehouse::auth::random_token(32);
+                let forged = gatehouse::domain::random_token(32);
                 let mut conn = self.case.conn();
                 tokens::revoke(&mut conn, &forged).expect("revoke of an unknown token");
                 let actual = tokens::rotate(&mut conn, &forged, TOKEN_TTL).expect("rotate");
@@ -382,7 +409,10 @@ fn tokens_of_a_disabled_user_no_longer_refresh() {
         .expect("login");
 
     // Act
-    accounts::set_disabled(&mut world.case.conn(), world.user_ids[0], true).expect("disable");
+    world
+        .runtime
+        .block_on(world.accounts.set_disabled(world.user_ids[0], true))
+        .expect("disable");
     let disabled = tokens::rotate(
         &mut world.case.conn(),
         &world.model.tokens[0].value,

@@ -37,6 +37,10 @@ async fn scene(app: &TestApp) -> Scene {
 }
 
 async fn assert_all_revoked(app: &TestApp, s: &Scene) {
+    // The store itself holds none of the user's sessions (checked before any request, which
+    // would end a stale session by itself): every trigger went through the revocation seam.
+    let left = app.state.sessions.list_for_user(s.user_id).await.unwrap();
+    assert!(left.is_empty(), "{} sessions left in the store", left.len());
     assert_eq!(s.laptop.get("/").await.status(), StatusCode::SEE_OTHER);
     assert_eq!(s.phone.get("/").await.status(), StatusCode::SEE_OTHER);
     assert_eq!(
@@ -104,31 +108,58 @@ async fn the_cli_password_change_revokes_everything() {
     let app = spawn_app().await;
     let s = scene(&app).await;
 
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["user", "passwd", "alice", "--password-stdin"])
-        .env("GATEHOUSE_DATABASE__URL", &app.settings.database.url)
-        .env("GATEHOUSE_SERVER__DATA_DIR", &app.settings.server.data_dir)
-        .env("GATEHOUSE_PASSWORD__BCRYPT_COST", "4")
-        .env_remove("GATEHOUSE_CONFIG")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"a new long passphrase\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = app.cli(
+        &["user", "passwd", "alice", "--password-stdin"],
+        Some("a new long passphrase\n"),
+    );
 
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert_all_revoked(&app, &s).await;
+}
+
+#[tokio::test]
+async fn the_cli_disable_and_delete_revoke_everything() {
+    for command in ["disable", "delete"] {
+        let app = spawn_app().await;
+        let s = scene(&app).await;
+
+        let out = app.cli(&["user", command, "alice"], None);
+
+        assert!(
+            out.status.success(),
+            "{command}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_all_revoked(&app, &s).await;
+    }
+}
+
+#[tokio::test]
+async fn revoking_the_admin_role_revokes_everything() {
+    let app = spawn_app().await;
+    let s = scene(&app).await;
+    app.state.accounts.set_admin(s.user_id, true).await.unwrap();
+    assert_eq!(
+        s.laptop.get("/").await.status(),
+        StatusCode::OK,
+        "a grant ends nothing"
+    );
+    let admin = app.browser();
+    admin.login("admin", &app.admin_password).await;
+
+    let resp = admin
+        .submit(
+            "/admin",
+            &format!("/admin/users/{}/revoke-admin", s.user_id),
+            &[],
+        )
+        .await;
+
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_all_revoked(&app, &s).await;
 }
 

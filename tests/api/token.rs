@@ -377,6 +377,44 @@ async fn logout_all_ends_every_session_and_refresh_family_of_the_caller() {
 }
 
 #[tokio::test]
+async fn logout_all_by_session_cookie_needs_the_sessions_csrf_token() {
+    let app = spawn_app().await;
+    app.create_user("alice", PASSWORD, false).await;
+    let browser = app.browser();
+    browser.login("alice", PASSWORD).await;
+    let token = browser.csrf("/account").await;
+
+    let forged = browser
+        .client
+        .post(browser.url("/api/logout-all"))
+        .send()
+        .await
+        .unwrap();
+    let wrong = browser
+        .client
+        .post(browser.url("/api/logout-all"))
+        .header("x-csrf-token", "not-the-token")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    assert_eq!(browser.get("/").await.status(), StatusCode::OK);
+
+    let resp = browser
+        .client
+        .post(browser.url("/api/logout-all"))
+        .header("x-csrf-token", &token)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(browser.get("/").await.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
 async fn a_password_change_on_the_web_revokes_refresh_tokens() {
     let app = spawn_app().await;
     app.create_user("alice", PASSWORD, false).await;
