@@ -1,6 +1,6 @@
 //! The JSON surface (SPEC §6): tokens, `/api/me`, registration and discovery documents.
 //! Handlers ask `auth` who is calling (`extract`) and translate failures into RFC 6749/6750
-//! answers (`error`); the routes are wired in `crate::routes`.
+//! answers (`error`); the routes are wired in the `routes` module.
 
 pub mod body;
 pub mod error;

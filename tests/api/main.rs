@@ -4,6 +4,7 @@ mod helpers;
 
 mod account;
 mod admin;
+mod architecture;
 mod cli;
 mod config;
 mod hostile_tokens;
