@@ -5,14 +5,15 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use actix_web::HttpRequest;
 use actix_web::cookie::Key;
+use actix_web::{HttpRequest, web};
 use arc_swap::ArcSwap;
 
 use crate::accounts::Accounts;
-use crate::auth::Authenticator;
+use crate::auth::{AuthCheck, AuthFailure, Authenticated, Authenticator};
 use crate::config::Settings;
 use crate::db::Database;
+use crate::error::Failure;
 use crate::http::client_ip::client_ip;
 use crate::metrics::Metrics;
 use crate::session_store::AnyStore;
@@ -61,6 +62,19 @@ impl AppState {
     /// Puts a new, validated configuration in force for the requests that start after this.
     pub fn replace_config(&self, config: Settings) {
         self.config.store(Arc::new(config));
+    }
+
+    /// Who `req` is, by the credential kinds `check` allows, under the configuration in force:
+    /// what the extractors of both surfaces ask.
+    pub async fn resolve(
+        req: &HttpRequest,
+        check: AuthCheck,
+    ) -> Result<Authenticated, AuthFailure> {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .ok_or_else(|| Failure::Unexpected(anyhow::anyhow!("AppState missing")))?;
+        let config = state.config();
+        state.auth.resolve(req, &config, check).await
     }
 
     /// The client address of a request (see `server.trusted_proxies`).

@@ -2,7 +2,7 @@
 //! (`AuthCheck::any`), resolved by `auth`; failures become RFC 6750 answers.
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 use super::error::ApiError;
@@ -18,15 +18,7 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| anyhow::anyhow!("AppState missing"))?
-                .clone();
-            let config = state.config();
-            let who = state.auth.resolve(&req, &config, AuthCheck::any()).await?;
-            Ok(Caller(who))
-        })
+        Box::pin(async move { Ok(Caller(AppState::resolve(&req, AuthCheck::any()).await?)) })
     }
 }
 

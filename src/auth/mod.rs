@@ -189,6 +189,13 @@ impl Authenticator {
         self.chain.has_header_credentials(req, config)
     }
 
+    /// A user by id, fresh from the database (strategies check it after the credential).
+    pub async fn load_user(&self, user_id: i64) -> Result<Option<User>, Failure> {
+        self.db
+            .run(move |conn| crate::db::users::find(conn, user_id).map_err(Failure::from))
+            .await
+    }
+
     /// Names of the strategies enabled by `config`, in the order they are asked.
     pub fn strategy_names(&self, config: &Settings) -> Vec<&'static str> {
         self.chain.names(config)

@@ -3,7 +3,7 @@
 //! login form; a store that cannot be read gives 503.
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 use super::error::PageError;
@@ -30,16 +30,7 @@ impl FromRequest for SignedIn {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| anyhow::anyhow!("AppState missing"))?
-                .clone();
-            let config = state.config();
-            match state
-                .auth
-                .resolve(&req, &config, AuthCheck::only_session())
-                .await
-            {
+            match AppState::resolve(&req, AuthCheck::only_session()).await {
                 Ok(who) => Ok(SignedIn { user: who.user }),
                 Err(AuthFailure::Failed(failure)) => Err(failure.into()),
                 Err(AuthFailure::Missing { .. } | AuthFailure::Refused(_)) => {

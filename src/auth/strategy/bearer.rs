@@ -10,8 +10,6 @@ use super::{AuthStrategy, REALM, Verdict, authorization};
 use crate::auth::token::access::{TokenError, password_marker};
 use crate::auth::{Authenticated, Authenticator, Credential, CredentialKind};
 use crate::config::Settings;
-use crate::db::{DbError, users};
-use crate::error::Failure;
 
 pub struct BearerStrategy;
 
@@ -70,13 +68,9 @@ impl AuthStrategy for BearerStrategy {
             let Ok(user_id) = claims.sub.parse::<i64>() else {
                 return INVALID;
             };
-            let user = match auth
-                .db
-                .run(move |conn| users::find(conn, user_id).map_err(DbError::from))
-                .await
-            {
+            let user = match auth.load_user(user_id).await {
                 Ok(user) => user,
-                Err(e) => return Verdict::Failed(Failure::from(e)),
+                Err(failure) => return Verdict::Failed(failure),
             };
             match user {
                 Some(user) if !user.disabled && claims.pwd_at == password_marker(&user) => {

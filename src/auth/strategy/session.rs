@@ -13,7 +13,6 @@ use super::{AuthStrategy, Verdict};
 use crate::auth::{Authenticated, Authenticator, Credential, CredentialKind};
 use crate::config::Settings;
 use crate::db::models::User;
-use crate::db::{DbError, users};
 use crate::domain::clock;
 use crate::error::Failure;
 use crate::session_store::TypedSession;
@@ -65,13 +64,9 @@ impl AuthStrategy for SessionStrategy {
                 session.purge();
                 return Verdict::Absent;
             };
-            let user = match auth
-                .db
-                .run(move |conn| users::find(conn, user_id).map_err(DbError::from))
-                .await
-            {
+            let user = match auth.load_user(user_id).await {
                 Ok(user) => user,
-                Err(e) => return Verdict::Failed(Failure::from(e)),
+                Err(failure) => return Verdict::Failed(failure),
             };
             let login_at = session.login_at();
             match user {
