@@ -7,9 +7,13 @@
 //! [`Accounts::publish`]es the [`Revocation`]. Publishing is the only place that cleans the
 //! session store up after a revocation; caches of verified credentials hook in there too.
 
-use crate::auth::lockout;
+use crate::auth::lockout::{self, Lockout, Refused};
+use crate::auth::login::{LoginError, check_password};
 use crate::auth::password::PasswordHasher;
+use crate::auth::strategy::session::is_current;
+use crate::auth::token::access::password_marker;
 use crate::auth::token::refresh;
+use crate::auth::{Authenticated, Authenticator, Credential};
 use crate::db::models::User;
 use crate::db::users::CreateUserError;
 use crate::db::{
@@ -30,6 +34,16 @@ pub enum AccountError {
     Taken,
     #[error("Current password is incorrect.")]
     WrongPassword,
+    /// The caller's own credential ended (or the caller was disabled) while the request was
+    /// in flight: nothing was changed.
+    #[error("Your sign-in has ended; sign in again.")]
+    CallerRevoked,
+    /// The caller is no longer an administrator: nothing was changed.
+    #[error("You are no longer an administrator.")]
+    NotAdmin,
+    /// The change would leave no enabled administrator.
+    #[error("The last enabled administrator cannot be disabled, demoted or deleted.")]
+    LastAdmin,
     #[error(transparent)]
     Failed(#[from] Failure),
 }
@@ -37,6 +51,22 @@ pub enum AccountError {
 impl From<DbError> for AccountError {
     fn from(e: DbError) -> Self {
         Self::Failed(e.into())
+    }
+}
+
+impl From<diesel::result::Error> for AccountError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::from(DbError::from(e))
+    }
+}
+
+impl By<'_> {
+    /// An owned copy of the caller, to move into a blocking transaction.
+    fn caller(self) -> Option<Authenticated> {
+        match self {
+            Self::Operator => None,
+            Self::Admin(caller) => Some(caller.clone()),
+        }
     }
 }
 
@@ -55,6 +85,54 @@ pub struct Accounts {
     db: Database,
     hasher: PasswordHasher,
     sessions: AnyStore,
+    lockout: Lockout,
+}
+
+/// Who asks for an admin change: an operator at the command line, or an administrator whose
+/// credential is checked again inside the change's transaction.
+#[derive(Clone, Copy)]
+pub enum By<'a> {
+    Operator,
+    Admin(&'a Authenticated),
+}
+
+/// Inside a write's transaction: whether the caller's credential still stands (the user
+/// enabled, the session not revoked, the token's password and family current), and, with
+/// `need_admin`, whether the caller is still an administrator. A request that was in flight
+/// during a revocation fails here, whatever its extractor saw before the body arrived.
+fn check_caller(
+    conn: &mut AnyConnection,
+    caller: &Authenticated,
+    need_admin: bool,
+) -> Result<(), AccountError> {
+    let Some(fresh) = users::find(conn, caller.user.id)? else {
+        return Err(AccountError::CallerRevoked);
+    };
+    let holds = !fresh.disabled
+        && match &caller.credential {
+            Credential::Session { login_at } => is_current(Some(*login_at), &fresh),
+            Credential::Bearer(claims) => {
+                claims.pwd_at == password_marker(&fresh)
+                    && refresh_tokens::family_live(conn, &claims.sid)?
+            }
+            Credential::Basic => true,
+        };
+    if !holds {
+        return Err(AccountError::CallerRevoked);
+    }
+    if need_admin && !fresh.is_admin {
+        return Err(AccountError::NotAdmin);
+    }
+    Ok(())
+}
+
+/// Inside a write's transaction: refuses a change that would leave no enabled administrator
+/// when `target` is one of them.
+fn keep_an_admin(conn: &mut AnyConnection, target: &User) -> Result<(), AccountError> {
+    if target.is_admin && !target.disabled && users::count_enabled_admins(conn)? <= 1 {
+        return Err(AccountError::LastAdmin);
+    }
+    Ok(())
 }
 
 /// Checks a new username and password together, collecting every problem.
@@ -97,11 +175,12 @@ fn revoke_all(conn: &mut AnyConnection, user_id: i64) -> Result<(), DbError> {
 }
 
 impl Accounts {
-    pub fn new(db: Database, hasher: PasswordHasher, sessions: AnyStore) -> Self {
+    pub fn new(db: Database, hasher: PasswordHasher, sessions: AnyStore, lockout: Lockout) -> Self {
         Self {
             db,
             hasher,
             sessions,
+            lockout,
         }
     }
 
@@ -125,7 +204,9 @@ impl Accounts {
     /// ended, publishes that after the commit.
     async fn commit<T, F>(&self, change: F) -> Result<T, AccountError>
     where
-        F: FnOnce(&mut AnyConnection) -> Result<(T, Option<Revocation>), DbError> + Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<(T, Option<Revocation>), AccountError>
+            + Send
+            + 'static,
         T: Send + 'static,
     {
         let (value, revocation) = self
@@ -138,13 +219,29 @@ impl Accounts {
         Ok(value)
     }
 
-    /// Validates, hashes (on the hashing pool) and creates a user.
+    /// Self-service sign-up from the client address `ip` (its lockout key): counted against
+    /// `lockout.max_registrations_per_ip` whatever the outcome (429 past it), then validated,
+    /// hashed on the pool (a taken name too, so it costs the same) and created.
     pub async fn register(
         &self,
         username: &str,
         password: Password,
         min_length: usize,
+        ip: &str,
     ) -> Result<User, AccountError> {
+        let (lockout, key) = (self.lockout.clone(), ip.to_string());
+        match self
+            .db
+            .run(move |conn| lockout.reserve_registration(conn, &key))
+            .await
+        {
+            Ok(()) => {}
+            Err(Refused::Locked { retry_after }) => {
+                tracing::info!(target: "audit", event = "registration_throttled", ip);
+                return Err(Failure::Locked { retry_after }.into());
+            }
+            Err(Refused::Db(e)) => return Err(e.into()),
+        }
         let name = validate_new_account(username, &password, min_length)?;
         self.create(name, password, false).await
     }
@@ -165,29 +262,47 @@ impl Accounts {
         Ok(user)
     }
 
-    /// Checks the current password, then sets the new one and revokes every credential of the
-    /// user. The caller carries its own session over afterwards.
+    /// A signed-in user changes their own password. The current password goes through the
+    /// password check of every door (counted against the lockout before bcrypt); then, in
+    /// one transaction, the caller's credential is checked again and the new hash is written
+    /// only if the password has not changed since the check; every credential of the user
+    /// ends. The caller carries its own session over afterwards.
     pub async fn change_password(
         &self,
-        user: &User,
+        auth: &Authenticator,
+        caller: &Authenticated,
         current: Password,
         new: Password,
         min_length: usize,
+        ip: &str,
     ) -> Result<(), AccountError> {
-        let matched = self
-            .hasher
-            .verify(current, Some(user.password_hash.clone()))
-            .await
-            .map_err(Failure::from)?;
-        if !matched {
-            return Err(AccountError::WrongPassword);
-        }
-        self.set_password(user.id, new, min_length).await?;
+        new.check_policy(min_length)
+            .map_err(AccountError::Invalid)?;
+        let verified = match check_password(auth, &caller.user.username, current, ip).await {
+            Ok(verified) if verified.user.id == caller.user.id => verified,
+            Ok(_) | Err(LoginError::InvalidCredentials) => return Err(AccountError::WrongPassword),
+            Err(LoginError::Failed(failure)) => return Err(failure.into()),
+        };
+        let hash = self.hasher.hash(new).await.map_err(Failure::from)?;
+        let (caller, user_id) = (caller.clone(), verified.user.id);
+        let unchanged_since = verified.user.password_changed_at;
+        self.commit(move |conn| {
+            check_caller(conn, &caller, false)?;
+            if users::replace_password(conn, user_id, Some(unchanged_since), &hash)? != 1 {
+                // Changed by someone else since the check: the current password is not
+                // the one that was typed any more.
+                return Err(AccountError::WrongPassword);
+            }
+            revoke_all(conn, user_id)?;
+            Ok(((), Some(Revocation::User { user_id })))
+        })
+        .await?;
+        tracing::info!(target: "audit", event = "password_changed", user_id);
         Ok(())
     }
 
-    /// Sets a new password (policy checked, hashed on the pool) and revokes every credential
-    /// issued before it; false when there is no such user.
+    /// An operator sets a user's password (policy checked, hashed on the pool); every
+    /// credential issued before it ends. False when there is no such user.
     pub async fn set_password(
         &self,
         user_id: i64,
@@ -199,7 +314,7 @@ impl Accounts {
         let hash = self.hasher.hash(new).await.map_err(Failure::from)?;
         let found = self
             .commit(move |conn| {
-                let found = users::set_password_hash(conn, user_id, &hash, true)? == 1;
+                let found = users::replace_password(conn, user_id, None, &hash)? == 1;
                 if found {
                     revoke_all(conn, user_id)?;
                 }
@@ -212,9 +327,33 @@ impl Accounts {
         Ok(found)
     }
 
+    /// Checks the caller (when an admin) and loads the target, inside the transaction.
+    fn authorize(
+        conn: &mut AnyConnection,
+        by: Option<&Authenticated>,
+        user_id: i64,
+    ) -> Result<Option<User>, AccountError> {
+        if let Some(caller) = by {
+            check_caller(conn, caller, true)?;
+        }
+        Ok(users::find(conn, user_id)?)
+    }
+
     /// Disables (revoking every credential) or enables a user; false when there is no such user.
-    pub async fn set_disabled(&self, user_id: i64, disabled: bool) -> Result<bool, AccountError> {
+    pub async fn set_disabled(
+        &self,
+        by: By<'_>,
+        user_id: i64,
+        disabled: bool,
+    ) -> Result<bool, AccountError> {
+        let by = by.caller();
         self.commit(move |conn| {
+            let Some(target) = Self::authorize(conn, by.as_ref(), user_id)? else {
+                return Ok((false, None));
+            };
+            if disabled {
+                keep_an_admin(conn, &target)?;
+            }
             let found = users::set_disabled(conn, user_id, disabled)? == 1;
             let ends = found && disabled;
             if ends {
@@ -227,8 +366,20 @@ impl Accounts {
 
     /// Grants or revokes the admin role; a demotion ends every credential of the user, since
     /// access tokens carry the roles they were issued with.
-    pub async fn set_admin(&self, user_id: i64, is_admin: bool) -> Result<bool, AccountError> {
+    pub async fn set_admin(
+        &self,
+        by: By<'_>,
+        user_id: i64,
+        is_admin: bool,
+    ) -> Result<bool, AccountError> {
+        let by = by.caller();
         self.commit(move |conn| {
+            let Some(target) = Self::authorize(conn, by.as_ref(), user_id)? else {
+                return Ok((false, None));
+            };
+            if !is_admin {
+                keep_an_admin(conn, &target)?;
+            }
             let found = users::set_admin(conn, user_id, is_admin)? == 1;
             let ends = found && !is_admin;
             if ends {
@@ -240,8 +391,13 @@ impl Accounts {
     }
 
     /// Deletes a user and everything issued to them; false when there is no such user.
-    pub async fn delete(&self, user_id: i64) -> Result<bool, AccountError> {
+    pub async fn delete(&self, by: By<'_>, user_id: i64) -> Result<bool, AccountError> {
+        let by = by.caller();
         self.commit(move |conn| {
+            let Some(target) = Self::authorize(conn, by.as_ref(), user_id)? else {
+                return Ok((false, None));
+            };
+            keep_an_admin(conn, &target)?;
             revoke_all(conn, user_id)?;
             let found = users::delete(conn, user_id)? == 1;
             Ok((found, found.then_some(Revocation::User { user_id })))
@@ -250,9 +406,14 @@ impl Accounts {
     }
 
     /// Ends every session and refresh-token family of the user (and so every access token
-    /// issued from them).
-    pub async fn sign_out_everywhere(&self, user_id: i64) -> Result<(), AccountError> {
+    /// issued from them): the user's own choice (`By::Operator` stands for the user acting on
+    /// themselves too), or an administrator's.
+    pub async fn sign_out_everywhere(&self, by: By<'_>, user_id: i64) -> Result<(), AccountError> {
+        let by = by.caller();
         self.commit(move |conn| {
+            if let Some(caller) = &by {
+                check_caller(conn, caller, true)?;
+            }
             revoke_all(conn, user_id)?;
             Ok(((), Some(Revocation::User { user_id })))
         })
@@ -285,10 +446,17 @@ impl Accounts {
     }
 
     /// Lifts the lock and count of a username; false when it was not locked.
-    pub async fn unlock(&self, username: String) -> Result<bool, AccountError> {
-        Ok(self
-            .db
-            .run(move |conn| lockout::unlock_user(conn, &username))
-            .await?)
+    pub async fn unlock(&self, by: By<'_>, username: String) -> Result<bool, AccountError> {
+        let by = by.caller();
+        self.db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    if let Some(caller) = &by {
+                        check_caller(conn, caller, true)?;
+                    }
+                    Ok(lockout::unlock_user(conn, &username)?)
+                })
+            })
+            .await
     }
 }

@@ -76,6 +76,13 @@ impl From<AccountError> for ApiError {
             AccountError::WrongPassword => {
                 Self::Unprocessable("Current password is incorrect.".into())
             }
+            AccountError::LastAdmin => Self::Conflict(
+                "The last enabled administrator cannot be disabled, demoted or deleted.",
+            ),
+            AccountError::CallerRevoked => Self::Unauthorized {
+                challenges: vec![format!("Bearer realm=\"{REALM}\"")],
+            },
+            AccountError::NotAdmin => Self::InsufficientScope,
             AccountError::Failed(failure) => Self::Failed(failure),
         }
     }

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::extract::Caller;
+use crate::accounts::By;
 use crate::auth::Credential;
 use crate::auth::csrf::{self, CSRF_HEADER};
 use crate::session_store::TypedSession;
@@ -51,7 +52,10 @@ pub async fn logout_all(
             .unwrap_or_default();
         csrf::verify(&session, submitted).map_err(|_| ApiError::Csrf)?;
     }
-    state.accounts.sign_out_everywhere(who.user.id).await?;
+    state
+        .accounts
+        .sign_out_everywhere(By::Operator, who.user.id)
+        .await?;
     if by_session {
         session.purge();
     }

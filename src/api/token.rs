@@ -6,9 +6,9 @@ use serde::Serialize;
 
 use super::body::{parse_fields, read_body};
 use super::error::ApiError;
-use crate::auth::login::check_password;
+use crate::auth::login::{Verified, check_password};
 use crate::auth::strategy::basic::{basic_header, parse_basic};
-use crate::auth::token::refresh::{self, Rotation};
+use crate::auth::token::refresh::{self, Issued, Rotation};
 use crate::config::Settings;
 use crate::db::models::User;
 use crate::domain::Password;
@@ -37,7 +37,7 @@ pub async fn token(
     let mut fields = parse_fields(kind, &body, FIELDS)?;
     let grant = fields.remove("grant_type");
     tracing::Span::current().record("grant_type", grant.as_deref().unwrap_or("password"));
-    let user = match grant.as_deref() {
+    let verified = match grant.as_deref() {
         None | Some("password") => password_grant(&req, &state, &config, fields).await?,
         Some("refresh_token") => {
             let presented = fields
@@ -48,13 +48,20 @@ pub async fn token(
         }
         Some(_) => return Err(ApiError::UnsupportedGrantType),
     };
+    // The family is born in one transaction that re-reads the user: a password change or
+    // revocation that committed while bcrypt ran refuses it, as a failed login.
     let refresh_ttl = config.token.refresh_ttl.0;
-    let user_id = user.id;
-    let refresh_token = state
+    let user = verified.user.clone();
+    let issued = state
         .db
-        .run(move |conn| refresh::create(conn, user_id, None, refresh_ttl).map_err(Failure::from))
-        .await?;
-    respond(&state, &user, refresh_token)
+        .run(move |conn| {
+            refresh::start_family_for(conn, &verified, refresh_ttl).map_err(Failure::from)
+        })
+        .await?
+        .ok_or(ApiError::InvalidCredentials {
+            basic: config.auth.basic,
+        })?;
+    respond(&state, &user, issued)
 }
 
 async fn password_grant(
@@ -62,7 +69,7 @@ async fn password_grant(
     state: &AppState,
     config: &Settings,
     mut fields: std::collections::HashMap<String, String>,
-) -> Result<User, ApiError> {
+) -> Result<Verified, ApiError> {
     let basic_on = config.auth.basic;
     let (username, password) = match (fields.remove("username"), fields.remove("password")) {
         (Some(u), Some(p)) => (u, Password::new(p)),
@@ -77,7 +84,8 @@ async fn password_grant(
             ));
         }
     };
-    check_password(&state.auth, &username, password, state.client_ip(req))
+    let ip = state.client_ip(req).to_string();
+    check_password(&state.auth, &username, password, &ip)
         .await
         .map_err(|e| ApiError::from_login(e, basic_on))
 }
@@ -93,10 +101,7 @@ async fn refresh_grant(
         .run(move |conn| refresh::rotate(conn, &presented, ttl).map_err(Failure::from))
         .await?;
     match rotation {
-        Rotation::Rotated {
-            user,
-            refresh_token,
-        } => respond(state, &user, refresh_token),
+        Rotation::Rotated { user, issued } => respond(state, &user, issued),
         Rotation::Reused => {
             state.metrics.refresh_reuse.inc();
             Err(ApiError::InvalidGrant(
@@ -109,10 +114,10 @@ async fn refresh_grant(
     }
 }
 
-fn respond(state: &AppState, user: &User, refresh_token: String) -> Result<HttpResponse, ApiError> {
+fn respond(state: &AppState, user: &User, issued: Issued) -> Result<HttpResponse, ApiError> {
     let keys = state.auth.keys.as_ref().ok_or(ApiError::NotFound)?;
     let access = keys
-        .issue(user)
+        .issue(user, &issued.family_id)
         .map_err(|e| anyhow::anyhow!("signing an access token: {e}"))?;
     state.metrics.tokens_issued.inc();
     tracing::info!(target: "audit", event = "tokens_issued", user_id = user.id);
@@ -123,6 +128,6 @@ fn respond(state: &AppState, user: &User, refresh_token: String) -> Result<HttpR
             access_token: access.token,
             token_type: "Bearer",
             expires_in: access.expires_in,
-            refresh_token,
+            refresh_token: issued.token,
         }))
 }

@@ -32,7 +32,12 @@ pub async fn register(
     let password = Password::new(fields.remove("password").unwrap_or_default());
     let user = state
         .accounts
-        .register(&username, password, config.password.min_length)
+        .register(
+            &username,
+            password,
+            config.password.min_length,
+            &state.client_ip(&req).to_string(),
+        )
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, "/api/me"))

@@ -1,12 +1,16 @@
-//! Failed-login throttling (SPEC §8): counters per username (existing or not) and per client
-//! IP, kept in the database so that they hold across restarts and instances.
-
-use std::net::IpAddr;
+//! Failed-login throttling (SPEC §8): counters per username (existing or not), per client
+//! address, and of registrations per client address, kept in the database so that they hold
+//! across restarts and instances.
+//!
+//! A try is reserved (counted) before the password is checked, so a burst of concurrent
+//! guesses can never run more checks than the limits allow; a successful sign-in then clears
+//! the username's count and gives its reservation of the address back (successful sign-ins never
+//! count toward the per-address limit, or people behind one NAT would lock each other out).
 
 use chrono::NaiveDateTime;
 
 use crate::config::LockoutSettings;
-use crate::db::login_failures::{self, Kind};
+use crate::db::login_failures::{self, Kind, Reservation};
 use crate::db::{AnyConnection, DbError, write_transaction};
 use crate::domain::clock::{chrono_duration, now};
 
@@ -17,7 +21,31 @@ const MAX_SUBJECT_CHARS: usize = 128;
 pub struct Lockout {
     max_per_user: u32,
     max_per_ip: u32,
+    max_registrations_per_ip: u32,
     window: chrono::Duration,
+}
+
+/// A reserved try: it counts as a failure unless [`Lockout::succeeded`] or
+/// [`Lockout::cancel`] gives it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    /// This try reached a limit and set a lock (counted in the lockout metric when it fails).
+    pub locks: bool,
+}
+
+/// Why a try was not reserved.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error("locked; retry in {retry_after} s")]
+    Locked { retry_after: u64 },
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for Refused {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e.into())
+    }
 }
 
 /// The counter key of a typed username: lower-cased, so that case games share one counter,
@@ -41,59 +69,92 @@ impl Lockout {
         Self {
             max_per_user: settings.max_failures,
             max_per_ip: settings.max_failures_per_ip,
+            max_registrations_per_ip: settings.max_registrations_per_ip,
             window: chrono_duration(settings.duration.0),
         }
     }
 
-    /// Seconds until the username or the IP may try again, if either is locked.
+    fn reserve_one(
+        &self,
+        conn: &mut AnyConnection,
+        kind: Kind,
+        subject: &str,
+        max: u32,
+        now: NaiveDateTime,
+    ) -> Result<bool, Refused> {
+        match login_failures::reserve(conn, kind, subject, max, self.window, now)? {
+            Reservation::Reserved { locks } => Ok(locks),
+            Reservation::Locked { until } => Err(Refused::Locked {
+                retry_after: seconds_until(until, now),
+            }),
+        }
+    }
+
+    /// Reserves a sign-in try for the username and the client address, in one transaction:
+    /// refused (and nothing counted) when either is locked.
+    pub fn reserve(
+        &self,
+        conn: &mut AnyConnection,
+        user: &str,
+        ip: &str,
+    ) -> Result<Attempt, Refused> {
+        write_transaction(conn, |conn| {
+            let now = now();
+            let user_locks = self.reserve_one(conn, Kind::User, user, self.max_per_user, now)?;
+            let ip_locks = self.reserve_one(conn, Kind::Ip, ip, self.max_per_ip, now)?;
+            Ok(Attempt {
+                locks: user_locks || ip_locks,
+            })
+        })
+    }
+
+    /// The try succeeded: the username's count is cleared (not the address's: one good
+    /// account must not let an address keep guessing others), and the address's reservation
+    /// is given back.
+    pub fn succeeded(&self, conn: &mut AnyConnection, user: &str, ip: &str) -> Result<(), DbError> {
+        write_transaction(conn, |conn| {
+            login_failures::clear(conn, Kind::User, user)?;
+            login_failures::release(conn, Kind::Ip, ip, self.max_per_ip)?;
+            Ok(())
+        })
+    }
+
+    /// The try could not be checked at all (the hashing queue was full): both reservations
+    /// are given back.
+    pub fn cancel(&self, conn: &mut AnyConnection, user: &str, ip: &str) -> Result<(), DbError> {
+        write_transaction(conn, |conn| {
+            login_failures::release(conn, Kind::User, user, self.max_per_user)?;
+            login_failures::release(conn, Kind::Ip, ip, self.max_per_ip)?;
+            Ok(())
+        })
+    }
+
+    /// Counts a registration attempt from the client address, whatever its outcome; refused
+    /// past `lockout.max_registrations_per_ip` within `lockout.duration`.
+    pub fn reserve_registration(&self, conn: &mut AnyConnection, ip: &str) -> Result<(), Refused> {
+        write_transaction(conn, |conn| {
+            let now = now();
+            self.reserve_one(
+                conn,
+                Kind::Registration,
+                ip,
+                self.max_registrations_per_ip,
+                now,
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Seconds until the username or the address may try again, if either is locked.
     pub fn retry_after(
         &self,
         conn: &mut AnyConnection,
         user: &str,
-        ip: IpAddr,
+        ip: &str,
     ) -> Result<Option<u64>, DbError> {
         let now = now();
-        let ip = ip.to_string();
-        let until =
-            login_failures::locked_until(conn, &[(Kind::User, user), (Kind::Ip, &ip)], now)?;
+        let until = login_failures::locked_until(conn, &[(Kind::User, user), (Kind::Ip, ip)], now)?;
         Ok(until.map(|u| seconds_until(u, now)))
-    }
-
-    /// Counts a failure against the username and the IP; true when it set a new lock.
-    pub fn record_failure(
-        &self,
-        conn: &mut AnyConnection,
-        user: &str,
-        ip: IpAddr,
-    ) -> Result<bool, DbError> {
-        let ip = ip.to_string();
-        write_transaction(conn, |conn| {
-            let now = now();
-            let user_lock = login_failures::record_failure(
-                conn,
-                Kind::User,
-                user,
-                self.max_per_user,
-                self.window,
-                now,
-            )?;
-            let ip_lock = login_failures::record_failure(
-                conn,
-                Kind::Ip,
-                &ip,
-                self.max_per_ip,
-                self.window,
-                now,
-            )?;
-            Ok(user_lock.is_some() || ip_lock.is_some())
-        })
-    }
-
-    /// A successful login resets the username's count (not the IP's: one good account must
-    /// not let an address keep guessing others).
-    pub fn record_success(&self, conn: &mut AnyConnection, user: &str) -> Result<(), DbError> {
-        login_failures::clear(conn, Kind::User, user)?;
-        Ok(())
     }
 
     /// Deletes counters that no longer matter.

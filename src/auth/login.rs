@@ -1,13 +1,21 @@
-//! The password check shared by every door (form, token endpoint, HTTP Basic): the lockout
-//! check, the user look-up, bcrypt on the hashing pool, refusal of disabled users, counting of
-//! failures, and the hash upgrade when the cost setting changed.
+//! The password check shared by every door (form, token endpoint, HTTP Basic, and the current
+//! password of a password change).
+//!
+//! In order: the try is reserved against the username's and the address's limits (refused
+//! when locked, before any bcrypt); the user row is read, and that instant is when the
+//! credentials were checked; bcrypt runs on the hashing pool, against the dummy hash for an
+//! unknown user and padded to one configured-cost hash when a stored hash is cheaper, so every
+//! failure costs the same; a success re-reads the user in a transaction and counts as a failure
+//! if the password changed or the user's credentials were revoked meanwhile; an upgrade of the
+//! hash to the configured cost is a compare-and-swap on the hash just checked.
 
-use std::net::IpAddr;
+use chrono::NaiveDateTime;
 
 use super::Authenticator;
-use super::lockout::user_subject;
+use super::lockout::{Refused, user_subject};
 use crate::db::models::User;
-use crate::db::{DbError, users};
+use crate::db::{DbError, users, write_transaction};
+use crate::domain::clock::now;
 use crate::domain::{Password, Username};
 use crate::error::Failure;
 
@@ -22,99 +30,166 @@ pub enum LoginError {
     Failed(#[from] Failure),
 }
 
-enum Lookup {
-    Locked(u64),
-    Found(Option<User>),
+/// A user whose password was just checked.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The user as read before the check.
+    pub user: User,
+    /// When the user row was read for the check: credentials born of this sign-in (a
+    /// session, a refresh family) date from then, so a revocation that commits while bcrypt
+    /// runs still ends them.
+    pub checked_at: NaiveDateTime,
 }
 
-/// Checks a username and password from client `ip`; on success returns the user.
-#[tracing::instrument(skip(state, password))]
+impl Verified {
+    /// Whether `fresh` (the user read again) still vouches for this check: same password,
+    /// enabled, and no revocation since.
+    pub fn still_holds(&self, fresh: &User) -> bool {
+        !fresh.disabled
+            && fresh.password_changed_at == self.user.password_changed_at
+            && fresh
+                .sessions_revoked_at
+                .is_none_or(|t| t <= self.checked_at)
+    }
+}
+
+/// A username as a log value: quoted and escaped, so it cannot pass for other fields.
+fn shown(username: &str) -> String {
+    format!("{:?}", username.chars().take(80).collect::<String>())
+}
+
+/// Checks a username and password from the client address `ip` (its lockout key).
+#[tracing::instrument(skip(auth, password))]
 pub async fn check_password(
-    state: &Authenticator,
+    auth: &Authenticator,
     username: &str,
     password: Password,
-    ip: IpAddr,
-) -> Result<User, LoginError> {
+    ip: &str,
+) -> Result<Verified, LoginError> {
     let subject = user_subject(username);
-    let lockout = state.lockout.clone();
     let key = Username::parse(username).ok().map(|name| name.key());
-    let lookup = {
-        let subject = subject.clone();
-        state
-            .db
-            .run(move |conn| -> Result<Lookup, Failure> {
-                if let Some(retry) = lockout.retry_after(conn, &subject, ip)? {
-                    return Ok(Lookup::Locked(retry));
-                }
-                Ok(Lookup::Found(match key {
-                    Some(key) => users::find_by_username(conn, &key)?,
+    let reserved = {
+        let (lockout, subject, ip) = (auth.lockout.clone(), subject.clone(), ip.to_string());
+        auth.db
+            .run(move |conn| {
+                let attempt = lockout.reserve(conn, &subject, &ip)?;
+                let checked_at = now();
+                let user = match key {
+                    Some(key) => users::find_by_username(conn, &key).map_err(DbError::from)?,
                     None => None,
-                }))
+                };
+                Ok::<_, Refused>((attempt, user, checked_at))
             })
-            .await?
+            .await
     };
-    let user = match lookup {
-        Lookup::Locked(retry_after) => {
-            state.metrics.logins.with_label_values(&["locked"]).inc();
-            tracing::info!(target: "audit", event = "login_locked", username = %username.escape_debug(), %ip);
+    let (attempt, user, checked_at) = match reserved {
+        Ok(reserved) => reserved,
+        Err(Refused::Locked { retry_after }) => {
+            auth.metrics.logins.with_label_values(&["locked"]).inc();
+            tracing::info!(target: "audit", event = "login_locked", username = %shown(username), ip);
             return Err(Failure::Locked { retry_after }.into());
         }
-        Lookup::Found(user) => user,
+        Err(Refused::Db(e)) => return Err(Failure::from(e).into()),
     };
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     // Always run bcrypt: unknown and disabled users take as long as a wrong password.
-    let matched = state
-        .hasher
-        .verify(password.clone(), hash)
-        .await
-        .map_err(Failure::from)?;
-    let user = match user {
-        Some(user) if matched && !user.disabled => user,
-        _ => {
-            let lockout = state.lockout.clone();
-            let subject = subject.clone();
-            let locked = state
+    let matched = match auth.hasher.verify(password.clone(), hash.clone()).await {
+        Ok(matched) => matched,
+        Err(e) => {
+            // Not checked at all: the try does not count.
+            let (lockout, subject, ip) = (auth.lockout.clone(), subject.clone(), ip.to_string());
+            if let Err(e) = auth
                 .db
-                .run(move |conn| lockout.record_failure(conn, &subject, ip))
+                .run(move |conn| lockout.cancel(conn, &subject, &ip))
                 .await
-                .map_err(Failure::from)?;
-            state.metrics.logins.with_label_values(&["failed"]).inc();
-            tracing::info!(target: "audit", event = "login_failed", username = %username.escape_debug(), %ip);
-            if locked {
-                state.metrics.lockouts.inc();
-                tracing::warn!(target: "audit", event = "lockout", username = %username.escape_debug(), %ip);
+            {
+                tracing::warn!(error = ?e, "could not give a try back");
             }
-            return Err(LoginError::InvalidCredentials);
+            return Err(Failure::from(e).into());
         }
     };
-    if state.hasher.needs_rehash(&user.password_hash) {
-        // Best effort: a failed upgrade must not fail the login.
-        match state.hasher.hash(password).await {
-            Ok(new_hash) => {
-                let id = user.id;
-                if let Err(e) = state
-                    .db
-                    .run(move |conn| {
-                        users::set_password_hash(conn, id, &new_hash, false).map_err(DbError::from)
-                    })
-                    .await
-                {
-                    tracing::warn!(error = ?e, user_id = id, "could not store the upgraded password hash");
-                }
-            }
-            Err(e) => tracing::warn!(error = ?e, "could not upgrade the password hash"),
+    let verified = match user {
+        Some(user) if matched && !user.disabled => {
+            confirm(auth, Verified { user, checked_at }, &subject, ip).await?
         }
-    }
-    let (id, lockout) = (user.id, state.lockout.clone());
-    state
+        _ => None,
+    };
+    let Some(verified) = verified else {
+        if hash
+            .as_deref()
+            .is_some_and(|h| auth.hasher.cheaper_than_configured(h))
+        {
+            // A stored hash of a lower cost fails faster than the dummy hash of an unknown
+            // user: pad it to one configured-cost check.
+            auth.hasher.pad(password).await.map_err(Failure::from)?;
+        }
+        auth.metrics.logins.with_label_values(&["failed"]).inc();
+        tracing::info!(target: "audit", event = "login_failed", username = %shown(username), ip);
+        if attempt.locks {
+            auth.metrics.lockouts.inc();
+            tracing::warn!(target: "audit", event = "lockout", username = %shown(username), ip);
+        }
+        return Err(LoginError::InvalidCredentials);
+    };
+    upgrade_hash(auth, &verified.user, password).await;
+    auth.metrics.logins.with_label_values(&["ok"]).inc();
+    tracing::info!(target: "audit", event = "login_ok", user_id = verified.user.id, username = %shown(&verified.user.username), ip);
+    Ok(verified)
+}
+
+/// After a matching password: re-reads the user in a transaction and, if the check still
+/// holds, clears the username's count, gives the address's try back and records the login.
+/// `None` when the password changed or the user was disabled or revoked while bcrypt ran.
+async fn confirm(
+    auth: &Authenticator,
+    verified: Verified,
+    subject: &str,
+    ip: &str,
+) -> Result<Option<Verified>, Failure> {
+    let (lockout, subject, ip) = (auth.lockout.clone(), subject.to_string(), ip.to_string());
+    let id = verified.user.id;
+    let holds = auth
         .db
-        .run(move |conn| -> Result<(), Failure> {
-            lockout.record_success(conn, &subject)?;
-            users::record_login(conn, id)?;
-            Ok(())
+        .run(move |conn| {
+            let holds = write_transaction(conn, |conn| -> Result<bool, DbError> {
+                let holds =
+                    users::find(conn, id)?.is_some_and(|fresh| verified.still_holds(&fresh));
+                if holds {
+                    users::record_login(conn, id)?;
+                }
+                Ok(holds)
+            })?;
+            if holds {
+                lockout.succeeded(conn, &subject, &ip)?;
+            }
+            Ok::<_, Failure>(holds.then_some(verified))
         })
         .await?;
-    state.metrics.logins.with_label_values(&["ok"]).inc();
-    tracing::info!(target: "audit", event = "login_ok", user_id = user.id, username = %user.username, %ip);
-    Ok(user)
+    Ok(holds)
+}
+
+/// Re-hashes at the configured cost when the stored hash is cheaper. Best effort: a failed
+/// upgrade must not fail the login, and the write only replaces the hash just checked (a
+/// password changed meanwhile is never overwritten by the old one).
+async fn upgrade_hash(auth: &Authenticator, user: &User, password: Password) {
+    if !auth.hasher.needs_rehash(&user.password_hash) {
+        return;
+    }
+    let new_hash = match auth.hasher.hash(password).await {
+        Ok(hash) => hash,
+        Err(e) => {
+            tracing::warn!(error = ?e, "could not upgrade the password hash");
+            return;
+        }
+    };
+    let (id, old) = (user.id, user.password_hash.clone());
+    if let Err(e) = auth
+        .db
+        .run(move |conn| {
+            users::upgrade_password_hash(conn, id, &old, &new_hash).map_err(DbError::from)
+        })
+        .await
+    {
+        tracing::warn!(error = ?e, user_id = id, "could not store the upgraded password hash");
+    }
 }

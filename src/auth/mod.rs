@@ -21,12 +21,14 @@ pub mod token;
 use std::sync::Arc;
 
 use actix_web::HttpRequest;
+use actix_web::cookie::Key;
 
 use crate::config::Settings;
 use crate::db::Database;
 use crate::db::models::User;
 use crate::error::Failure;
 use crate::metrics::Metrics;
+use crate::session_store::AnyStore;
 
 use self::chain::AuthChain;
 use self::lockout::Lockout;
@@ -151,6 +153,10 @@ pub struct Authenticator {
     pub metrics: Arc<Metrics>,
     /// Signing keys, when the token API was on at start-up.
     pub keys: Option<JwtKeys>,
+    /// The session store, read afresh before a write decided by a session.
+    pub sessions: AnyStore,
+    /// The key that seals the session cookie (to find the session a cookie names).
+    pub cookie_key: Key,
     chain: AuthChain,
 }
 
@@ -161,6 +167,8 @@ impl Authenticator {
         lockout: Lockout,
         metrics: Arc<Metrics>,
         keys: Option<JwtKeys>,
+        sessions: AnyStore,
+        cookie_key: Key,
     ) -> Self {
         Self {
             db,
@@ -168,6 +176,8 @@ impl Authenticator {
             lockout,
             metrics,
             keys,
+            sessions,
+            cookie_key,
             chain: AuthChain::standard(),
         }
     }

@@ -155,11 +155,30 @@ impl PasswordHasher {
     }
 
     /// Whether a stored hash was made at another cost than the configured one.
+    /// Whether a stored hash should be upgraded: only upward, to the configured cost (a
+    /// lower setting never weakens a stored hash).
     pub fn needs_rehash(&self, hash: &str) -> bool {
-        hash.parse::<bcrypt::HashParts>()
-            .map(|parts| parts.get_cost() != self.inner.cost)
-            .unwrap_or(false)
+        cost_of(hash).is_some_and(|cost| cost < self.inner.cost)
     }
+
+    /// Whether a failed check of `hash` cost less than one hash at the configured cost, so
+    /// that it must be padded to look like an unknown user's (SPEC §8).
+    pub fn cheaper_than_configured(&self, hash: &str) -> bool {
+        cost_of(hash).is_none_or(|cost| cost < self.inner.cost)
+    }
+
+    /// Checks `password` against the dummy hash at the configured cost, and forgets the
+    /// answer: the time of one configured-cost check.
+    pub async fn pad(&self, password: Password) -> Result<(), HashError> {
+        self.verify(password, None).await.map(|_| ())
+    }
+}
+
+/// The cost of a bcrypt hash, when it is one.
+pub fn cost_of(hash: &str) -> Option<u32> {
+    hash.parse::<bcrypt::HashParts>()
+        .ok()
+        .map(|parts| parts.get_cost())
 }
 
 fn truncate_to_char_boundary(text: &str, max: usize) -> &str {
@@ -255,5 +274,7 @@ mod tests {
         assert!(hasher.needs_rehash(&old));
         let same = hash_blocking(&Password::new("x".repeat(12)), 5).unwrap();
         assert!(!hasher.needs_rehash(&same));
+        let stronger = hash_blocking(&Password::new("x".repeat(12)), 6).unwrap();
+        assert!(!hasher.needs_rehash(&stronger), "never downgraded");
     }
 }

@@ -6,7 +6,8 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde::Serialize;
 
-use crate::accounts::{AccountError, Accounts};
+use crate::accounts::{AccountError, Accounts, By};
+use crate::auth::lockout::Lockout;
 use crate::auth::password::PasswordHasher;
 use crate::config::Settings;
 use crate::db::models::User;
@@ -100,7 +101,8 @@ async fn open(settings: &Settings) -> anyhow::Result<Opened> {
     let sessions = AnyStore::open(settings, &db, &installation_id).await?;
     // One thread is plenty for one command; no queue to speak of.
     let hasher = PasswordHasher::start(settings.password.bcrypt_cost, 1, 1)?;
-    let accounts = Accounts::new(db.clone(), hasher, sessions);
+    let lockout = Lockout::new(&settings.lockout);
+    let accounts = Accounts::new(db.clone(), hasher, sessions, lockout);
     Ok(Opened { db, accounts })
 }
 
@@ -177,7 +179,7 @@ async fn run_async(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> 
         UserCommand::Disable { name } => {
             let user = find_user(&db, &name).await?;
             accounts
-                .set_disabled(user.id, true)
+                .set_disabled(By::Operator, user.id, true)
                 .await
                 .map_err(|e| account_error(&name, e))?;
             println!(
@@ -188,7 +190,7 @@ async fn run_async(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> 
         UserCommand::Enable { name } => {
             let user = find_user(&db, &name).await?;
             accounts
-                .set_disabled(user.id, false)
+                .set_disabled(By::Operator, user.id, false)
                 .await
                 .map_err(|e| account_error(&name, e))?;
             println!("user '{}' enabled", user.username);
@@ -196,7 +198,7 @@ async fn run_async(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> 
         UserCommand::Delete { name } => {
             let user = find_user(&db, &name).await?;
             accounts
-                .delete(user.id)
+                .delete(By::Operator, user.id)
                 .await
                 .map_err(|e| account_error(&name, e))?;
             println!("user '{}' deleted", user.username);
@@ -208,7 +210,7 @@ async fn run_async(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> 
                 .is_some();
             // Counters exist for unknown names too (failures are counted either way).
             let cleared = accounts
-                .unlock(name.clone())
+                .unlock(By::Operator, name.clone())
                 .await
                 .map_err(|e| account_error(&name, e))?;
             match (cleared, exists) {

@@ -259,6 +259,8 @@ pub struct LockoutSettings {
     pub max_failures: u32,
     pub max_failures_per_ip: u32,
     pub duration: HumanDuration,
+    /// Registration attempts (any outcome) per client address per `duration`.
+    pub max_registrations_per_ip: u32,
 }
 
 impl Default for LockoutSettings {
@@ -267,6 +269,7 @@ impl Default for LockoutSettings {
             max_failures: 5,
             max_failures_per_ip: 50,
             duration: HumanDuration::minutes(15),
+            max_registrations_per_ip: 20,
         }
     }
 }

@@ -126,6 +126,12 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        if self.lockout.max_registrations_per_ip == 0 {
+            return Err(ConfigError::key(
+                "lockout.max_registrations_per_ip",
+                "must be at least 1",
+            ));
+        }
         if self.lockout.max_failures_per_ip == 0 {
             return Err(ConfigError::key(
                 "lockout.max_failures_per_ip",

@@ -83,6 +83,8 @@ pub struct RefreshTokenRow {
     pub expires_at: NaiveDateTime,
     pub used_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
+    /// When the sign-in that started the family checked its credentials.
+    pub checked_at: Option<NaiveDateTime>,
 }
 
 /// Values for a new refresh token row.
@@ -94,4 +96,5 @@ pub struct NewRefreshToken<'a> {
     pub family_id: &'a str,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    pub checked_at: NaiveDateTime,
 }

@@ -67,6 +67,16 @@ pub fn purge_expired(conn: &mut AnyConnection, before: NaiveDateTime) -> QueryRe
     diesel::delete(rt::table.filter(rt::expires_at.le(before))).execute(conn)
 }
 
+/// Whether the family exists and none of its tokens has been revoked (the check behind an
+/// access token's `sid`). A family purged long after its expiry counts as ended.
+pub fn family_live(conn: &mut AnyConnection, family_id: &str) -> QueryResult<bool> {
+    let rows: i64 = rt::table
+        .filter(rt::family_id.eq(family_id))
+        .count()
+        .get_result(conn)?;
+    Ok(rows > 0 && !family_revoked(conn, family_id)?)
+}
+
 /// Whether any token of the family has been revoked (revocation marks every row it finds, so
 /// one revoked row means the whole family is dead, including rows written concurrently).
 pub fn family_revoked(conn: &mut AnyConnection, family_id: &str) -> QueryResult<bool> {

@@ -21,6 +21,7 @@ diesel::table! {
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        checked_at -> Nullable<Timestamp>,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Functions over the `users` table.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
@@ -77,33 +78,65 @@ pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
     users::table.count().get_result(conn)
 }
 
-/// Sets a new password hash. `changed` marks a real password change (which ends older
-/// credentials); a rehash at a new cost keeps the old change time.
-#[tracing::instrument(skip(conn, password_hash))]
-pub fn set_password_hash(
+/// Upgrades a password hash (same password, new cost) by compare-and-swap: only while the
+/// stored hash is still `expected`, the one just checked, so an upgrade decided before a
+/// password change never writes the old password back. Returns 1 when the hash was replaced.
+#[tracing::instrument(skip(conn, expected, password_hash))]
+pub fn upgrade_password_hash(
     conn: &mut AnyConnection,
     id: i64,
+    expected: &str,
     password_hash: &str,
-    changed: bool,
+) -> QueryResult<usize> {
+    diesel::update(
+        users::table
+            .find(id)
+            .filter(users::password_hash.eq(expected)),
+    )
+    .set((
+        users::password_hash.eq(password_hash),
+        users::updated_at.eq(now()),
+    ))
+    .execute(conn)
+}
+
+/// Sets a new password (a real change: older credentials end). With `unchanged_since`, only
+/// while the password has not changed since then (compare-and-swap on the change time, which
+/// a cost upgrade does not move); returns 1 when the password was set.
+#[tracing::instrument(skip(conn, password_hash))]
+pub fn replace_password(
+    conn: &mut AnyConnection,
+    id: i64,
+    unchanged_since: Option<NaiveDateTime>,
+    password_hash: &str,
 ) -> QueryResult<usize> {
     let now = now();
-    let target = users::table.find(id);
-    if changed {
-        diesel::update(target)
-            .set((
-                users::password_hash.eq(password_hash),
-                users::password_changed_at.eq(now),
-                users::updated_at.eq(now),
-            ))
-            .execute(conn)
-    } else {
-        diesel::update(target)
-            .set((
-                users::password_hash.eq(password_hash),
-                users::updated_at.eq(now),
-            ))
-            .execute(conn)
+    let values = (
+        users::password_hash.eq(password_hash),
+        users::password_changed_at.eq(now),
+        users::updated_at.eq(now),
+    );
+    match unchanged_since {
+        Some(at) => diesel::update(
+            users::table
+                .find(id)
+                .filter(users::password_changed_at.eq(at)),
+        )
+        .set(values)
+        .execute(conn),
+        None => diesel::update(users::table.find(id))
+            .set(values)
+            .execute(conn),
     }
+}
+
+/// How many enabled administrators there are.
+pub fn count_enabled_admins(conn: &mut AnyConnection) -> QueryResult<i64> {
+    users::table
+        .filter(users::is_admin.eq(true))
+        .filter(users::disabled.eq(false))
+        .count()
+        .get_result(conn)
 }
 
 #[tracing::instrument(skip(conn))]

@@ -72,6 +72,19 @@ impl DatabaseSessionStore {
         Ok(deleted == 1)
     }
 
+    /// Whether the store still holds this session (a fresh read, for writes decided on a
+    /// session loaded earlier in the request).
+    pub async fn is_live(&self, session_key: &SessionKey) -> anyhow::Result<bool> {
+        let id = hash_key(session_key);
+        let now = now();
+        let created_after = self.created_after(now);
+        let row = self
+            .db
+            .run(move |conn| Ok::<_, DbError>(sessions::load_live(conn, &id, now, created_after)?))
+            .await?;
+        Ok(row.is_some())
+    }
+
     async fn insert(&self, state: &State, ttl: &CookieDuration) -> anyhow::Result<SessionKey> {
         let key = SessionKey::try_from(random_token(32)).map_err(|e| anyhow::anyhow!("{e}"))?;
         let now = now();
@@ -139,9 +152,10 @@ impl SessionStore for DatabaseSessionStore {
         if updated == 1 {
             Ok(session_key)
         } else {
-            // The row expired or was revoked meanwhile: start a new session, as the Redis
-            // store does, rather than resurrect the old id.
-            self.insert(&state, ttl).await.map_err(UpdateError::Other)
+            // The session ended (logout, revocation, expiry) while this request was in
+            // flight: never write its state back. A fresh key that names nothing replaces the
+            // cookie, so the browser is signed out.
+            super::dead_key()
         }
     }
 

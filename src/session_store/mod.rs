@@ -23,6 +23,13 @@ pub(crate) type State = HashMap<String, String>;
 /// `id_key`); a test pins it by checking the stored user after a login.
 const IDENTITY_KEY: &str = "actix_identity.user_id";
 
+/// A key that names no stored session: what a write to an ended session gets instead of
+/// resurrecting it (the browser's cookie then leads nowhere: signed out).
+fn dead_key() -> Result<SessionKey, UpdateError> {
+    SessionKey::try_from(crate::domain::random_token(32))
+        .map_err(|e| UpdateError::Other(anyhow::anyhow!("{e}")))
+}
+
 /// The stored id of a session key: its SHA-256 in hex, so that a leaked store holds no cookie.
 pub fn hash_key(key: &SessionKey) -> String {
     Sha256::digest(key.as_ref().as_bytes())
@@ -121,6 +128,14 @@ impl AnyStore {
             Self::Database(s) => Ok(s.purge_expired().await?),
             // Redis expires its keys itself.
             Self::Redis(_) => Ok(0),
+        }
+    }
+
+    /// Whether the store still holds the session of `key` (a fresh read).
+    pub async fn is_live(&self, key: &SessionKey) -> anyhow::Result<bool> {
+        match self {
+            Self::Database(s) => s.is_live(key).await,
+            Self::Redis(s) => s.is_live(key).await,
         }
     }
 

@@ -116,6 +116,34 @@ impl RedisSessionStore {
         Ok(true)
     }
 
+    /// Writes the state of an existing session only (`SET … XX`: a session deleted since it
+    /// was read is not brought back); false when it is gone or past its absolute limit.
+    async fn replace(
+        &self,
+        id: &str,
+        stored: &Stored,
+        idle: &CookieDuration,
+    ) -> anyhow::Result<bool> {
+        let Some(secs) = self.expiry_secs(stored.created_at, idle) else {
+            return Ok(false);
+        };
+        let mut conn = self.conn.clone();
+        let written: Option<String> = redis::cmd("SET")
+            .arg(self.session_key(id))
+            .arg(serde_json::to_string(stored)?)
+            .arg("EX")
+            .arg(secs)
+            .arg("XX")
+            .query_async(&mut conn)
+            .await?;
+        Ok(written.is_some())
+    }
+
+    /// Whether the store still holds the session of `key` (a fresh read).
+    pub async fn is_live(&self, key: &SessionKey) -> anyhow::Result<bool> {
+        Ok(self.get(&hash_key(key)).await?.is_some())
+    }
+
     async fn insert(&self, state: State, idle: &CookieDuration) -> anyhow::Result<SessionKey> {
         let key = SessionKey::try_from(random_token(32)).map_err(|e| anyhow::anyhow!("{e}"))?;
         let stored = Stored {
@@ -224,27 +252,23 @@ impl SessionStore for RedisSessionStore {
     ) -> Result<SessionKey, UpdateError> {
         let id = hash_key(&session_key);
         let existing = self.get(&id).await.map_err(UpdateError::Other)?;
-        match existing {
-            Some(old) => {
-                let stored = Stored {
-                    user_id: user_id_of(&state),
-                    created_at: old.created_at,
-                    state,
-                };
-                if self
-                    .put(&id, &stored, ttl)
-                    .await
-                    .map_err(UpdateError::Other)?
-                {
-                    Ok(session_key)
-                } else {
-                    self.insert(stored.state, ttl)
-                        .await
-                        .map_err(UpdateError::Other)
-                }
-            }
-            // Expired or revoked meanwhile: a new session, never the old id again.
-            None => self.insert(state, ttl).await.map_err(UpdateError::Other),
+        let Some(old) = existing else {
+            // Ended (logout, revocation, expiry) while this request was in flight: never
+            // written back; a key that names nothing signs the browser out.
+            return super::dead_key();
+        };
+        let stored = Stored {
+            user_id: user_id_of(&state),
+            created_at: old.created_at,
+            state,
+        };
+        match self
+            .replace(&id, &stored, ttl)
+            .await
+            .map_err(UpdateError::Other)?
+        {
+            true => Ok(session_key),
+            false => super::dead_key(),
         }
     }
 

@@ -6,6 +6,7 @@ use actix_identity::Identity;
 use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use chrono::NaiveDateTime;
 use futures_util::future::{Ready, ready};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -89,16 +90,19 @@ impl TypedSession {
 
     /// Signs `user_id` in on this browser: a new session id (fixation-safe, by actix-identity),
     /// a new CSRF token, the sign-in time and the facts `/account` lists.
+    /// `checked_at` is when the password was checked: a revocation after it ends the session,
+    /// even one that commits while the sign-in is still in flight.
     pub fn sign_in(
         &self,
         req: &HttpRequest,
         user_id: i64,
+        checked_at: NaiveDateTime,
         facts: SignInFacts,
     ) -> anyhow::Result<()> {
         Identity::login(&req.extensions(), user_id.to_string())
             .map_err(|e| anyhow::anyhow!("cannot sign the session in: {e}"))?;
         self.rotate_csrf();
-        self.stamp_login();
+        self.set(LOGIN_AT_KEY, clock::micros(checked_at));
         let user_agent: String = facts
             .user_agent
             .chars()

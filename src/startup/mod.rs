@@ -126,14 +126,17 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
         .await
         .map_err(|e| StartupError::Io(format!("{e:#}")))?;
     let metrics = Arc::new(Metrics::new().map_err(|e| StartupError::Io(format!("metrics: {e}")))?);
+    let lockout = Lockout::new(&settings.lockout);
     let auth = Authenticator::new(
         db.clone(),
         hasher.clone(),
-        Lockout::new(&settings.lockout),
+        lockout.clone(),
         metrics.clone(),
         jwt,
+        sessions.clone(),
+        session_key.clone(),
     );
-    let accounts = Accounts::new(db.clone(), hasher, sessions.clone());
+    let accounts = Accounts::new(db.clone(), hasher, sessions.clone(), lockout);
     Ok(AppState::new(
         settings,
         db,

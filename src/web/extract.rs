@@ -7,13 +7,19 @@ use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 use super::error::PageError;
-use crate::auth::{AuthCheck, AuthFailure};
-use crate::db::models::User;
+use crate::auth::{AuthCheck, AuthFailure, Authenticated};
 use crate::state::AppState;
 
-/// A signed-in, enabled user, loaded fresh for this request.
-pub struct SignedIn {
-    pub user: User,
+/// A signed-in, enabled user, loaded fresh for this request, and the session credential
+/// (writes check it again inside their transaction).
+pub struct SignedIn(pub Authenticated);
+
+impl std::ops::Deref for SignedIn {
+    type Target = Authenticated;
+
+    fn deref(&self) -> &Authenticated {
+        &self.0
+    }
 }
 
 /// The path and query of the request, for a `next` parameter.
@@ -31,7 +37,7 @@ impl FromRequest for SignedIn {
         let req = req.clone();
         Box::pin(async move {
             match AppState::resolve(&req, AuthCheck::only_session()).await {
-                Ok(who) => Ok(SignedIn { user: who.user }),
+                Ok(who) => Ok(SignedIn(who)),
                 Err(AuthFailure::Failed(failure)) => Err(failure.into()),
                 Err(AuthFailure::Missing { .. } | AuthFailure::Refused(_)) => {
                     Err(PageError::SignInRequired {
@@ -44,8 +50,14 @@ impl FromRequest for SignedIn {
 }
 
 /// A signed-in administrator; others get 403.
-pub struct AdminUser {
-    pub user: User,
+pub struct AdminUser(pub Authenticated);
+
+impl std::ops::Deref for AdminUser {
+    type Target = Authenticated;
+
+    fn deref(&self) -> &Authenticated {
+        &self.0
+    }
 }
 
 impl FromRequest for AdminUser {
@@ -55,9 +67,9 @@ impl FromRequest for AdminUser {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let signed_in = SignedIn::from_request(req, payload);
         Box::pin(async move {
-            let SignedIn { user } = signed_in.await?;
-            if user.is_admin {
-                Ok(AdminUser { user })
+            let SignedIn(who) = signed_in.await?;
+            if who.user.is_admin {
+                Ok(AdminUser(who))
             } else {
                 Err(PageError::Forbidden)
             }

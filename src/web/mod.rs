@@ -85,6 +85,7 @@ pub fn start_session(
     state: &AppState,
     session: &TypedSession,
     user: &User,
+    checked_at: chrono::NaiveDateTime,
 ) -> Result<(), PageError> {
     let user_agent = req
         .headers()
@@ -95,6 +96,7 @@ pub fn start_session(
     session.sign_in(
         req,
         user.id,
+        checked_at,
         SignInFacts {
             user_agent,
             ip: state.client_ip(req).to_string(),

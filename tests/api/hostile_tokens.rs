@@ -185,6 +185,20 @@ impl Forge {
 async fn forge(app: &TestApp, username: &str) -> Forge {
     let user = app.find_user(username).await.expect("user exists");
     let alg = to_algorithm(app.settings.token.algorithm);
+    // A live refresh-token family for `sid`, as a sign-in would start.
+    let user_id = user.id;
+    let sid = app
+        .with_db(move |c| {
+            gatehouse::auth::token::refresh::start_family(
+                c,
+                user_id,
+                gatehouse::domain::clock::now(),
+                std::time::Duration::from_secs(3600),
+            )
+            .expect("family started")
+            .family_id
+        })
+        .await;
     let now = now();
     Forge {
         header: json!({ "alg": alg, "typ": "at+jwt", "kid": server_kid(app).await }),
@@ -199,6 +213,7 @@ async fn forge(app: &TestApp, username: &str) -> Forge {
             "name": user.username,
             "roles": user.roles(),
             "pwd_at": password_marker(&user),
+            "sid": sid,
         }),
         key: server_signing_key(app),
         alg,
@@ -550,7 +565,7 @@ async fn a_disabled_users_token_is_refused() {
 
     app.state
         .accounts
-        .set_disabled(user.id, true)
+        .set_disabled(gatehouse::accounts::By::Operator, user.id, true)
         .await
         .expect("disabled");
 
@@ -564,7 +579,12 @@ async fn a_deleted_users_token_is_refused() {
     let (access, _) = app.tokens_for("erin", PASSWORD).await;
     assert_accepted(&app, &access, "erin").await;
 
-    let deleted = app.state.accounts.delete(user.id).await.expect("deleted");
+    let deleted = app
+        .state
+        .accounts
+        .delete(gatehouse::accounts::By::Operator, user.id)
+        .await
+        .expect("deleted");
 
     assert!(deleted);
     assert_invalid(&app, &access, "deleted user").await;

@@ -100,7 +100,7 @@ async fn every_failure_kind_gets_401_and_the_same_message() {
     let disabled = app.create_user("bob", PASSWORD, false).await;
     app.state
         .accounts
-        .set_disabled(disabled.id, true)
+        .set_disabled(gatehouse::accounts::By::Operator, disabled.id, true)
         .await
         .unwrap();
 

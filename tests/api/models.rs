@@ -4,11 +4,12 @@
 //! model of the rules (SPEC §6 refresh-token rotation, SPEC §8 lockout).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+
 use std::time::Duration;
 
+use gatehouse::accounts::By;
 use gatehouse::accounts::{self, Accounts};
-use gatehouse::auth::lockout::{Lockout, user_subject};
+use gatehouse::auth::lockout::{Lockout, Refused, user_subject};
 use gatehouse::auth::password::PasswordHasher;
 use gatehouse::auth::token::refresh::{self as tokens, Rotation};
 use gatehouse::config::{HumanDuration, LockoutSettings};
@@ -63,7 +64,11 @@ impl CaseDatabase {
             self.db.clone(),
             std::time::Duration::from_secs(3600),
         ));
-        (Accounts::new(self.db.clone(), hasher, store), runtime)
+        let lockout = Lockout::new(&LockoutSettings::default());
+        (
+            Accounts::new(self.db.clone(), hasher, store, lockout),
+            runtime,
+        )
     }
 }
 
@@ -232,13 +237,7 @@ impl TokenWorld {
         let presented = self.model.tokens[t].value.clone();
         let actual = tokens::rotate(&mut self.case.conn(), &presented, TOKEN_TTL).expect("rotate");
         match (expected, &actual) {
-            (
-                Expected::Rotated { user },
-                Rotation::Rotated {
-                    user: row,
-                    refresh_token,
-                },
-            ) => {
+            (Expected::Rotated { user }, Rotation::Rotated { user: row, issued }) => {
                 prop_assert_eq!(
                     row.id,
                     self.user_ids[user],
@@ -246,10 +245,10 @@ impl TokenWorld {
                     step
                 );
                 prop_assert!(
-                    self.model.tokens.iter().all(|i| &i.value != refresh_token),
+                    self.model.tokens.iter().all(|i| i.value != issued.token),
                     "{step}: the rotated token repeats an issued one"
                 );
-                self.model.rotated(t, refresh_token.clone());
+                self.model.rotated(t, issued.token.clone());
             }
             (Expected::Invalid, Rotation::Invalid) | (Expected::Reused, Rotation::Reused) => {}
             _ => {
@@ -265,9 +264,14 @@ impl TokenWorld {
     fn apply(&mut self, op: &TokenOp, step: &str) -> Result<(), TestCaseError> {
         match op {
             TokenOp::Login(user) => {
-                let value =
-                    tokens::create(&mut self.case.conn(), self.user_ids[*user], None, TOKEN_TTL)
-                        .expect("create");
+                let value = tokens::start_family(
+                    &mut self.case.conn(),
+                    self.user_ids[*user],
+                    gatehouse::domain::clock::now(),
+                    TOKEN_TTL,
+                )
+                .expect("start_family")
+                .token;
                 prop_assert!(
                     self.model.tokens.iter().all(|i| i.value != value),
                     "{step}: a new login repeats an issued token"
@@ -288,14 +292,20 @@ impl TokenWorld {
             TokenOp::Refresh(_) | TokenOp::Revoke(_) => {}
             TokenOp::RevokeAllForUser(user) => {
                 self.runtime
-                    .block_on(self.accounts.sign_out_everywhere(self.user_ids[*user]))
+                    .block_on(
+                        self.accounts
+                            .sign_out_everywhere(By::Operator, self.user_ids[*user]),
+                    )
                     .expect("sign_out_everywhere");
                 self.model.revoke_all(*user);
             }
             TokenOp::Disable(user) => {
                 let found = self
                     .runtime
-                    .block_on(self.accounts.set_disabled(self.user_ids[*user], true))
+                    .block_on(
+                        self.accounts
+                            .set_disabled(By::Operator, self.user_ids[*user], true),
+                    )
                     .expect("set_disabled");
                 prop_assert!(found, "{step}: the user to disable was not found");
                 self.model.disable(*user);
@@ -411,7 +421,11 @@ fn tokens_of_a_disabled_user_no_longer_refresh() {
     // Act
     world
         .runtime
-        .block_on(world.accounts.set_disabled(world.user_ids[0], true))
+        .block_on(
+            world
+                .accounts
+                .set_disabled(By::Operator, world.user_ids[0], true),
+        )
         .expect("disable");
     let disabled = tokens::rotate(
         &mut world.case.conn(),
@@ -447,28 +461,40 @@ const IPS: [&str; 3] = ["198.51.100.1", "198.51.100.2", "2001:db8::1"];
 
 #[derive(Debug, Clone)]
 enum LockOp {
-    Failure { name: usize, ip: usize },
-    Success { name: usize },
-    Check { name: usize, ip: usize },
+    /// A try that turns out wrong: reserved, and left counted.
+    Failure {
+        name: usize,
+        ip: usize,
+    },
+    /// A try that turns out right: reserved, then given back.
+    Success {
+        name: usize,
+        ip: usize,
+    },
+    Check {
+        name: usize,
+        ip: usize,
+    },
 }
 
 fn lock_op() -> impl Strategy<Value = LockOp> {
     let (names, ips) = (0..NAMES.len(), 0..IPS.len());
     prop_oneof![
         5 => (names.clone(), ips.clone()).prop_map(|(name, ip)| LockOp::Failure { name, ip }),
-        1 => names.clone().prop_map(|name| LockOp::Success { name }),
+        2 => (names.clone(), ips.clone()).prop_map(|(name, ip)| LockOp::Success { name, ip }),
         4 => (names, ips).prop_map(|(name, ip)| LockOp::Check { name, ip }),
     ]
 }
 
-/// Failures counted the way SPEC §8 states them.
+/// Tries counted the way SPEC §8 states them: reserved before the check, refused while
+/// locked, a success clearing the account's count and giving the address's try back.
 struct LockModel {
     max_failures: u32,
     max_failures_per_ip: u32,
-    /// Failures per account since its last success; "Alice" and "alice" are one account.
-    user_failures: HashMap<String, u32>,
-    /// Failures per address; successes never reset these.
-    ip_failures: HashMap<IpAddr, u32>,
+    /// Tries per account since its last success; "Alice" and "alice" are one account.
+    user_tries: HashMap<String, u32>,
+    /// Tries per address, less the successful ones.
+    ip_tries: HashMap<String, u32>,
 }
 
 impl LockModel {
@@ -476,32 +502,34 @@ impl LockModel {
         name.to_lowercase()
     }
 
-    fn user_locked(&self, name: &str) -> bool {
-        self.user_failures
+    fn locked(&self, name: &str, ip: &str) -> bool {
+        self.user_tries
             .get(&Self::account(name))
             .is_some_and(|n| *n >= self.max_failures)
+            || self
+                .ip_tries
+                .get(ip)
+                .is_some_and(|n| *n >= self.max_failures_per_ip)
     }
 
-    fn ip_locked(&self, ip: IpAddr) -> bool {
-        self.ip_failures
-            .get(&ip)
-            .is_some_and(|n| *n >= self.max_failures_per_ip)
+    /// Reserves a try: `None` when locked (nothing counted), else whether it set a lock.
+    fn reserve(&mut self, name: &str, ip: &str) -> Option<bool> {
+        if self.locked(name, ip) {
+            return None;
+        }
+        let user = self.user_tries.entry(Self::account(name)).or_default();
+        *user += 1;
+        let user_locks = *user >= self.max_failures;
+        let address = self.ip_tries.entry(ip.to_string()).or_default();
+        *address += 1;
+        Some(user_locks || *address >= self.max_failures_per_ip)
     }
 
-    /// Counts a failure; true when it locked the account or the address anew.
-    fn failure(&mut self, name: &str, ip: IpAddr) -> bool {
-        let (user_before, ip_before) = (self.user_locked(name), self.ip_locked(ip));
-        *self.user_failures.entry(Self::account(name)).or_default() += 1;
-        *self.ip_failures.entry(ip).or_default() += 1;
-        (!user_before && self.user_locked(name)) || (!ip_before && self.ip_locked(ip))
-    }
-
-    fn success(&mut self, name: &str) {
-        self.user_failures.remove(&Self::account(name));
-    }
-
-    fn locked(&self, name: &str, ip: IpAddr) -> bool {
-        self.user_locked(name) || self.ip_locked(ip)
+    fn succeeded(&mut self, name: &str, ip: &str) {
+        self.user_tries.remove(&Self::account(name));
+        if let Some(n) = self.ip_tries.get_mut(ip) {
+            *n = n.saturating_sub(1);
+        }
     }
 }
 
@@ -520,45 +548,48 @@ proptest! {
             max_failures,
             max_failures_per_ip,
             duration: HumanDuration::minutes(LOCK_MINUTES),
+            ..LockoutSettings::default()
         });
         let mut model = LockModel {
             max_failures,
             max_failures_per_ip,
-            user_failures: HashMap::new(),
-            ip_failures: HashMap::new(),
+            user_tries: HashMap::new(),
+            ip_tries: HashMap::new(),
         };
-        let ips: Vec<IpAddr> = IPS.iter().map(|ip| ip.parse().expect("ip")).collect();
         let mut conn = case.conn();
 
         for (n, op) in ops.iter().enumerate() {
             match *op {
-                LockOp::Failure { name, ip } => {
+                LockOp::Failure { name, ip } | LockOp::Success { name, ip } => {
+                    let subject = user_subject(NAMES[name]);
                     // Act
-                    let locked_now = lockout
-                        .record_failure(&mut conn, &user_subject(NAMES[name]), ips[ip])
-                        .expect("record_failure");
+                    let reserved = match lockout.reserve(&mut conn, &subject, IPS[ip]) {
+                        Ok(attempt) => Some(attempt.locks),
+                        Err(Refused::Locked { .. }) => None,
+                        Err(Refused::Db(e)) => panic!("reserve: {e}"),
+                    };
                     // Assert
-                    let expected = model.failure(NAMES[name], ips[ip]);
+                    let expected = model.reserve(NAMES[name], IPS[ip]);
                     prop_assert_eq!(
-                        locked_now, expected,
-                        "step {} ({:?}): record_failure said whether it set a new lock", n, op
+                        reserved, expected,
+                        "step {} ({:?}): the reservation (None = locked, Some(sets a lock))", n, op
                     );
-                }
-                LockOp::Success { name } => {
-                    lockout
-                        .record_success(&mut conn, &user_subject(NAMES[name]))
-                        .expect("record_success");
-                    model.success(NAMES[name]);
+                    if reserved.is_some() && matches!(op, LockOp::Success { .. }) {
+                        lockout
+                            .succeeded(&mut conn, &subject, IPS[ip])
+                            .expect("succeeded");
+                        model.succeeded(NAMES[name], IPS[ip]);
+                    }
                 }
                 LockOp::Check { name, ip } => {
                     // Act
                     let retry = lockout
-                        .retry_after(&mut conn, &user_subject(NAMES[name]), ips[ip])
+                        .retry_after(&mut conn, &user_subject(NAMES[name]), IPS[ip])
                         .expect("retry_after");
                     // Assert
                     prop_assert_eq!(
                         retry.is_some(),
-                        model.locked(NAMES[name], ips[ip]),
+                        model.locked(NAMES[name], IPS[ip]),
                         "step {} ({:?}): retry_after was {:?}", n, op, retry
                     );
                     if let Some(seconds) = retry {

@@ -142,7 +142,11 @@ async fn the_cli_disable_and_delete_revoke_everything() {
 async fn revoking_the_admin_role_revokes_everything() {
     let app = spawn_app().await;
     let s = scene(&app).await;
-    app.state.accounts.set_admin(s.user_id, true).await.unwrap();
+    app.state
+        .accounts
+        .set_admin(gatehouse::accounts::By::Operator, s.user_id, true)
+        .await
+        .unwrap();
     assert_eq!(
         s.laptop.get("/").await.status(),
         StatusCode::OK,

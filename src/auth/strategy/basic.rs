@@ -80,10 +80,10 @@ impl AuthStrategy for BasicStrategy {
                     description: INVALID_CREDENTIALS,
                 };
             };
-            let ip = client_ip(req, &config.server.trusted_proxies);
-            match check_password(auth, &username, password, ip).await {
-                Ok(user) => Verdict::Accepted(Box::new(Authenticated {
-                    user,
+            let ip = client_ip(req, &config.server.trusted_proxies).to_string();
+            match check_password(auth, &username, password, &ip).await {
+                Ok(verified) => Verdict::Accepted(Box::new(Authenticated {
+                    user: verified.user,
                     credential: Credential::Basic,
                 })),
                 Err(LoginError::InvalidCredentials) => Verdict::Refused {

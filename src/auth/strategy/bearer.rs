@@ -1,7 +1,8 @@
 //! Bearer access tokens in the `Authorization` header (RFC 6750 §2.1), with the token API on.
 //!
-//! Valid when the signature and claims verify, the user exists and is enabled, and the token
-//! was issued after the user's last password change (`pwd_at`).
+//! Valid when the signature and claims verify, the user exists and is enabled, the token was
+//! issued after the user's last password change (`pwd_at`), and the refresh-token family it
+//! was issued with (`sid`) has not ended (logout, revocation, reuse, sign-out everywhere).
 
 use actix_web::HttpRequest;
 use futures_util::future::LocalBoxFuture;
@@ -10,6 +11,8 @@ use super::{AuthStrategy, REALM, Verdict, authorization};
 use crate::auth::token::access::{TokenError, password_marker};
 use crate::auth::{Authenticated, Authenticator, Credential, CredentialKind};
 use crate::config::Settings;
+use crate::db::{refresh_tokens, users};
+use crate::error::Failure;
 
 pub struct BearerStrategy;
 
@@ -65,15 +68,33 @@ impl AuthStrategy for BearerStrategy {
                     };
                 }
             };
-            let Ok(user_id) = claims.sub.parse::<i64>() else {
+            // Only the canonical decimal form: "+2" or "002" do not name user 2.
+            let Some(user_id) = claims
+                .sub
+                .parse::<i64>()
+                .ok()
+                .filter(|id| id.to_string() == claims.sub)
+            else {
                 return INVALID;
             };
-            let user = match auth.load_user(user_id).await {
-                Ok(user) => user,
+            let sid = claims.sid.clone();
+            let found = auth
+                .db
+                .run(move |conn| -> Result<_, Failure> {
+                    Ok((
+                        users::find(conn, user_id)?,
+                        refresh_tokens::family_live(conn, &sid)?,
+                    ))
+                })
+                .await;
+            let (user, family_live) = match found {
+                Ok(found) => found,
                 Err(failure) => return Verdict::Failed(failure),
             };
             match user {
-                Some(user) if !user.disabled && claims.pwd_at == password_marker(&user) => {
+                Some(user)
+                    if family_live && !user.disabled && claims.pwd_at == password_marker(&user) =>
+                {
                     Verdict::Accepted(Box::new(Authenticated {
                         user,
                         credential: Credential::Bearer(Box::new(claims)),

@@ -4,8 +4,15 @@
 //! after the user's last revocation (`sessions_revoked_at`: password change, sign-out
 //! everywhere, disable). A session that fails is ended, and counts as no credentials: the
 //! browser is simply signed out.
+//!
+//! actix-session loads the session when the request starts. For a request that may write
+//! (any method but GET, HEAD, OPTIONS) the store is asked again when the credential is
+//! resolved — after the body arrived — so a session ended while the request was held open
+//! (logout, "end this session") does not act.
 
 use actix_identity::Identity;
+use actix_session::storage::SessionKey;
+use actix_web::cookie::CookieJar;
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
@@ -18,6 +25,28 @@ use crate::error::Failure;
 use crate::session_store::TypedSession;
 
 pub struct SessionStrategy;
+
+/// Whether the store still holds the session the request's cookie names (read afresh).
+async fn still_stored(
+    req: &HttpRequest,
+    auth: &Authenticator,
+    config: &Settings,
+) -> anyhow::Result<bool> {
+    let name = &config.session.cookie_name;
+    let Some(cookie) = req.cookie(name) else {
+        return Ok(false);
+    };
+    // The cookie is sealed the way actix-session seals it (its default, private).
+    let mut jar = CookieJar::new();
+    jar.add_original(cookie);
+    let Some(plain) = jar.private(&auth.cookie_key).get(name) else {
+        return Ok(false);
+    };
+    let Ok(key) = SessionKey::try_from(plain.value().to_string()) else {
+        return Ok(false);
+    };
+    auth.sessions.is_live(&key).await
+}
 
 /// Whether a session signed in at `login_at` (Unix microseconds) is still valid for `user`.
 pub fn is_current(login_at: Option<i64>, user: &User) -> bool {
@@ -48,7 +77,7 @@ impl AuthStrategy for SessionStrategy {
         &'a self,
         req: &'a HttpRequest,
         auth: &'a Authenticator,
-        _config: &'a Settings,
+        config: &'a Settings,
     ) -> LocalBoxFuture<'a, Verdict> {
         Box::pin(async move {
             let session = TypedSession::of(req);
@@ -69,8 +98,24 @@ impl AuthStrategy for SessionStrategy {
                 Err(failure) => return Verdict::Failed(failure),
             };
             let login_at = session.login_at();
+            let current = user
+                .as_ref()
+                .is_some_and(|u| !u.disabled && is_current(login_at, u));
+            if current && !req.method().is_safe() {
+                match still_stored(req, auth, config).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        session.purge();
+                        return Verdict::Absent;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = ?e, "the session store cannot be read");
+                        return Verdict::Failed(Failure::Unavailable);
+                    }
+                }
+            }
             match user {
-                Some(user) if !user.disabled && is_current(login_at, &user) => {
+                Some(user) if current => {
                     Verdict::Accepted(Box::new(Authenticated {
                         user,
                         credential: Credential::Session {

@@ -36,6 +36,9 @@ pub struct AccessClaims {
     pub jti: String,
     pub name: String,
     pub roles: Vec<String>,
+    /// The refresh-token family the token was issued with: ending the family (logout,
+    /// revocation, reuse, sign-out everywhere, password change) refuses the token.
+    pub sid: String,
     /// When the user's password last changed (Unix microseconds): a token whose value differs
     /// from the user's current one was issued before a password change and is refused.
     /// Seconds (`iat`) are too coarse: a login in the same second as the change would pass.
@@ -215,8 +218,12 @@ impl JwtKeys {
         &self.jwks
     }
 
-    /// Signs a new access token for `user`.
-    pub fn issue(&self, user: &User) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
+    /// Signs a new access token for `user`, issued with the refresh-token family `sid`.
+    pub fn issue(
+        &self,
+        user: &User,
+        sid: &str,
+    ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
@@ -228,6 +235,7 @@ impl JwtKeys {
             jti: random_token(16),
             name: user.username.clone(),
             roles: user.roles().into_iter().map(String::from).collect(),
+            sid: sid.to_string(),
             pwd_at: password_marker(user),
         };
         let mut header = Header::new(self.algorithm);
@@ -329,7 +337,7 @@ mod tests {
             settings.server.data_dir = dir.path().to_path_buf();
             settings.token.algorithm = alg;
             let keys = JwtKeys::load(&settings).unwrap_or_else(|e| panic!("{alg:?}: {e}"));
-            let issued = keys.issue(&user()).unwrap();
+            let issued = keys.issue(&user(), "family").unwrap();
             let claims = keys
                 .verify(&issued.token)
                 .unwrap_or_else(|e| panic!("{alg:?}: {e}"));

@@ -1,9 +1,10 @@
 //! Refresh tokens (SPEC §6): opaque, 256 random bits, stored as SHA-256, single use with
 //! rotation. Presenting a used token revokes its whole family.
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDateTime};
 use sha2::{Digest, Sha256};
 
+use crate::auth::login::Verified;
 use crate::db::models::{NewRefreshToken, User};
 use crate::db::{AnyConnection, DbError, refresh_tokens, users, write_transaction};
 use crate::domain::clock::now;
@@ -29,33 +30,32 @@ impl std::fmt::Debug for HashedToken {
     }
 }
 
+/// A refresh token just issued, and its family (the `sid` of access tokens issued with it).
+pub struct Issued {
+    pub token: String,
+    pub family_id: String,
+}
+
 /// What became of a presented refresh token.
 pub enum Rotation {
     /// A new token of the same family, for this user.
-    Rotated { user: User, refresh_token: String },
-    /// Unknown, expired, revoked, or its user is gone or disabled.
+    Rotated { user: User, issued: Issued },
+    /// Unknown, expired, revoked, or its user is gone, disabled, or changed password or was
+    /// revoked after the family's sign-in was checked.
     Invalid,
     /// Already used: the family is now revoked.
     Reused,
 }
 
-/// Creates a refresh token in a new family (a fresh login), or in `family`.
-pub fn create(
+fn insert_token(
     conn: &mut AnyConnection,
     user_id: i64,
-    family: Option<&str>,
+    family_id: &str,
+    checked_at: NaiveDateTime,
     ttl: std::time::Duration,
 ) -> Result<String, DbError> {
     let token = random_token(32);
     let hash = HashedToken::of(&token);
-    let new_family;
-    let family_id = match family {
-        Some(f) => f,
-        None => {
-            new_family = random_token(16);
-            &new_family
-        }
-    };
     let now = now();
     refresh_tokens::insert(
         conn,
@@ -65,9 +65,45 @@ pub fn create(
             family_id,
             created_at: now,
             expires_at: now + Duration::from_std(ttl).unwrap_or(Duration::MAX),
+            checked_at,
         },
     )?;
     Ok(token)
+}
+
+/// Starts a new family for a sign-in that checked its credentials at `checked_at`.
+pub fn start_family(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    checked_at: NaiveDateTime,
+    ttl: std::time::Duration,
+) -> Result<Issued, DbError> {
+    let family_id = random_token(16);
+    let token = insert_token(conn, user_id, &family_id, checked_at, ttl)?;
+    Ok(Issued { token, family_id })
+}
+
+/// Starts a family for a verified sign-in, in one transaction that re-reads the user: `None`
+/// when the password changed or the user was disabled or revoked since the check.
+pub fn start_family_for(
+    conn: &mut AnyConnection,
+    verified: &Verified,
+    ttl: std::time::Duration,
+) -> Result<Option<Issued>, DbError> {
+    write_transaction(conn, |conn| {
+        let holds = users::find(conn, verified.user.id)?.is_some_and(|u| verified.still_holds(&u));
+        if !holds {
+            return Ok(None);
+        }
+        start_family(conn, verified.user.id, verified.checked_at, ttl).map(Some)
+    })
+}
+
+/// Whether a family whose sign-in was checked at `checked` still stands for `user`.
+fn family_current(user: &User, checked: NaiveDateTime) -> bool {
+    !user.disabled
+        && checked >= user.password_changed_at
+        && user.sessions_revoked_at.is_none_or(|t| t <= checked)
 }
 
 /// Uses a refresh token once. Exactly one of several concurrent callers rotates it; the others
@@ -88,12 +124,16 @@ pub fn rotate(
             if refresh_tokens::family_revoked(conn, &row.family_id)? {
                 return Ok(Rotation::Invalid);
             }
+            let checked = row.checked_at.unwrap_or(row.created_at);
             match users::find(conn, row.user_id)? {
-                Some(user) if !user.disabled => {
-                    let refresh_token = create(conn, user.id, Some(&row.family_id), ttl)?;
+                Some(user) if family_current(&user, checked) => {
+                    let token = insert_token(conn, user.id, &row.family_id, checked, ttl)?;
                     Ok(Rotation::Rotated {
                         user,
-                        refresh_token,
+                        issued: Issued {
+                            token,
+                            family_id: row.family_id,
+                        },
                     })
                 }
                 _ => {

@@ -1,11 +1,11 @@
 //! `POST /account/password`, `/account/logout-all` and `/account/sessions/{id}/end`.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::get::page;
-use crate::accounts::AccountError;
+use crate::accounts::{AccountError, By};
 use crate::auth::csrf;
 use crate::domain::Password;
 use crate::session_store::TypedSession;
@@ -26,16 +26,22 @@ pub struct PasswordForm {
 }
 
 /// Change the password; every other session and refresh token of the user ends.
+///
+/// The form is read before the session is resolved (extractors run in order), and the change
+/// checks the session again inside its transaction: a request held open across a revocation
+/// changes nothing.
 #[tracing::instrument(skip_all)]
 pub async fn change_password(
+    req: HttpRequest,
+    form: web::Form<PasswordForm>,
     state: web::Data<AppState>,
     signed_in: SignedIn,
     session: TypedSession,
-    form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
     csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
-    let user = signed_in.user;
+    let caller = signed_in.0;
+    let user = caller.user.clone();
     let refuse = |errors: Vec<String>| {
         page(
             &state,
@@ -55,10 +61,12 @@ pub async fn change_password(
     let result = state
         .accounts
         .change_password(
-            &user,
+            &state.auth,
+            &caller,
             Password::new(form.current_password),
             Password::new(form.new_password),
             state.config().password.min_length,
+            &state.client_ip(&req).to_string(),
         )
         .await;
     match result {
@@ -73,10 +81,7 @@ pub async fn change_password(
             refuse(vec!["Current password is incorrect.".into()]).await
         }
         Err(AccountError::Invalid(problems)) => refuse(problems).await,
-        Err(AccountError::Taken) => {
-            Err(anyhow::anyhow!("a password change reported a taken name").into())
-        }
-        Err(AccountError::Failed(failure)) => Err(failure.into()),
+        Err(other) => Err(account_failure(other)),
     }
 }
 
@@ -89,15 +94,15 @@ pub struct CsrfForm {
 /// Ends every session (this one too) and refresh-token family of the user.
 #[tracing::instrument(skip_all)]
 pub async fn logout_everywhere(
+    form: web::Form<CsrfForm>,
     state: web::Data<AppState>,
     signed_in: SignedIn,
     session: TypedSession,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
     state
         .accounts
-        .sign_out_everywhere(signed_in.user.id)
+        .sign_out_everywhere(By::Operator, signed_in.user.id)
         .await
         .map_err(account_failure)?;
     session.purge();
@@ -107,11 +112,11 @@ pub async fn logout_everywhere(
 /// Ends one of the user's own sessions.
 #[tracing::instrument(skip_all)]
 pub async fn end_session(
+    form: web::Form<CsrfForm>,
     state: web::Data<AppState>,
     signed_in: SignedIn,
     session: TypedSession,
     path: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
     let target = path.into_inner();
@@ -134,10 +139,19 @@ pub async fn end_session(
     Ok(see_other("/account"))
 }
 
-/// An account change that cannot fail on input (sign-out, session end) failed anyway.
-fn account_failure(e: AccountError) -> PageError {
+/// An account change refused for a reason other than the form's input.
+pub fn account_failure(e: AccountError) -> PageError {
     match e {
         AccountError::Failed(failure) => failure.into(),
-        other => anyhow::Error::new(other).into(),
+        AccountError::CallerRevoked => PageError::SignInRequired {
+            next: "/account".into(),
+        },
+        AccountError::NotAdmin => PageError::Forbidden,
+        AccountError::LastAdmin => {
+            PageError::Client(StatusCode::CONFLICT, AccountError::LastAdmin.to_string())
+        }
+        other @ (AccountError::Invalid(_) | AccountError::Taken | AccountError::WrongPassword) => {
+            PageError::Client(StatusCode::UNPROCESSABLE_ENTITY, other.to_string())
+        }
     }
 }

@@ -4,12 +4,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::accounts::AccountError;
+use crate::accounts::{AccountError, By};
 use crate::auth::csrf;
 use crate::db::users;
 use crate::error::Failure;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
+use crate::web::account::post::account_failure;
 use crate::web::error::PageError;
 use crate::web::{AdminUser, see_other};
 
@@ -65,12 +66,14 @@ pub struct ActionForm {
 }
 
 #[tracing::instrument(skip_all, fields(target_user, action))]
+/// The form is read before the caller is resolved, and each action checks the caller (still
+/// enabled, still an admin, session not revoked) again inside its transaction.
 pub async fn user_action(
+    form: web::Form<ActionForm>,
     state: web::Data<AppState>,
     admin: AdminUser,
     session: TypedSession,
     path: web::Path<(String, String)>,
-    form: web::Form<ActionForm>,
 ) -> Result<HttpResponse, PageError> {
     csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
     let (raw_id, raw_action) = path.into_inner();
@@ -94,20 +97,29 @@ pub async fn user_action(
     let Some(target) = target else {
         return Err(PageError::NotFound);
     };
-    let accounts = &state.accounts;
+    let (accounts, by) = (&state.accounts, By::Admin(&admin.0));
     let done = match action {
-        Action::Disable => accounts.set_disabled(id, true).await,
-        Action::Enable => accounts.set_disabled(id, false).await,
-        Action::Delete => accounts.delete(id).await,
-        Action::GrantAdmin => accounts.set_admin(id, true).await,
-        Action::RevokeAdmin => accounts.set_admin(id, false).await,
-        Action::Logout => accounts.sign_out_everywhere(id).await.map(|()| true),
-        Action::Unlock => accounts.unlock(target.username.clone()).await,
+        Action::Disable => accounts.set_disabled(by, id, true).await,
+        Action::Enable => accounts.set_disabled(by, id, false).await,
+        Action::Delete => accounts.delete(by, id).await,
+        Action::GrantAdmin => accounts.set_admin(by, id, true).await,
+        Action::RevokeAdmin => accounts.set_admin(by, id, false).await,
+        Action::Logout => accounts.sign_out_everywhere(by, id).await.map(|()| true),
+        Action::Unlock => accounts.unlock(by, target.username.clone()).await,
     };
     match done {
         Ok(_) => {}
-        Err(AccountError::Failed(failure)) => return Err(failure.into()),
-        Err(other) => return Err(anyhow::Error::new(other).into()),
+        Err(AccountError::LastAdmin) => {
+            return super::get::page(
+                &state,
+                &admin.user,
+                &session,
+                StatusCode::CONFLICT,
+                Some(AccountError::LastAdmin.to_string()),
+            )
+            .await;
+        }
+        Err(other) => return Err(account_failure(other)),
     }
     tracing::info!(target: "audit", event = "admin_action", admin_id = admin.user.id, user_id = id, action = ?action);
     session.flash(format!("User {} {}.", target.username, action.done()));

@@ -18,7 +18,7 @@ struct HomePage {
 
 #[tracing::instrument(skip_all)]
 pub async fn home(signed_in: SignedIn, session: TypedSession) -> Result<HttpResponse, PageError> {
-    let user = signed_in.user;
+    let user = signed_in.0.user;
     render(
         StatusCode::OK,
         &HomePage {

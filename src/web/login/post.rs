@@ -61,11 +61,11 @@ pub async fn login(
             &session,
         );
     }
-    let ip = state.client_ip(&req);
-    match check_password(&state.auth, &username, Password::new(password), ip).await {
-        Ok(user) => {
+    let ip = state.client_ip(&req).to_string();
+    match check_password(&state.auth, &username, Password::new(password), &ip).await {
+        Ok(verified) => {
             // Renews the session id: an id planted before sign-in is worthless after it.
-            start_session(&req, &state, &session, &user)?;
+            start_session(&req, &state, &session, &verified.user, verified.checked_at)?;
             Ok(see_other(&next))
         }
         Err(LoginError::InvalidCredentials) => form_again(

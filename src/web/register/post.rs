@@ -59,11 +59,16 @@ pub async fn register(
     }
     let result = state
         .accounts
-        .register(&username, Password::new(password), min_length)
+        .register(
+            &username,
+            Password::new(password),
+            min_length,
+            &state.client_ip(&req).to_string(),
+        )
         .await;
     match result {
         Ok(user) => {
-            start_session(&req, &state, &session, &user)?;
+            start_session(&req, &state, &session, &user, crate::domain::clock::now())?;
             Ok(see_other("/"))
         }
         Err(AccountError::Invalid(problems)) => {
@@ -72,9 +77,12 @@ pub async fn register(
         Err(AccountError::Taken) => {
             form_again(StatusCode::CONFLICT, vec!["That username is taken.".into()])
         }
-        Err(AccountError::WrongPassword) => {
-            Err(anyhow::anyhow!("registration reported a wrong password").into())
-        }
+        Err(
+            other @ (AccountError::WrongPassword
+            | AccountError::CallerRevoked
+            | AccountError::NotAdmin
+            | AccountError::LastAdmin),
+        ) => Err(anyhow::Error::new(other).context("registration").into()),
         Err(AccountError::Failed(failure)) => Err(failure.into()),
     }
 }
