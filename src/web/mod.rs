@@ -12,12 +12,15 @@ pub mod login;
 pub mod logout;
 pub mod register;
 
+use actix_web::cookie::time::Duration as CookieDuration;
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use self::error::PageError;
+use crate::auth::csrf;
 use crate::db::models::User;
 use crate::session_store::{SignInFacts, TypedSession};
 use crate::state::AppState;
@@ -33,11 +36,12 @@ pub struct Nav {
 }
 
 impl Nav {
-    pub fn anonymous(session: &TypedSession) -> Self {
+    /// The frame of an anonymous form, with its stateless token.
+    pub fn anonymous(form: &AnonymousForm) -> Self {
         Self {
             username: None,
             is_admin: false,
-            csrf_token: session.csrf_token(),
+            csrf_token: form.token.clone(),
         }
     }
 
@@ -75,6 +79,71 @@ pub fn human_wait(seconds: u64) -> String {
         format!("{} minutes", seconds.div_ceil(60))
     } else {
         format!("{seconds} seconds")
+    }
+}
+
+/// The stateless CSRF token of an anonymous form (sign-in, sign-up): nothing is stored on the
+/// server until someone signs in. The nonce lives in a short-lived cookie of its own.
+pub struct AnonymousForm {
+    nonce: String,
+    token: String,
+    /// Whether the browser lacks the nonce cookie and must be given it.
+    fresh: bool,
+}
+
+/// How long an anonymous form's nonce cookie lives.
+const ANONYMOUS_FORM_SECS: i64 = 3600;
+
+fn form_cookie_name(state: &AppState) -> String {
+    format!("{}_form", state.config().session.cookie_name)
+}
+
+impl AnonymousForm {
+    /// The browser's nonce (from its cookie), or a new one.
+    pub fn for_request(req: &HttpRequest, state: &AppState) -> Self {
+        let existing = req
+            .cookie(&form_cookie_name(state))
+            .map(|c| c.value().to_string())
+            .filter(|v| (20..=64).contains(&v.len()));
+        let (nonce, fresh) = match existing {
+            Some(nonce) => (nonce, false),
+            None => (crate::domain::random_token(24), true),
+        };
+        let token = csrf::anonymous_token(state.session_key.signing(), &nonce);
+        Self {
+            nonce,
+            token,
+            fresh,
+        }
+    }
+
+    /// Whether `submitted` is the token of the nonce the request's cookie carries.
+    pub fn verify(req: &HttpRequest, state: &AppState, submitted: &str) -> bool {
+        let cookie = req.cookie(&form_cookie_name(state));
+        csrf::verify_anonymous(
+            state.session_key.signing(),
+            cookie.as_ref().map(|c| c.value()),
+            submitted,
+        )
+        .is_ok()
+    }
+
+    /// Gives the browser the nonce cookie when it had none.
+    pub fn attach(&self, state: &AppState, response: &mut HttpResponse) -> Result<(), PageError> {
+        if !self.fresh {
+            return Ok(());
+        }
+        let cookie = Cookie::build(form_cookie_name(state), self.nonce.clone())
+            .path("/")
+            .http_only(true)
+            .secure(state.config().cookie_secure())
+            .same_site(SameSite::Lax)
+            .max_age(CookieDuration::seconds(ANONYMOUS_FORM_SECS))
+            .finish();
+        response
+            .add_cookie(&cookie)
+            .map_err(|e| anyhow::anyhow!("setting the form cookie: {e}"))?;
+        Ok(())
     }
 }
 

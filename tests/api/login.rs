@@ -23,8 +23,15 @@ async fn the_login_form_has_every_field_and_the_security_headers() {
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert!(h.contains_key("referrer-policy"));
     assert_eq!(h["cache-control"], "no-store");
-    let cookie = h["set-cookie"].to_str().unwrap().to_string();
-    assert!(cookie.starts_with("gatehouse_session="), "{cookie}");
+    // An anonymous form stores nothing: its only cookie is the nonce of its stateless token.
+    let cookies: Vec<String> = h
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    let cookie = &cookies[0];
+    assert!(cookie.starts_with("gatehouse_session_form="), "{cookie}");
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/")
     );
@@ -44,15 +51,36 @@ async fn the_login_form_has_every_field_and_the_security_headers() {
 }
 
 #[tokio::test]
-async fn the_cookie_is_secure_when_the_public_url_is_https() {
+async fn the_cookies_are_secure_when_the_public_url_is_https() {
     let app =
         spawn_app_with(|s| s.server.public_url = Some("https://auth.example.com".into())).await;
-    let resp = app.browser().get("/login").await;
+    app.create_user("alice", PASSWORD, false).await;
+    let browser = app.browser();
+    let form = browser.get("/login").await;
     assert!(
-        resp.headers()["set-cookie"]
+        form.headers()["set-cookie"]
             .to_str()
             .unwrap()
             .contains("Secure")
+    );
+
+    let signed_in = browser.login("alice", PASSWORD).await;
+
+    let session = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with("gatehouse_session="))
+        .expect("the session cookie is set at sign-in")
+        .to_string();
+    assert!(
+        session.contains("Secure") && session.contains("HttpOnly"),
+        "{session}"
+    );
+    assert!(
+        session.contains("SameSite=Lax") && session.contains("Path=/"),
+        "{session}"
     );
 }
 

@@ -115,14 +115,12 @@ impl AuthStrategy for SessionStrategy {
                 }
             }
             match user {
-                Some(user) if current => {
-                    Verdict::Accepted(Box::new(Authenticated {
-                        user,
-                        credential: Credential::Session {
-                            login_at: login_at.unwrap_or_default(),
-                        },
-                    }))
-                }
+                Some(user) if current => Verdict::Accepted(Box::new(Authenticated {
+                    user,
+                    credential: Credential::Session {
+                        login_at: login_at.unwrap_or_default(),
+                    },
+                })),
                 _ => {
                     session.purge();
                     Verdict::Absent

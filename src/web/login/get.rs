@@ -1,14 +1,13 @@
 //! `GET /login[?next=/path]`.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::LoginPage;
-use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
-use crate::web::{Nav, SignedIn, render, safe_next, see_other};
+use crate::web::{AnonymousForm, Nav, SignedIn, render, safe_next, see_other};
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -16,9 +15,10 @@ pub struct LoginQuery {
 }
 
 #[tracing::instrument(skip_all)]
+/// Stores nothing: the form's CSRF token is stateless (see `AnonymousForm`).
 pub async fn login_form(
+    req: HttpRequest,
     state: web::Data<AppState>,
-    session: TypedSession,
     query: web::Query<LoginQuery>,
     signed_in: Option<SignedIn>,
 ) -> Result<HttpResponse, PageError> {
@@ -26,14 +26,17 @@ pub async fn login_form(
     if signed_in.is_some() {
         return Ok(see_other(&next));
     }
-    render(
+    let form = AnonymousForm::for_request(&req, &state);
+    let mut response = render(
         StatusCode::OK,
         &LoginPage {
-            nav: Nav::anonymous(&session),
+            nav: Nav::anonymous(&form),
             error: None,
             username: String::new(),
             next,
             registration: state.config().auth.registration,
         },
-    )
+    )?;
+    form.attach(&state, &mut response)?;
+    Ok(response)
 }

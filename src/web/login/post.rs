@@ -5,14 +5,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::LoginPage;
-use crate::auth::csrf;
 use crate::auth::login::{LoginError, check_password};
 use crate::domain::Password;
 use crate::error::Failure;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
-use crate::web::{Nav, render, safe_next, see_other, start_session};
+use crate::web::{AnonymousForm, Nav, render, safe_next, see_other, start_session};
 
 /// Every field defaults to empty so that a missing one is judged (CSRF first), not a parse error.
 #[derive(Deserialize)]
@@ -42,23 +41,25 @@ pub async fn login(
     } = form.into_inner();
     let next = safe_next(&next).to_string();
     let registration = state.config().auth.registration;
-    let form_again = |status: StatusCode, error: &str, session: &TypedSession| {
-        render(
+    let anonymous = AnonymousForm::for_request(&req, &state);
+    let form_again = |status: StatusCode, error: &str| {
+        let mut response = render(
             status,
             &LoginPage {
-                nav: Nav::anonymous(session),
+                nav: Nav::anonymous(&anonymous),
                 error: Some(error.to_string()),
                 username: username.clone(),
                 next: next.clone(),
                 registration,
             },
-        )
+        )?;
+        anonymous.attach(&state, &mut response)?;
+        Ok::<_, PageError>(response)
     };
-    if csrf::verify(&session, &csrf_token).is_err() {
+    if !AnonymousForm::verify(&req, &state, &csrf_token) {
         return form_again(
             StatusCode::FORBIDDEN,
             "The form expired or did not come from this site. Please try again.",
-            &session,
         );
     }
     let ip = state.client_ip(&req).to_string();
@@ -68,11 +69,9 @@ pub async fn login(
             start_session(&req, &state, &session, &verified.user, verified.checked_at)?;
             Ok(see_other(&next))
         }
-        Err(LoginError::InvalidCredentials) => form_again(
-            StatusCode::UNAUTHORIZED,
-            "Invalid username or password.",
-            &session,
-        ),
+        Err(LoginError::InvalidCredentials) => {
+            form_again(StatusCode::UNAUTHORIZED, "Invalid username or password.")
+        }
         Err(LoginError::Failed(Failure::Locked { retry_after })) => {
             let mut response = form_again(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -80,7 +79,6 @@ pub async fn login(
                     "Too many failed sign-ins. Try again in {}.",
                     crate::web::human_wait(retry_after)
                 ),
-                &session,
             )?;
             response.headers_mut().insert(
                 actix_web::http::header::RETRY_AFTER,

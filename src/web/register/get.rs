@@ -1,30 +1,32 @@
 //! `GET /register`.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::RegisterPage;
-use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
-use crate::web::{Nav, SignedIn, render, see_other};
+use crate::web::{AnonymousForm, Nav, SignedIn, render, see_other};
 
 #[tracing::instrument(skip_all)]
 pub async fn register_form(
+    req: HttpRequest,
     state: web::Data<AppState>,
-    session: TypedSession,
     signed_in: Option<SignedIn>,
 ) -> Result<HttpResponse, PageError> {
     if signed_in.is_some() {
         return Ok(see_other("/"));
     }
-    render(
+    let form = AnonymousForm::for_request(&req, &state);
+    let mut response = render(
         StatusCode::OK,
         &RegisterPage {
-            nav: Nav::anonymous(&session),
+            nav: Nav::anonymous(&form),
             errors: Vec::new(),
             username: String::new(),
             min_length: state.config().password.min_length,
         },
-    )
+    )?;
+    form.attach(&state, &mut response)?;
+    Ok(response)
 }

@@ -6,12 +6,11 @@ use serde::Deserialize;
 
 use super::RegisterPage;
 use crate::accounts::AccountError;
-use crate::auth::csrf;
 use crate::domain::Password;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
-use crate::web::{Nav, render, see_other, start_session};
+use crate::web::{AnonymousForm, Nav, render, see_other, start_session};
 
 #[derive(Deserialize)]
 pub struct RegisterForm {
@@ -38,13 +37,16 @@ pub async fn register(
         password_confirm,
         csrf_token,
     } = form.into_inner();
-    csrf::verify(&session, &csrf_token).map_err(|_| PageError::Csrf)?;
+    if !AnonymousForm::verify(&req, &state, &csrf_token) {
+        return Err(PageError::Csrf);
+    }
     let min_length = state.config().password.min_length;
+    let anonymous = AnonymousForm::for_request(&req, &state);
     let form_again = |status: StatusCode, errors: Vec<String>| {
         render(
             status,
             &RegisterPage {
-                nav: Nav::anonymous(&session),
+                nav: Nav::anonymous(&anonymous),
                 errors,
                 username: username.clone(),
                 min_length,
