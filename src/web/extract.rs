@@ -29,23 +29,30 @@ fn requested_path(req: &HttpRequest) -> String {
         .map_or_else(|| "/".to_string(), |pq| pq.as_str().to_string())
 }
 
+impl SignedIn {
+    /// Resolves the signed-in user now. Handlers that write call this after reading their
+    /// form: actix polls a handler's extractors together, so an extractor would decide on the
+    /// session as it stood when the head arrived, not when the body did.
+    pub async fn after_body(req: &HttpRequest) -> Result<Self, PageError> {
+        match AppState::resolve(req, AuthCheck::only_session()).await {
+            Ok(who) => Ok(SignedIn(who)),
+            Err(AuthFailure::Failed(failure)) => Err(failure.into()),
+            Err(AuthFailure::Missing { .. } | AuthFailure::Refused(_)) => {
+                Err(PageError::SignInRequired {
+                    next: requested_path(req),
+                })
+            }
+        }
+    }
+}
+
 impl FromRequest for SignedIn {
     type Error = PageError;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            match AppState::resolve(&req, AuthCheck::only_session()).await {
-                Ok(who) => Ok(SignedIn(who)),
-                Err(AuthFailure::Failed(failure)) => Err(failure.into()),
-                Err(AuthFailure::Missing { .. } | AuthFailure::Refused(_)) => {
-                    Err(PageError::SignInRequired {
-                        next: requested_path(&req),
-                    })
-                }
-            }
-        })
+        Box::pin(async move { Self::after_body(&req).await })
     }
 }
 
@@ -57,6 +64,18 @@ impl std::ops::Deref for AdminUser {
 
     fn deref(&self) -> &Authenticated {
         &self.0
+    }
+}
+
+impl AdminUser {
+    /// Resolves the signed-in administrator now (see [`SignedIn::after_body`]).
+    pub async fn after_body(req: &HttpRequest) -> Result<Self, PageError> {
+        let SignedIn(who) = SignedIn::after_body(req).await?;
+        if who.user.is_admin {
+            Ok(AdminUser(who))
+        } else {
+            Err(PageError::Forbidden)
+        }
     }
 }
 

@@ -183,6 +183,19 @@ impl TestApp {
         .await
     }
 
+    /// Another instance on the same database and data directory, with other settings.
+    pub async fn second_instance_with(&self, mut settings: Settings) -> TestApp {
+        // Its own port; the issuer stays the first instance's, as behind one load balancer.
+        settings.server.bind = "127.0.0.1:0".into();
+        start(
+            settings,
+            self.admin_password.clone(),
+            self.test_db.clone(),
+            self.dir.clone(),
+        )
+        .await
+    }
+
     /// Creates a user directly in the repository.
     pub async fn create_user(&self, name: &str, password: &str, admin: bool) -> User {
         let db = self.db.clone();
@@ -621,5 +634,89 @@ impl TestApp {
                 .unwrap()
         })
         .await;
+    }
+}
+
+/// A form POST sent over a raw socket whose body is held back: the head (with
+/// `Expect: 100-continue`) and the first half of the body go out at once, and [`HeldRequest::open`]
+/// returns when the server has answered `100 Continue`, i.e. has read the head and dispatched
+/// the request; [`HeldRequest::finish`] sends the rest, as an attacker holding a request open
+/// across someone else's change would.
+pub struct HeldRequest {
+    stream: tokio::net::TcpStream,
+    rest: Vec<u8>,
+}
+
+/// What came back on a raw socket.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl RawResponse {
+    /// The values of a header (lower-case name).
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        self.head
+            .lines()
+            .filter_map(|line| line.split_once(':'))
+            .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_string())
+            .collect()
+    }
+}
+
+impl HeldRequest {
+    pub async fn open(app: &TestApp, path: &str, cookie: &str, form: &[(&str, &str)]) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let body = serde_urlencoded::to_string(form)
+            .expect("form")
+            .into_bytes();
+        let half = body.len() / 2;
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nCookie: {cookie}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let address = app.address.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        stream.write_all(head.as_bytes()).await.expect("head sent");
+        let mut interim = [0u8; 25];
+        stream.read_exact(&mut interim).await.expect("100 Continue");
+        assert!(
+            interim.starts_with(b"HTTP/1.1 100 Continue\r\n\r\n"),
+            "{:?}",
+            String::from_utf8_lossy(&interim)
+        );
+        stream.write_all(&body[..half]).await.expect("part sent");
+        stream.flush().await.expect("flushed");
+        Self {
+            stream,
+            rest: body[half..].to_vec(),
+        }
+    }
+
+    pub async fn finish(mut self) -> RawResponse {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.stream.write_all(&self.rest).await.expect("rest sent");
+        let mut raw = Vec::new();
+        self.stream
+            .read_to_end(&mut raw)
+            .await
+            .expect("response read");
+        let text = String::from_utf8_lossy(&raw).to_string();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status line in {head:?}"));
+        RawResponse {
+            status,
+            head: head.to_string(),
+            body: body.to_string(),
+        }
     }
 }

@@ -16,6 +16,7 @@ mod modes;
 mod oauth_client;
 mod ops;
 mod properties;
+mod races;
 mod register;
 mod revocation;
 mod robustness;

@@ -27,17 +27,16 @@ pub struct PasswordForm {
 
 /// Change the password; every other session and refresh token of the user ends.
 ///
-/// The form is read before the session is resolved (extractors run in order), and the change
-/// checks the session again inside its transaction: a request held open across a revocation
-/// changes nothing.
+/// The session is resolved once the form has arrived, and the change checks it again inside
+/// its transaction: a request held open across a revocation changes nothing.
 #[tracing::instrument(skip_all)]
 pub async fn change_password(
     req: HttpRequest,
     form: web::Form<PasswordForm>,
     state: web::Data<AppState>,
-    signed_in: SignedIn,
     session: TypedSession,
 ) -> Result<HttpResponse, PageError> {
+    let signed_in = SignedIn::after_body(&req).await?;
     let form = form.into_inner();
     csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
     let caller = signed_in.0;
@@ -94,11 +93,12 @@ pub struct CsrfForm {
 /// Ends every session (this one too) and refresh-token family of the user.
 #[tracing::instrument(skip_all)]
 pub async fn logout_everywhere(
+    req: HttpRequest,
     form: web::Form<CsrfForm>,
     state: web::Data<AppState>,
-    signed_in: SignedIn,
     session: TypedSession,
 ) -> Result<HttpResponse, PageError> {
+    let signed_in = SignedIn::after_body(&req).await?;
     csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
     state
         .accounts
@@ -112,12 +112,13 @@ pub async fn logout_everywhere(
 /// Ends one of the user's own sessions.
 #[tracing::instrument(skip_all)]
 pub async fn end_session(
+    req: HttpRequest,
     form: web::Form<CsrfForm>,
     state: web::Data<AppState>,
-    signed_in: SignedIn,
     session: TypedSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
+    let signed_in = SignedIn::after_body(&req).await?;
     csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
     let target = path.into_inner();
     let user_id = signed_in.user.id;

@@ -1,7 +1,7 @@
 //! `POST /admin/users/{id}/{action}`: disable, enable, delete, grant-admin, revoke-admin.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use crate::accounts::{AccountError, By};
@@ -69,12 +69,13 @@ pub struct ActionForm {
 /// The form is read before the caller is resolved, and each action checks the caller (still
 /// enabled, still an admin, session not revoked) again inside its transaction.
 pub async fn user_action(
+    req: HttpRequest,
     form: web::Form<ActionForm>,
     state: web::Data<AppState>,
-    admin: AdminUser,
     session: TypedSession,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
+    let admin = AdminUser::after_body(&req).await?;
     csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
     let (raw_id, raw_action) = path.into_inner();
     let (Ok(id), Some(action)) = (raw_id.parse::<i64>(), Action::parse(&raw_action)) else {
