@@ -14,6 +14,9 @@ pub struct Metrics {
     pub lockouts: IntCounter,
     pub tokens_issued: IntCounter,
     pub refresh_reuse: IntCounter,
+    /// bcrypt checks run for sign-ins, padding included (each failed sign-in costs at least
+    /// one check at the configured cost).
+    pub password_checks: IntCounter,
 }
 
 impl Metrics {
@@ -54,7 +57,12 @@ impl Metrics {
         registry.register(Box::new(logins.clone()))?;
         registry.register(Box::new(lockouts.clone()))?;
         registry.register(Box::new(tokens_issued.clone()))?;
+        let password_checks = IntCounter::new(
+            "password_checks_total",
+            "bcrypt checks run for sign-ins, padding of cheaper stored hashes included",
+        )?;
         registry.register(Box::new(refresh_reuse.clone()))?;
+        registry.register(Box::new(password_checks.clone()))?;
         // Show every login result from the start, so that dashboards see zeros, not gaps.
         for result in ["ok", "failed", "locked"] {
             logins.with_label_values(&[result]);
@@ -67,6 +75,7 @@ impl Metrics {
             lockouts,
             tokens_issued,
             refresh_reuse,
+            password_checks,
         })
     }
 

@@ -93,6 +93,7 @@ pub async fn check_password(
     };
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     // Always run bcrypt: unknown and disabled users take as long as a wrong password.
+    auth.metrics.password_checks.inc();
     let matched = match auth.hasher.verify(password.clone(), hash.clone()).await {
         Ok(matched) => matched,
         Err(e) => {
@@ -121,6 +122,7 @@ pub async fn check_password(
         {
             // A stored hash of a lower cost fails faster than the dummy hash of an unknown
             // user: pad it to one configured-cost check.
+            auth.metrics.password_checks.inc();
             auth.hasher.pad(password).await.map_err(Failure::from)?;
         }
         auth.metrics.logins.with_label_values(&["failed"]).inc();

@@ -613,3 +613,121 @@ async fn a_cost_upgrade_at_sign_in_never_writes_an_old_password_back() {
 
     old_password_logins_race_a_change(&app, &other).await;
 }
+
+/// `gatehouse_password_checks_total` as `/metrics` shows it.
+async fn password_checks(app: &TestApp) -> u64 {
+    let text = api_client()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("gatehouse_password_checks_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("password_checks_total in /metrics")
+}
+
+#[tokio::test]
+async fn a_failed_sign_in_against_a_cheaper_stored_hash_is_padded_to_the_configured_cost() {
+    // The configured cost is 5; `create_user` stores hashes at cost 4, as an older setting did.
+    let app = spawn_app_with(|s| {
+        s.password.bcrypt_cost = 5;
+        s.auth.registration = true;
+    })
+    .await;
+    app.create_user("old", PASSWORD, false).await;
+    let registered = api_client()
+        .post(app.url("/api/users"))
+        .json(&serde_json::json!({"username": "current", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), StatusCode::CREATED);
+
+    let mut cost = Vec::new();
+    for name in ["nobody", "current", "old"] {
+        let before = password_checks(&app).await;
+        let resp = app.password_grant(name, "a wrong password").await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{name}");
+        cost.push(password_checks(&app).await - before);
+    }
+
+    // An unknown user and a current hash: one check at cost 5. The cost-4 hash: its own check
+    // plus one at cost 5.
+    assert_eq!(cost, vec![1, 1, 2]);
+}
+
+#[tokio::test]
+async fn a_username_cannot_forge_fields_in_the_text_log() {
+    // The real binary, logging as text to stderr.
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::helpers::TestDatabase::new(&dir);
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("GATEHOUSE_SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("GATEHOUSE_SERVER__WORKERS", "1")
+        .env("GATEHOUSE_SERVER__DATA_DIR", dir.path())
+        .env("GATEHOUSE_DATABASE__URL", &db.url)
+        .env("GATEHOUSE_PASSWORD__BCRYPT_COST", "4")
+        .env("GATEHOUSE_ADMIN_PASSWORD", "admin-password-123")
+        .env_remove("GATEHOUSE_CONFIG")
+        .env_remove("GATEHOUSE_LOG_FORMAT")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..300 {
+        if api_client()
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            up = true;
+            break;
+        }
+        // Bounded wait for the process to listen (not a timing assertion).
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(up, "the server did not start");
+    let forged = "nobody ip=203.0.113.66 event=login_ok user_id=1";
+
+    let resp = api_client()
+        .post(format!("{base}/api/token"))
+        .json(&serde_json::json!({"username": forged, "password": "whatever it is"}))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let failed: Vec<&str> = log.lines().filter(|l| l.contains("login_failed")).collect();
+    assert_eq!(failed.len(), 1, "{log}");
+    assert!(
+        failed[0].contains(&format!("username={forged:?}")),
+        "the username is not quoted: {}",
+        failed[0]
+    );
+    // Outside the quoted value, nothing reads as a successful login.
+    let unquoted = log.replace(&format!("{forged:?}"), "\"…\"");
+    assert!(!unquoted.contains("login_ok"), "{unquoted}");
+}
