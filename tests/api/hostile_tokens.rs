@@ -676,3 +676,29 @@ async fn with_hs256_the_jwks_is_empty_and_real_tokens_work() {
     f.key = EncodingKey::from_secret(&[7u8; 64]);
     assert_invalid(&app, &f.token(), "HS256 with another secret").await;
 }
+
+#[tokio::test]
+async fn a_subject_not_in_canonical_decimal_form_is_refused() {
+    let app = spawn_app().await;
+    let user = app.create_user("carol", PASSWORD, false).await;
+    let mut f = forge(&app, "carol").await;
+    assert_accepted(&app, &f.token(), "carol").await;
+
+    for sub in [format!("+{}", user.id), format!("0{}", user.id), format!(" {}", user.id)] {
+        f.claims().insert("sub".into(), json!(sub));
+        assert_invalid(&app, &f.token(), &format!("sub {sub:?}")).await;
+    }
+}
+
+#[tokio::test]
+async fn a_token_whose_family_is_unknown_or_missing_is_refused() {
+    let app = spawn_app().await;
+    app.create_user("dora", PASSWORD, false).await;
+    let mut f = forge(&app, "dora").await;
+    assert_accepted(&app, &f.token(), "dora").await;
+
+    f.claims().insert("sid".into(), json!("no-such-family"));
+    assert_invalid(&app, &f.token(), "unknown sid").await;
+    f.claims().remove("sid");
+    assert_invalid(&app, &f.token(), "no sid").await;
+}
