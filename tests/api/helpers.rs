@@ -652,7 +652,6 @@ pub struct HeldRequest {
 pub struct RawResponse {
     pub status: u16,
     pub head: String,
-    pub body: String,
 }
 
 impl RawResponse {
@@ -707,7 +706,7 @@ impl HeldRequest {
             .await
             .expect("response read");
         let text = String::from_utf8_lossy(&raw).to_string();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let head = text.split_once("\r\n\r\n").map_or(text.as_str(), |(head, _)| head);
         let status = head
             .split(' ')
             .nth(1)
@@ -716,7 +715,6 @@ impl HeldRequest {
         RawResponse {
             status,
             head: head.to_string(),
-            body: body.to_string(),
         }
     }
 }

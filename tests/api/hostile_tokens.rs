@@ -684,7 +684,11 @@ async fn a_subject_not_in_canonical_decimal_form_is_refused() {
     let mut f = forge(&app, "carol").await;
     assert_accepted(&app, &f.token(), "carol").await;
 
-    for sub in [format!("+{}", user.id), format!("0{}", user.id), format!(" {}", user.id)] {
+    for sub in [
+        format!("+{}", user.id),
+        format!("0{}", user.id),
+        format!(" {}", user.id),
+    ] {
         f.claims().insert("sub".into(), json!(sub));
         assert_invalid(&app, &f.token(), &format!("sub {sub:?}")).await;
     }
