@@ -21,6 +21,8 @@ async fn a_short_hmac_secret_is_refused() {
     let err = build_error(|s, dir| {
         let path = dir.join("short.key");
         std::fs::write(&path, "only-twenty-bytes-xx").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         s.token.algorithm = TokenAlgorithm::HS256;
         s.token.secret_file = Some(path);
     })
