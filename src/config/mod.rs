@@ -55,7 +55,7 @@ impl Settings {
                 let (host, port) = url_host_port(url)?;
                 (is_loopback_host(&host) && port != bound.port()).then(|| {
                     format!(
-                        "server.public_url {url:?} names port {port}, but the server listens on                          {bound}: tokens, links and discovery documents will point elsewhere"
+                        "server.public_url {url:?} names port {port}, but the server listens on {bound}: tokens, links and discovery documents will point elsewhere"
                     )
                 })
             }
