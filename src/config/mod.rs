@@ -358,4 +358,26 @@ mod tests {
             assert_eq!(redact_url(url), shown, "{url}");
         }
     }
+
+    #[test]
+    fn an_insecure_cookie_under_an_https_public_url_is_warned_about() {
+        let warned = |toml: &str| {
+            Settings::from_toml_str(toml)
+                .unwrap()
+                .warnings()
+                .iter()
+                .any(|w| w.contains("session.cookie_secure"))
+        };
+        let https = "[server]\npublic_url = \"https://auth.example.com\"\n";
+        assert!(warned(&format!(
+            "{https}[session]\ncookie_secure = false\n"
+        )));
+        assert!(!warned(&format!(
+            "{https}[session]\ncookie_secure = \"auto\"\n"
+        )));
+        assert!(!warned(&format!(
+            "{https}[session]\ncookie_secure = true\n"
+        )));
+        assert!(!warned("[session]\ncookie_secure = false\n"));
+    }
 }

@@ -156,11 +156,8 @@ struct Prepared {
 
 /// The blocking part of start-up.
 fn prepare(settings: Settings) -> Result<Prepared, StartupError> {
-    if settings.password.bcrypt_cost < 10 {
-        tracing::warn!(
-            cost = settings.password.bcrypt_cost,
-            "password.bcrypt_cost is below 10: password hashes are cheap to crack; use 10 or more in production"
-        );
+    for warning in settings.warnings() {
+        tracing::warn!("{warning}");
     }
     let data_dir = &settings.server.data_dir;
     crate::files::create_private_dir(data_dir)
