@@ -184,8 +184,9 @@ pub fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
 /// Makes the SQLite database at `path` safe for SQLite to open by name: created at mode 0600
 /// when missing; refused when it, or a companion file SQLite would open beside it (`-wal`,
 /// `-shm`, `-journal`), is a symlink or not a regular file; each narrowed to 0600 when wider.
-/// SQLite opens the name again afterwards; `check_private_dir` on the folder is what keeps
-/// anyone else from swapping the file in between.
+/// SQLite opens the name again afterwards (it has no `O_NOFOLLOW` through Diesel): only a
+/// folder nobody else may write to, as `check_private_dir` makes `data_dir` at start-up, keeps
+/// anyone from swapping the file in between.
 pub fn prepare_database_file(path: &Path) -> Result<(), FileError> {
     let file = open_no_follow(
         path,
