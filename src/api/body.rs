@@ -1,11 +1,14 @@
 //! Reading request bodies of the JSON surface: a size limit (413), JSON or form by content type
 //! (415 otherwise), and string fields pulled out strictly (400 `invalid_request`).
 
-use std::collections::HashMap;
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
 
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, web};
 use futures_util::StreamExt;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
 use super::error::ApiError;
 
@@ -67,7 +70,7 @@ fn classify(essence: &str) -> Option<BodyKind> {
 }
 
 /// The string values of `known` fields; other fields are ignored. A known field that is not a
-/// string (JSON) or that appears twice (form, RFC 6749 §3.2) is an `invalid_request`.
+/// string (JSON) or that appears twice (JSON or form, RFC 6749 §3.2) is an `invalid_request`.
 pub fn parse_fields(
     kind: BodyKind,
     body: &[u8],
@@ -76,28 +79,7 @@ pub fn parse_fields(
     let mut fields = HashMap::new();
     match kind {
         BodyKind::Empty => {}
-        BodyKind::Json => {
-            let value: serde_json::Value = serde_json::from_slice(body)
-                .map_err(|_| ApiError::InvalidRequest("the body is not valid JSON".into()))?;
-            let serde_json::Value::Object(map) = value else {
-                return Err(ApiError::InvalidRequest(
-                    "the body must be a JSON object".into(),
-                ));
-            };
-            for name in known {
-                match map.get(*name) {
-                    None | Some(serde_json::Value::Null) => {}
-                    Some(serde_json::Value::String(s)) => {
-                        fields.insert((*name).to_string(), s.clone());
-                    }
-                    Some(_) => {
-                        return Err(ApiError::InvalidRequest(format!(
-                            "`{name}` must be a string"
-                        )));
-                    }
-                }
-            }
-        }
+        BodyKind::Json => fields = parse_json_fields(body, known)?,
         BodyKind::Form => {
             let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
                 .map_err(|_| ApiError::InvalidRequest("the form body could not be read".into()))?;
@@ -114,6 +96,84 @@ pub fn parse_fields(
         }
     }
     Ok(fields)
+}
+
+/// The known fields of a JSON object body. Read name by name rather than through
+/// `serde_json::Value`, whose map keeps the last of two equal names silently: a client (or a
+/// proxy in front) could then read one `username` and the server another.
+fn parse_json_fields(body: &[u8], known: &[&str]) -> Result<HashMap<String, String>, ApiError> {
+    let problem = Cell::new(None);
+    let mut json = serde_json::Deserializer::from_slice(body);
+    let fields = KnownFields {
+        known,
+        problem: &problem,
+    }
+    .deserialize(&mut json)
+    .and_then(|fields| json.end().map(|()| fields));
+    fields.map_err(|e| {
+        let why = match problem.take() {
+            Some(ours) => ours,
+            None if e.is_data() => "the body must be a JSON object".into(),
+            None => "the body is not valid JSON".into(),
+        };
+        ApiError::InvalidRequest(why)
+    })
+}
+
+/// Visits the top-level object once: a known field must be a string (or `null`, meaning
+/// absent) and appear once under its decoded name; other fields are skipped unread.
+struct KnownFields<'a> {
+    known: &'a [&'a str],
+    /// Why the body was refused, when the refusal is ours rather than the parser's.
+    problem: &'a Cell<Option<String>>,
+}
+
+impl KnownFields<'_> {
+    fn refuse<E: de::Error>(&self, problem: String) -> E {
+        self.problem.set(Some(problem));
+        E::custom("refused")
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for KnownFields<'_> {
+    type Value = HashMap<String, String>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KnownFields<'_> {
+    type Value = HashMap<String, String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = HashMap::new();
+        let mut seen = HashSet::new();
+        while let Some(name) = map.next_key::<String>()? {
+            let Some(&known) = self.known.iter().find(|k| **k == name) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            if !seen.insert(known) {
+                return Err(self.refuse(format!("`{known}` is given more than once")));
+            }
+            match map.next_value::<serde_json::Value>()? {
+                serde_json::Value::Null => {}
+                serde_json::Value::String(value) => {
+                    fields.insert(known.to_string(), value);
+                }
+                _ => return Err(self.refuse(format!("`{known}` must be a string"))),
+            }
+        }
+        Ok(fields)
+    }
 }
 
 #[cfg(test)]
@@ -149,6 +209,31 @@ mod tests {
                 Err(ApiError::InvalidRequest(_))
             ));
         }
+    }
+
+    #[test]
+    fn a_json_field_given_twice_is_an_invalid_request_naming_it() {
+        for body in [
+            &br#"{"username":"a","username":"b","password":"c"}"#[..],
+            br#"{"username":"a","password":"c","username":"a"}"#,
+            br#"{"username":"a","user\u006eame":"b"}"#,
+            br#"{"username":null,"username":"b"}"#,
+        ] {
+            let err = parse_fields(BodyKind::Json, body, KNOWN).unwrap_err();
+            assert!(
+                matches!(&err, ApiError::InvalidRequest(m) if m == "`username` is given more than once"),
+                "{err:?}"
+            );
+        }
+        // As in forms, a field nobody reads may repeat.
+        let json = parse_fields(
+            BodyKind::Json,
+            br#"{"scope":"a","scope":"b","username":"u"}"#,
+            KNOWN,
+        )
+        .unwrap();
+        let form = parse_fields(BodyKind::Form, b"scope=a&scope=b&username=u", KNOWN).unwrap();
+        assert_eq!(json, form);
     }
 
     proptest! {

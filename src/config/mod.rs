@@ -55,7 +55,7 @@ impl Settings {
                 let (host, port) = url_host_port(url)?;
                 (is_loopback_host(&host) && port != bound.port()).then(|| {
                     format!(
-                        "server.public_url {url:?} names port {port}, but the server listens on                          {bound}: tokens, links and discovery documents will point elsewhere"
+                        "server.public_url {url:?} names port {port}, but the server listens on {bound}: tokens, links and discovery documents will point elsewhere"
                     )
                 })
             }
@@ -133,48 +133,92 @@ fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Hides the password of a `scheme://user:password@host/...` URL and any `password=` query
-/// parameter (libpq accepts both). libpq also takes a raw `/`, `?` or `@` inside a password, so
-/// parameters are found wherever `?password=` or `&password=` stands, and the credentials end
-/// at the last `@`: a URL whose path or query holds an `@` may be redacted further than
-/// needed, never less.
+/// Query parameters whose value is a secret, compared without regard to case: libpq's
+/// `password`, `sslpassword` (the passphrase of the client key) and `oauth_client_secret`
+/// (PostgreSQL 18), and redis-rs's `pass` (the password of a Unix-socket URL).
+const SECRET_PARAMS: [&str; 4] = ["password", "sslpassword", "oauth_client_secret", "pass"];
+
+/// Hides the password of a `scheme://user:password@host/...` URL and the value of every
+/// secret query parameter ([`SECRET_PARAMS`]). libpq also takes a raw `/`, `?` or `@` inside a
+/// password, so parameters are found wherever `?name=` or `&name=` stands (and hidden first,
+/// so that an `@` in their values is gone), and the credentials end at the last `@`: a URL
+/// whose path or query holds an `@` may be redacted further than needed, never less.
 pub fn redact_url(url: &str) -> String {
-    let url = redact_password_params(url);
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url;
+    let mut hidden = String::with_capacity(url.len());
+    let mut copied = 0;
+    for range in secret_param_values(url) {
+        hidden.push_str(&url[copied..range.start]);
+        hidden.push_str("***");
+        copied = range.end;
+    }
+    hidden.push_str(&url[copied..]);
+    let Some((scheme, rest)) = hidden.split_once("://") else {
+        return hidden;
     };
     match rest.rsplit_once('@') {
         Some((userinfo, after)) => match userinfo.split_once(':') {
             Some((user, _)) => format!("{scheme}://{user}:***@{after}"),
-            None => url.clone(),
+            None => hidden.clone(),
         },
-        None => url.clone(),
+        None => hidden.clone(),
     }
 }
 
-/// Replaces the value of every `password=` parameter (any case, after `?` or `&`) by `***`.
-fn redact_password_params(url: &str) -> String {
-    const KEY: &str = "password=";
-    let lower = url.to_ascii_lowercase();
-    let mut out = String::with_capacity(url.len());
-    let mut copied = 0;
+/// Where the value of each parameter (after `?` or `&`) stands whose name, percent-decoded
+/// as libpq and redis-rs decode it, is a secret one in any case; it runs to the next `&`.
+fn secret_param_values(url: &str) -> Vec<std::ops::Range<usize>> {
+    let mut found = Vec::new();
     let mut search = 0;
-    while let Some(found) = lower[search..].find(KEY) {
-        let start = search + found;
-        let value_start = start + KEY.len();
-        search = value_start;
-        if start == 0 || !matches!(url.as_bytes()[start - 1], b'?' | b'&') {
+    while let Some(at) = url[search..].find(['?', '&']) {
+        let name_start = search + at + 1;
+        search = name_start;
+        let Some(end) = url[name_start..].find(['=', '&', '?']) else {
+            break;
+        };
+        let name_end = name_start + end;
+        if url.as_bytes()[name_end] != b'=' || !is_secret_param(&url[name_start..name_end]) {
             continue;
         }
+        let value_start = name_end + 1;
         let value_end = url[value_start..]
             .find('&')
             .map_or(url.len(), |i| value_start + i);
-        out.push_str(&url[copied..value_start]);
-        out.push_str("***");
-        copied = value_end;
+        found.push(value_start..value_end);
         search = value_end;
     }
-    out.push_str(&url[copied..]);
+    found
+}
+
+fn is_secret_param(raw_name: &str) -> bool {
+    let name = percent_decode(raw_name);
+    SECRET_PARAMS
+        .iter()
+        .any(|secret| secret.as_bytes().eq_ignore_ascii_case(&name))
+}
+
+/// `%XX` escapes decoded; anything else (a stray `%` included) kept as it is.
+fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
     out
 }
 
@@ -277,5 +321,63 @@ mod tests {
             "postgres://u@h/db?sslmode=off&password=***"
         );
         assert_eq!(redact_url("postgres://a:?A@a/"), "postgres://a:***@a/");
+    }
+
+    #[test]
+    fn every_secret_query_parameter_is_redacted_whatever_its_case_or_encoding() {
+        for (url, shown) in [
+            (
+                "postgres://u@h/db?sslpassword=top&sslmode=require",
+                "postgres://u@h/db?sslpassword=***&sslmode=require",
+            ),
+            (
+                "postgres://u@h/db?SSLPassword=top",
+                "postgres://u@h/db?SSLPassword=***",
+            ),
+            (
+                "postgres://u@h/db?oauth_client_id=x&oauth_client_secret=top",
+                "postgres://u@h/db?oauth_client_id=x&oauth_client_secret=***",
+            ),
+            (
+                "postgres://u@h/db?%70assword=top&x=1",
+                "postgres://u@h/db?%70assword=***&x=1",
+            ),
+            (
+                "postgres://u@h/db?Pass%57ord=top",
+                "postgres://u@h/db?Pass%57ord=***",
+            ),
+            (
+                "redis://h/0?protocol=resp3&pass=top&user=u",
+                "redis://h/0?protocol=resp3&pass=***&user=u",
+            ),
+            (
+                "postgres://u@h/db?passfile=/p&sslkey=/k&passwordx=1",
+                "postgres://u@h/db?passfile=/p&sslkey=/k&passwordx=1",
+            ),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn an_insecure_cookie_under_an_https_public_url_is_warned_about() {
+        let warned = |toml: &str| {
+            Settings::from_toml_str(toml)
+                .unwrap()
+                .warnings()
+                .iter()
+                .any(|w| w.contains("session.cookie_secure"))
+        };
+        let https = "[server]\npublic_url = \"https://auth.example.com\"\n";
+        assert!(warned(&format!(
+            "{https}[session]\ncookie_secure = false\n"
+        )));
+        assert!(!warned(&format!(
+            "{https}[session]\ncookie_secure = \"auto\"\n"
+        )));
+        assert!(!warned(&format!(
+            "{https}[session]\ncookie_secure = true\n"
+        )));
+        assert!(!warned("[session]\ncookie_secure = false\n"));
     }
 }

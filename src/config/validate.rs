@@ -1,8 +1,30 @@
 //! Checks of values that the types alone cannot make; each error names its key.
 
-use super::{ConfigError, SessionStoreKind, Settings};
+use super::{ConfigError, CookieSecure, SessionStoreKind, Settings};
 
 impl Settings {
+    /// Settings that work but weaken security: one line each, logged as warnings at start-up.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.password.bcrypt_cost < 10 {
+            warnings.push(format!(
+                "password.bcrypt_cost is {}, below 10: password hashes are cheap to crack; use 10 or more in production",
+                self.password.bcrypt_cost
+            ));
+        }
+        if self.session.cookie_secure == CookieSecure::Never
+            && self.public_url().starts_with("https://")
+        {
+            warnings.push(
+                "session.cookie_secure = false while server.public_url is https: browsers will \
+                 also send the session cookie over plain http, where anyone on the path can \
+                 read it; use \"auto\""
+                    .to_string(),
+            );
+        }
+        warnings
+    }
+
     /// Checks values that the types alone cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.server.bind.parse::<std::net::SocketAddr>().is_err() {

@@ -128,11 +128,11 @@ impl Database {
         let url = DatabaseUrl::parse(url).map_err(DbError::Setup)?;
         if let DatabaseUrl::Sqlite(path) = &url {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| DbError::Setup(format!("cannot create {}: {e}", dir.display())))?;
+                crate::files::create_private_dir(dir).map_err(|e| DbError::Setup(e.to_string()))?;
             }
-            // It holds password hashes: readable by its owner only.
-            crate::files::create_private_file(path).map_err(|e| DbError::Setup(e.to_string()))?;
+            // It holds password hashes: readable by its owner only, and never reached through
+            // a symlink (SQLite itself would follow one and create the file there).
+            crate::files::prepare_database_file(path).map_err(|e| DbError::Setup(e.to_string()))?;
             // Switch to WAL once, before the pool opens several connections: concurrent
             // switches lock each other out.
             let mut conn = url.connect()?;

@@ -159,19 +159,13 @@ struct Prepared {
 
 /// The blocking part of start-up.
 fn prepare(settings: Settings) -> Result<Prepared, StartupError> {
-    if settings.password.bcrypt_cost < 10 {
-        tracing::warn!(
-            cost = settings.password.bcrypt_cost,
-            "password.bcrypt_cost is below 10: password hashes are cheap to crack; use 10 or more in production"
-        );
+    for warning in settings.warnings() {
+        tracing::warn!("{warning}");
     }
     let data_dir = &settings.server.data_dir;
-    std::fs::create_dir_all(data_dir).map_err(|e| {
-        StartupError::Io(format!(
-            "cannot create data_dir {}: {e}",
-            data_dir.display()
-        ))
-    })?;
+    crate::files::create_private_dir(data_dir)
+        .and_then(|()| crate::files::check_private_dir(data_dir))
+        .map_err(|e| StartupError::Io(format!("server.data_dir: {e}")))?;
     let db = Database::open(&settings.database.url, settings.database.pool_size)?;
     let session_key = secrets::load_or_create_key(&data_dir.join("session.key"))?;
     let jwt = if settings.auth.mode.tokens() {

@@ -635,3 +635,28 @@ fn config_show_redacts_a_database_password_given_as_a_query_parameter() {
         stdout(&out)
     );
 }
+
+#[test]
+fn config_show_redacts_every_secret_query_parameter_of_the_database_and_redis_urls() {
+    let cli = Cli::new();
+    let database = "postgres://u@127.0.0.1:1/db?sslmode=require&SSLPassword=hunter2key\
+                    &oauth_client_secret=hunter2oauth&%70assword=hunter2encoded";
+    let redis = "redis://127.0.0.1:1/0?pass=hunter2redis";
+
+    let out = cli.run_with_env(
+        &["config", "show"],
+        &[
+            ("GATEHOUSE_DATABASE__URL", database),
+            ("GATEHOUSE_SESSION__STORE", "redis"),
+            ("GATEHOUSE_SESSION__REDIS_URL", redis),
+        ],
+        None,
+    );
+
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(!text.contains("hunter2"), "a secret leaked: {text}");
+    let shown: toml::Table = text.parse().expect("config show prints TOML");
+    let shown_url = shown["database"]["url"].as_str().expect("database.url");
+    assert!(shown_url.contains("sslmode=require"), "{shown_url}");
+}

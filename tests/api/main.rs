@@ -15,6 +15,7 @@ mod models;
 mod modes;
 mod oauth_client;
 mod ops;
+mod private_files;
 mod properties;
 mod races;
 mod register;

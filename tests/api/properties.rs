@@ -307,6 +307,27 @@ fn password_without_question_mark() -> impl Strategy<Value = String> {
     ]
 }
 
+/// The query parameters that carry a secret: libpq's `password`, `sslpassword` (the passphrase
+/// of the client key) and `oauth_client_secret`, and redis-rs's `pass` (Unix-socket URLs).
+const SECRET_PARAMS: [&str; 4] = ["password", "sslpassword", "oauth_client_secret", "pass"];
+
+fn is_secret_param(param: &str) -> bool {
+    let name = param.split('=').next().unwrap_or_default();
+    SECRET_PARAMS.iter().any(|s| s.eq_ignore_ascii_case(name))
+}
+
+/// A secret parameter's name, each letter upper- or lower-case at random.
+fn secret_param() -> impl Strategy<Value = String> {
+    proptest::sample::select(SECRET_PARAMS.to_vec()).prop_flat_map(|name| {
+        proptest::collection::vec(any::<bool>(), name.len()).prop_map(move |upper| {
+            name.chars()
+                .zip(upper)
+                .map(|(c, up)| if up { c.to_ascii_uppercase() } else { c })
+                .collect()
+        })
+    })
+}
+
 proptest! {
     #[test]
     fn a_password_in_a_url_never_shows_and_scheme_user_and_host_are_kept(
@@ -361,7 +382,7 @@ proptest! {
         after in proptest::collection::vec("[a-z_]{1,10}=[a-z0-9]{0,8}", 0..3),
     ) {
         // Arrange
-        prop_assume!(before.iter().chain(&after).all(|p| !p.starts_with("password=")));
+        prop_assume!(before.iter().chain(&after).all(|p| !is_secret_param(p)));
         let params = |password: &str| {
             before
                 .iter()
@@ -379,6 +400,45 @@ proptest! {
         // Assert
         prop_assert!(!shown.contains(&secret), "{:?} shows the password", shown);
         prop_assert_eq!(shown, format!("{base}?{}", params("***")));
+    }
+
+    #[test]
+    fn every_secret_bearing_query_parameter_is_redacted_in_any_case_and_the_rest_is_kept(
+        base in prop_oneof![
+            (scheme(), USER, HOST, DB).prop_map(|(s, u, h, d)| format!("{s}://{u}@{h}/{d}")),
+            (scheme(), HOST, DB).prop_map(|(s, h, d)| format!("{s}://{h}/{d}")),
+        ],
+        keys in proptest::collection::vec(secret_param(), 1..4),
+        // Each holds a sign that nothing else in the URL uses, so it cannot show by chance.
+        secrets in proptest::collection::vec("[!-~&&[^&]]{0,10}[#$%^~|][!-~&&[^&]]{0,10}", 3),
+        before in proptest::collection::vec("[a-z_]{1,12}=[a-z0-9]{0,8}", 0..3),
+        after in proptest::collection::vec("[a-z_]{1,12}=[a-z0-9]{0,8}", 0..3),
+    ) {
+        // Arrange
+        prop_assume!(before.iter().chain(&after).all(|p| !is_secret_param(p)));
+        let params = |shown: Option<&str>| {
+            let secret = keys
+                .iter()
+                .zip(&secrets)
+                .map(|(key, secret)| format!("{key}={}", shown.unwrap_or(secret)));
+            before
+                .iter()
+                .cloned()
+                .chain(secret)
+                .chain(after.iter().cloned())
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        let url = format!("{base}?{}", params(None));
+
+        // Act
+        let shown = redact_url(&url);
+
+        // Assert
+        for secret in secrets.iter().take(keys.len()) {
+            prop_assert!(!shown.contains(secret), "{:?} shows {:?}", shown, secret);
+        }
+        prop_assert_eq!(shown, format!("{base}?{}", params(Some("***"))));
     }
 
     #[test]

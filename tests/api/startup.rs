@@ -21,6 +21,8 @@ async fn a_short_hmac_secret_is_refused() {
     let err = build_error(|s, dir| {
         let path = dir.join("short.key");
         std::fs::write(&path, "only-twenty-bytes-xx").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         s.token.algorithm = TokenAlgorithm::HS256;
         s.token.secret_file = Some(path);
     })
@@ -136,4 +138,86 @@ async fn sigterm_stops_the_server_cleanly() {
         !log.contains("admin-password-123"),
         "the given admin password is never logged"
     );
+}
+
+/// Runs `gatehouse serve` on a port of its choosing with `env` over a fresh SQLite setup,
+/// until it logs that it listens (or exits); then stops it with SIGTERM and returns its log.
+fn serve_log(env: &[(&str, &str)]) -> String {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("gatehouse.db").display());
+    let data_dir = dir.path().to_string_lossy().to_string();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    command
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("GATEHOUSE_SERVER__BIND", "127.0.0.1:0")
+        .env("GATEHOUSE_SERVER__WORKERS", "1")
+        .env("GATEHOUSE_SERVER__DATA_DIR", &data_dir)
+        .env("GATEHOUSE_DATABASE__URL", &url)
+        .env("GATEHOUSE_PASSWORD__BCRYPT_COST", "4")
+        .env("GATEHOUSE_ADMIN_PASSWORD", "admin-password-123")
+        .env("NO_COLOR", "1")
+        .env_remove("GATEHOUSE_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = String::new();
+    while let Ok(line) = received.recv_timeout(std::time::Duration::from_secs(60)) {
+        let listening = line.contains("gatehouse is listening");
+        log.push_str(&line);
+        log.push('\n');
+        if listening {
+            break;
+        }
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    log
+}
+
+#[test]
+fn an_insecure_session_cookie_under_an_https_public_url_is_warned_about_at_start_up() {
+    let log = serve_log(&[
+        ("GATEHOUSE_SERVER__PUBLIC_URL", "https://auth.example.com"),
+        ("GATEHOUSE_SESSION__COOKIE_SECURE", "false"),
+    ]);
+
+    assert!(log.contains("gatehouse is listening"), "{log}");
+    let warning = log
+        .lines()
+        .find(|l| l.contains("session.cookie_secure"))
+        .unwrap_or_else(|| panic!("no warning about session.cookie_secure in:\n{log}"));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains("https"), "{warning}");
+    // Neither a secure cookie nor a plain-http URL is warned about.
+    for env in [
+        [
+            ("GATEHOUSE_SERVER__PUBLIC_URL", "https://auth.example.com"),
+            ("GATEHOUSE_SESSION__COOKIE_SECURE", "auto"),
+        ],
+        [
+            ("GATEHOUSE_SERVER__PUBLIC_URL", "http://auth.example.com"),
+            ("GATEHOUSE_SESSION__COOKIE_SECURE", "false"),
+        ],
+    ] {
+        let log = serve_log(&env);
+        assert!(log.contains("gatehouse is listening"), "{env:?}: {log}");
+        assert!(!log.contains("session.cookie_secure"), "{env:?}: {log}");
+    }
 }

@@ -197,6 +197,36 @@ async fn malformed_and_unsupported_requests_get_precise_errors() {
 }
 
 #[tokio::test]
+async fn a_json_body_naming_a_field_twice_is_an_invalid_request_and_signs_nobody_in() {
+    // Arrange: serde_json alone would keep the last `username` and sign alice in.
+    let app = spawn_app().await;
+    app.create_user("alice", PASSWORD, false).await;
+    let bodies = [
+        format!(r#"{{"username":"mallory","username":"alice","password":"{PASSWORD}"}}"#),
+        format!(r#"{{"username":"alice","password":"wrong","password":"{PASSWORD}"}}"#),
+        // The same name, once plain and once with an escaped letter.
+        format!(r#"{{"username":"bob","user\u006eame":"alice","password":"{PASSWORD}"}}"#),
+        format!(
+            r#"{{"grant_type":"client_credentials","grant_type":"password","username":"alice","password":"{PASSWORD}"}}"#
+        ),
+    ];
+
+    for body in bodies {
+        // Act
+        let resp = post_raw(&app, "/api/token", "application/json", &body).await;
+
+        // Assert
+        let (status, error, description) = error_of(resp).await;
+        assert_eq!(
+            (status, error.as_str()),
+            (StatusCode::BAD_REQUEST, "invalid_request"),
+            "{body}"
+        );
+        assert!(description.contains("more than once"), "{description}");
+    }
+}
+
+#[tokio::test]
 async fn a_refresh_rotates_the_pair_and_the_old_token_dies() {
     let app = spawn_app().await;
     app.create_user("alice", PASSWORD, false).await;

@@ -364,6 +364,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hmac.key");
         std::fs::write(&path, "too short").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         let mut settings = Settings::default();
         settings.token.algorithm = TokenAlgorithm::HS256;
         settings.token.secret_file = Some(path);

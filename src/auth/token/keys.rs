@@ -1,5 +1,7 @@
 //! Signing keys for access tokens: loaded from the configured files, or generated (mode 0600)
-//! when missing. Generation uses aws-lc-rs, the same crypto backend jsonwebtoken runs on.
+//! when missing. Generation uses aws-lc-rs, the same crypto backend jsonwebtoken runs on. The
+//! files are read and written through `crate::files`: never through a symlink, and a secret
+//! that group or others can open is refused.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +13,10 @@ use aws_lc_rs::signature::{
 
 use crate::config::{Settings, TokenAlgorithm};
 use crate::domain::random_token;
-use crate::files::write_secret_file;
+use crate::files::{
+    FileError, ensure_absent, exists_no_follow, read_private_file, read_secret_file,
+    write_secret_file,
+};
 
 /// The shortest HMAC secret accepted (RFC 7518 §3.2: at least the hash size for HS256).
 pub const MIN_HMAC_SECRET_BYTES: usize = 32;
@@ -22,6 +27,8 @@ pub enum KeyError {
     File { path: PathBuf, problem: String },
     #[error("cannot generate a {0:?} key")]
     Generate(TokenAlgorithm),
+    #[error(transparent)]
+    Private(#[from] FileError),
 }
 
 fn file_err(path: &Path, problem: impl std::fmt::Display) -> KeyError {
@@ -54,7 +61,7 @@ pub fn load_or_generate(settings: &Settings) -> Result<KeyMaterial, KeyError> {
     let alg = settings.token.algorithm;
     if alg.is_hmac() {
         let path = settings.secret_file();
-        if !path.exists() {
+        if !exists_no_follow(&path) {
             generate_into(alg, &path, None)?;
             tracing::info!(path = %path.display(), "generated a new HMAC secret");
         }
@@ -62,7 +69,7 @@ pub fn load_or_generate(settings: &Settings) -> Result<KeyMaterial, KeyError> {
         return Ok(KeyMaterial::Secret(secret));
     }
     let (private, public) = (settings.private_key_file(), settings.public_key_file());
-    match (private.exists(), public.exists()) {
+    match (exists_no_follow(&private), exists_no_follow(&public)) {
         (false, false) => {
             generate_into(alg, &private, Some(&public))?;
             tracing::info!(path = %private.display(), ?alg, "generated a new signing key pair");
@@ -72,14 +79,15 @@ pub fn load_or_generate(settings: &Settings) -> Result<KeyMaterial, KeyError> {
         (true, true) => {}
     }
     Ok(KeyMaterial::Pair {
-        private_pem: std::fs::read(&private).map_err(|e| file_err(&private, e))?,
-        public_pem: std::fs::read(&public).map_err(|e| file_err(&public, e))?,
+        private_pem: read_secret_file(&private)?,
+        // Public, but whoever could replace it could have their own tokens accepted.
+        public_pem: read_private_file(&public)?,
     })
 }
 
 /// Reads an HMAC secret (surrounding whitespace ignored) and checks its length.
 pub fn read_secret(path: &Path) -> Result<Vec<u8>, KeyError> {
-    let raw = std::fs::read(path).map_err(|e| file_err(path, e))?;
+    let raw = read_secret_file(path)?;
     let secret = raw.trim_ascii().to_vec();
     if secret.len() < MIN_HMAC_SECRET_BYTES {
         return Err(file_err(
@@ -101,15 +109,12 @@ pub fn generate_into(
     second: Option<&Path>,
 ) -> Result<(), KeyError> {
     for path in [Some(first), second].into_iter().flatten() {
-        if path.exists() {
-            return Err(file_err(path, "already exists; refusing to overwrite it"));
-        }
+        ensure_absent(path)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
+            crate::files::create_private_dir(dir)?;
         }
     }
-    let write =
-        |path: &Path, bytes: &[u8]| write_secret_file(path, bytes).map_err(|e| file_err(path, e));
+    let write = |path: &Path, bytes: &[u8]| write_secret_file(path, bytes).map_err(KeyError::from);
     if alg.is_hmac() {
         // 64 random bytes as base64url text, so the file can be copied and inspected safely.
         let secret = random_token(64);
