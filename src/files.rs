@@ -187,26 +187,60 @@ pub fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
 /// SQLite opens the name again afterwards (it has no `O_NOFOLLOW` through Diesel): only a
 /// folder nobody else may write to, as `check_private_dir` makes `data_dir` at start-up, keeps
 /// anyone from swapping the file in between.
+///
+/// Existing files are inspected by name, never opened: SQLite's locks are POSIX advisory locks,
+/// which a process loses on a file as soon as it closes any descriptor of it, so opening and
+/// closing the database beside a live connection of the same process (a second pool, the
+/// tests) would silently drop that connection's locks.
 pub fn prepare_database_file(path: &Path) -> Result<(), FileError> {
-    let file = open_no_follow(
-        path,
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .mode(FILE_MODE),
-    )?;
-    check_mode(&file, path, Wider::Narrow)?;
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) => narrow_by_name(path, &meta)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // A new file: nobody holds a lock on it yet.
+            let file = open_no_follow(
+                path,
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .mode(FILE_MODE),
+            )?;
+            check_mode(&file, path, Wider::Narrow)?;
+        }
+        Err(e) => return Err(FileError::io("inspect", path, e)),
+    }
     for suffix in ["-wal", "-shm", "-journal"] {
         let mut name = OsString::from(path.as_os_str());
         name.push(suffix);
         let companion = PathBuf::from(name);
-        match open_no_follow(&companion, OpenOptions::new().read(true)) {
-            Ok(file) => check_mode(&file, &companion, Wider::Narrow)?,
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e),
+        match std::fs::symlink_metadata(&companion) {
+            Ok(meta) => narrow_by_name(&companion, &meta)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(FileError::io("inspect", &companion, e)),
         }
     }
+    Ok(())
+}
+
+/// For a file inspected by name (see `prepare_database_file`): refuses a symlink or anything but
+/// a regular file, and narrows a wider mode to 0600.
+fn narrow_by_name(path: &Path, meta: &std::fs::Metadata) -> Result<(), FileError> {
+    if meta.file_type().is_symlink() {
+        return Err(FileError::Symlink(path.to_path_buf()));
+    }
+    if !meta.is_file() {
+        return Err(FileError::NotAFile(path.to_path_buf()));
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & !FILE_MODE == 0 {
+        return Ok(());
+    }
+    std::fs::set_permissions(path, Permissions::from_mode(FILE_MODE))
+        .map_err(|e| FileError::io("narrow the mode of", path, e))?;
+    tracing::warn!(
+        "narrowed the mode of {} from {mode:03o} to 600: it holds private data",
+        path.display()
+    );
     Ok(())
 }
 

@@ -706,7 +706,9 @@ impl HeldRequest {
             .await
             .expect("response read");
         let text = String::from_utf8_lossy(&raw).to_string();
-        let head = text.split_once("\r\n\r\n").map_or(text.as_str(), |(head, _)| head);
+        let head = text
+            .split_once("\r\n\r\n")
+            .map_or(text.as_str(), |(head, _)| head);
         let status = head
             .split(' ')
             .nth(1)

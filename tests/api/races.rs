@@ -489,10 +489,13 @@ async fn the_last_enabled_admin_cannot_be_disabled_or_deleted_from_the_cli() {
 
     // With a second admin, one of them may go.
     app.create_user("second", PASSWORD, true).await;
+    let out = app.cli(&["user", "disable", "admin"], None);
+    let listed = app.cli(&["user", "list", "--json"], None);
     assert!(
-        app.cli(&["user", "disable", "admin"], None)
-            .status
-            .success()
+        out.status.success(),
+        "{} {}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&listed.stdout)
     );
     let out = app.cli(&["user", "delete", "second"], None);
     assert_eq!(
