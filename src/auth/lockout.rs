@@ -1,14 +1,13 @@
 //! Failed-login throttling (SPEC §8): counters per username (existing or not) and per client
 //! IP, kept in the database so that they hold across restarts and instances.
 
-use std::net::IpAddr;
-
 use chrono::NaiveDateTime;
 
 use crate::config::LockoutSettings;
 use crate::db::login_failures::{self, Kind};
 use crate::db::{AnyConnection, DbError, write_transaction};
 use crate::domain::clock::{chrono_duration, now};
+use crate::http::client_ip::ClientAddr;
 
 /// Longest username key kept (longer input cannot be a valid username anyway).
 const MAX_SUBJECT_CHARS: usize = 128;
@@ -50,10 +49,10 @@ impl Lockout {
         &self,
         conn: &mut AnyConnection,
         user: &str,
-        ip: IpAddr,
+        ip: ClientAddr,
     ) -> Result<Option<u64>, DbError> {
         let now = now();
-        let ip = ip.to_string();
+        let ip = ip.lockout_key();
         let until =
             login_failures::locked_until(conn, &[(Kind::User, user), (Kind::Ip, &ip)], now)?;
         Ok(until.map(|u| seconds_until(u, now)))
@@ -64,9 +63,9 @@ impl Lockout {
         &self,
         conn: &mut AnyConnection,
         user: &str,
-        ip: IpAddr,
+        ip: ClientAddr,
     ) -> Result<bool, DbError> {
-        let ip = ip.to_string();
+        let ip = ip.lockout_key();
         write_transaction(conn, |conn| {
             let now = now();
             let user_lock = login_failures::record_failure(

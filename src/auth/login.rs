@@ -2,14 +2,13 @@
 //! check, the user look-up, bcrypt on the hashing pool, refusal of disabled users, counting of
 //! failures, and the hash upgrade when the cost setting changed.
 
-use std::net::IpAddr;
-
 use super::Authenticator;
 use super::lockout::user_subject;
 use crate::db::models::User;
 use crate::db::{DbError, users};
 use crate::domain::{Password, Username};
 use crate::error::Failure;
+use crate::http::client_ip::ClientAddr;
 
 /// Why a login did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +32,7 @@ pub async fn check_password(
     state: &Authenticator,
     username: &str,
     password: Password,
-    ip: IpAddr,
+    ip: ClientAddr,
 ) -> Result<User, LoginError> {
     let subject = user_subject(username);
     let lockout = state.lockout.clone();

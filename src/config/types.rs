@@ -36,6 +36,8 @@ pub struct ServerSettings {
     pub data_dir: PathBuf,
     pub max_body: ByteSize,
     pub trusted_proxies: Vec<IpAddr>,
+    /// The one forwarding header read, and only from `trusted_proxies`.
+    pub client_ip_header: ClientIpHeader,
 }
 
 impl Default for ServerSettings {
@@ -47,6 +49,31 @@ impl Default for ServerSettings {
             data_dir: PathBuf::from("./data"),
             max_body: ByteSize(16 * 1024),
             trusted_proxies: Vec::new(),
+            client_ip_header: ClientIpHeader::XForwardedFor,
+        }
+    }
+}
+
+/// `server.client_ip_header`: the forwarding header that names the client behind a trusted
+/// proxy. Only one is read, so a client cannot pick whichever header its proxy leaves alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientIpHeader {
+    #[serde(rename = "x-forwarded-for")]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=…`.
+    #[serde(rename = "forwarded")]
+    Forwarded,
+    #[serde(rename = "x-real-ip")]
+    XRealIp,
+}
+
+impl ClientIpHeader {
+    /// The header's name, lower-case.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::XForwardedFor => "x-forwarded-for",
+            Self::Forwarded => "forwarded",
+            Self::XRealIp => "x-real-ip",
         }
     }
 }

@@ -4,7 +4,7 @@
 //! model of the rules (SPEC §6 refresh-token rotation, SPEC §8 lockout).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use gatehouse::accounts::{self, Accounts};
@@ -14,6 +14,7 @@ use gatehouse::auth::token::refresh::{self as tokens, Rotation};
 use gatehouse::config::{HumanDuration, LockoutSettings};
 use gatehouse::db::{AnyConnection, Database};
 use gatehouse::domain::Username;
+use gatehouse::http::client_ip::{ClientAddr, OpaqueHop};
 use gatehouse::session_store::{AnyStore, DatabaseSessionStore};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -443,7 +444,16 @@ fn tokens_of_a_disabled_user_no_longer_refresh() {
 
 /// Typed usernames: three spellings of one account, and two others.
 const NAMES: [&str; 5] = ["alice", "Alice", "ALICE", "bob", "carol"];
-const IPS: [&str; 3] = ["198.51.100.1", "198.51.100.2", "2001:db8::1"];
+/// Clients: two IPv4 addresses, two IPv6 addresses of one /64 (one counter, SPEC §8 per
+/// client), one of another /64, and a forwarded hop that is not an address.
+const IPS: [&str; 6] = [
+    "198.51.100.1",
+    "198.51.100.2",
+    "2001:db8::1",
+    "2001:db8::ffff:2",
+    "2001:db8:0:1::1",
+    "unknown",
+];
 
 #[derive(Debug, Clone)]
 enum LockOp {
@@ -467,8 +477,8 @@ struct LockModel {
     max_failures_per_ip: u32,
     /// Failures per account since its last success; "Alice" and "alice" are one account.
     user_failures: HashMap<String, u32>,
-    /// Failures per address; successes never reset these.
-    ip_failures: HashMap<IpAddr, u32>,
+    /// Failures per client (an IPv6 client is its /64); successes never reset these.
+    ip_failures: HashMap<String, u32>,
 }
 
 impl LockModel {
@@ -482,17 +492,25 @@ impl LockModel {
             .is_some_and(|n| *n >= self.max_failures)
     }
 
-    fn ip_locked(&self, ip: IpAddr) -> bool {
+    /// The client a counter is kept for: the /64 of an IPv6 address.
+    fn client(ip: &str) -> String {
+        match ip.parse::<Ipv6Addr>() {
+            Ok(v6) => format!("{:x?}", &v6.segments()[..4]),
+            Err(_) => ip.to_string(),
+        }
+    }
+
+    fn ip_locked(&self, ip: &str) -> bool {
         self.ip_failures
-            .get(&ip)
+            .get(&Self::client(ip))
             .is_some_and(|n| *n >= self.max_failures_per_ip)
     }
 
     /// Counts a failure; true when it locked the account or the address anew.
-    fn failure(&mut self, name: &str, ip: IpAddr) -> bool {
+    fn failure(&mut self, name: &str, ip: &str) -> bool {
         let (user_before, ip_before) = (self.user_locked(name), self.ip_locked(ip));
         *self.user_failures.entry(Self::account(name)).or_default() += 1;
-        *self.ip_failures.entry(ip).or_default() += 1;
+        *self.ip_failures.entry(Self::client(ip)).or_default() += 1;
         (!user_before && self.user_locked(name)) || (!ip_before && self.ip_locked(ip))
     }
 
@@ -500,7 +518,7 @@ impl LockModel {
         self.user_failures.remove(&Self::account(name));
     }
 
-    fn locked(&self, name: &str, ip: IpAddr) -> bool {
+    fn locked(&self, name: &str, ip: &str) -> bool {
         self.user_locked(name) || self.ip_locked(ip)
     }
 }
@@ -527,7 +545,13 @@ proptest! {
             user_failures: HashMap::new(),
             ip_failures: HashMap::new(),
         };
-        let ips: Vec<IpAddr> = IPS.iter().map(|ip| ip.parse().expect("ip")).collect();
+        let ips: Vec<ClientAddr> = IPS
+            .iter()
+            .map(|ip| match ip.parse::<IpAddr>() {
+                Ok(ip) => ClientAddr::Ip(ip),
+                Err(_) => ClientAddr::Opaque(OpaqueHop::new(ip)),
+            })
+            .collect();
         let mut conn = case.conn();
 
         for (n, op) in ops.iter().enumerate() {
@@ -538,7 +562,7 @@ proptest! {
                         .record_failure(&mut conn, &user_subject(NAMES[name]), ips[ip])
                         .expect("record_failure");
                     // Assert
-                    let expected = model.failure(NAMES[name], ips[ip]);
+                    let expected = model.failure(NAMES[name], IPS[ip]);
                     prop_assert_eq!(
                         locked_now, expected,
                         "step {} ({:?}): record_failure said whether it set a new lock", n, op
@@ -558,7 +582,7 @@ proptest! {
                     // Assert
                     prop_assert_eq!(
                         retry.is_some(),
-                        model.locked(NAMES[name], ips[ip]),
+                        model.locked(NAMES[name], IPS[ip]),
                         "step {} ({:?}): retry_after was {:?}", n, op, retry
                     );
                     if let Some(seconds) = retry {

@@ -80,7 +80,11 @@ impl AuthStrategy for BasicStrategy {
                     description: INVALID_CREDENTIALS,
                 };
             };
-            let ip = client_ip(req, &config.server.trusted_proxies);
+            let ip = client_ip(
+                req,
+                &config.server.trusted_proxies,
+                config.server.client_ip_header,
+            );
             match check_password(auth, &username, password, ip).await {
                 Ok(user) => Verdict::Accepted(Box::new(Authenticated {
                     user,
