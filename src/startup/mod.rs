@@ -66,11 +66,12 @@ impl Application {
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         tracing::debug!(strategies = ?state.auth.strategy_names(&config), "authentication chain");
+        let https = config.public_url().starts_with("https://");
         let server_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(crate::ops::observe))
-                .wrap(crate::http::headers::security_headers())
+                .wrap(crate::http::headers::security_headers(https))
                 .wrap(TracingLogger::<crate::ops::RequestSpan>::new())
                 .app_data(server_state.clone())
                 .configure(|cfg| crate::routes::configure(cfg, &server_state))

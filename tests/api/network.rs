@@ -130,3 +130,36 @@ async fn two_ipv6_addresses_of_one_64_share_one_failed_login_counter() {
     assert_eq!(same_64, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(next_64, StatusCode::OK);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Strict-Transport-Security (SPEC §5)
+
+const HSTS: &str = "strict-transport-security";
+
+#[tokio::test]
+async fn responses_carry_strict_transport_security_when_the_public_url_is_https() {
+    let app =
+        spawn_app_with(|s| s.server.public_url = Some("https://auth.example.com".into())).await;
+
+    for path in ["/login", "/api/me", "/healthz", "/no/such/page"] {
+        let resp = api_client().get(app.url(path)).send().await.unwrap();
+
+        assert_eq!(
+            resp.headers().get(HSTS).map(|v| v.to_str().unwrap()),
+            Some("max-age=31536000"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn responses_carry_no_strict_transport_security_when_the_public_url_is_http() {
+    let app =
+        spawn_app_with(|s| s.server.public_url = Some("http://auth.example.com".into())).await;
+
+    for path in ["/login", "/api/me", "/healthz"] {
+        let resp = api_client().get(app.url(path)).send().await.unwrap();
+
+        assert!(resp.headers().get(HSTS).is_none(), "{path}");
+    }
+}
