@@ -35,6 +35,8 @@ pub struct ServerSettings {
     pub public_url: Option<String>,
     pub data_dir: PathBuf,
     pub max_body: ByteSize,
+    /// A request whose head and body have not arrived by then gets 408, unprocessed.
+    pub request_timeout: HumanDuration,
     pub trusted_proxies: Vec<IpAddr>,
     /// The one forwarding header read, and only from `trusted_proxies`.
     pub client_ip_header: ClientIpHeader,
@@ -48,6 +50,7 @@ impl Default for ServerSettings {
             public_url: None,
             data_dir: PathBuf::from("./data"),
             max_body: ByteSize(16 * 1024),
+            request_timeout: HumanDuration(Duration::from_secs(10)),
             trusted_proxies: Vec::new(),
             client_ip_header: ClientIpHeader::XForwardedFor,
         }
