@@ -240,6 +240,37 @@ mod tests {
     }
 
     #[test]
+    fn metrics_allow_takes_networks_and_addresses_and_names_itself_when_wrong() {
+        let s = Settings::from_toml_str(
+            "[server]\nmetrics_allow = [\"10.0.0.0/8\", \"192.0.2.7\", \"2001:db8::/32\"]\n",
+        )
+        .unwrap();
+        let allowed = |ip: &str| s.server.metrics_allowed(ip.parse().unwrap());
+        assert!(allowed("10.200.0.1") && allowed("192.0.2.7") && allowed("2001:db8:5::1"));
+        assert!(allowed("::ffff:10.0.0.1"), "IPv4-mapped peers are IPv4");
+        assert!(!allowed("192.0.2.8") && !allowed("127.0.0.1"));
+        let defaults = Settings::default();
+        assert!(
+            defaults
+                .server
+                .metrics_allowed("127.0.0.9".parse().unwrap())
+        );
+        assert!(defaults.server.metrics_allowed("::1".parse().unwrap()));
+        assert!(
+            !defaults
+                .server
+                .metrics_allowed("192.0.2.1".parse().unwrap())
+        );
+
+        for bad in ["10.0.0.0/33", "localhost", ""] {
+            let err = Settings::from_toml_str(&format!("[server]\nmetrics_allow = [{bad:?}]\n"))
+                .unwrap_err();
+            assert!(err.0.contains("server.metrics_allow"), "{err}");
+            assert!(!err.0.contains('\n'), "{err}");
+        }
+    }
+
+    #[test]
     fn client_ip_header_takes_one_of_three_headers() {
         for (text, header) in [
             ("x-forwarded-for", ClientIpHeader::XForwardedFor),

@@ -267,6 +267,48 @@ async fn unmatched_paths_do_not_become_metric_labels() {
     assert!(!text.contains(&path), "a raw path became a label: {text}");
 }
 
+fn allow_only_10_8(s: &mut gatehouse::config::Settings) {
+    s.server.metrics_allow = vec!["10.0.0.0/8".parse().expect("network")];
+}
+
+#[tokio::test]
+async fn metrics_answer_404_to_a_client_outside_metrics_allow() {
+    let app = spawn_app_with(allow_only_10_8).await;
+
+    let resp = api_client().get(app.url("/metrics")).send().await.unwrap();
+
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let text = resp.text().await.unwrap();
+    assert!(!text.contains("gatehouse_"), "{text}");
+}
+
+#[tokio::test]
+async fn metrics_are_judged_on_the_peer_not_on_a_forwarded_address() {
+    let app = spawn_app_with(|s| {
+        allow_only_10_8(s);
+        s.server.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+    })
+    .await;
+
+    let resp = api_client()
+        .get(app.url("/metrics"))
+        .header("x-forwarded-for", "10.1.2.3")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn metrics_answer_a_loopback_client_by_default() {
+    let app = spawn_app().await;
+
+    let resp = api_client().get(app.url("/metrics")).send().await.unwrap();
+
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
 /// Sends one raw HTTP/1.1 request and reads the answer until the server closes.
 async fn raw_request(app: &TestApp, request: &[u8]) -> String {
     let addr = app.address.trim_start_matches("http://");
