@@ -41,14 +41,6 @@ impl ClientAddr {
             Self::Opaque(hop) => hop.as_str().to_string(),
         }
     }
-
-    /// The address, when the client has one.
-    pub fn ip(&self) -> Option<IpAddr> {
-        match self {
-            Self::Ip(ip) => Some(*ip),
-            Self::Opaque(_) => None,
-        }
-    }
 }
 
 /// An address as is; a hop's text quoted and escaped, since the client wrote it.
