@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, web};
@@ -12,6 +13,7 @@ use tracing_actix_web::RequestId;
 
 use crate::db::DbError;
 use crate::state::AppState;
+use crate::telemetry::quoted;
 
 /// How long `/readyz` waits for the database.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -61,6 +63,21 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .body(state.metrics.render())
 }
 
+/// The method as a metric label: one of a fixed set, so that clients cannot create label
+/// values (an extension method may be any token, 100 KB long).
+fn method_label(method: &Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
 /// Counts and times every request by its route pattern (not its raw path, which would let
 /// clients create unbounded label values), logs one line, and returns the request id.
 pub async fn observe(
@@ -68,7 +85,7 @@ pub async fn observe(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = req.method().clone();
     let path = req.path().to_string();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
@@ -83,7 +100,7 @@ pub async fn observe(
         state
             .metrics
             .http_requests
-            .with_label_values(&[&route, &method, &status.to_string()])
+            .with_label_values(&[&route, method_label(&method), &status.to_string()])
             .inc();
         state
             .metrics
@@ -101,8 +118,8 @@ pub async fn observe(
     tracing::info!(
         target: "gatehouse::request",
         request_id = request_id.as_deref().unwrap_or("-"),
-        method = %method,
-        path = %path,
+        method = %quoted(method.as_str()),
+        path = %quoted(&path),
         route = %route,
         status,
         latency_ms = elapsed.as_secs_f64() * 1000.0,
@@ -125,8 +142,8 @@ impl tracing_actix_web::RootSpanBuilder for RequestSpan {
         tracing::info_span!(
             "request",
             request_id = %request_id,
-            method = %request.method(),
-            path = %request.path(),
+            method = %quoted(request.method().as_str()),
+            path = %quoted(request.path()),
         )
     }
 

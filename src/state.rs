@@ -2,7 +2,6 @@
 //! above the parts it holds (the authenticator, accounts, stores, metrics), so nothing it
 //! holds imports it.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::cookie::Key;
@@ -14,7 +13,7 @@ use crate::auth::{AuthCheck, AuthFailure, Authenticated, Authenticator};
 use crate::config::Settings;
 use crate::db::Database;
 use crate::error::Failure;
-use crate::http::client_ip::client_ip;
+use crate::http::client_ip::{ClientAddr, client_ip};
 use crate::metrics::Metrics;
 use crate::session_store::AnyStore;
 
@@ -77,8 +76,14 @@ impl AppState {
         state.auth.resolve(req, &config, check).await
     }
 
-    /// The client address of a request (see `server.trusted_proxies`).
-    pub fn client_ip(&self, req: &HttpRequest) -> IpAddr {
-        client_ip(req, &self.config().server.trusted_proxies)
+    /// The client address of a request (see `server.trusted_proxies` and
+    /// `server.client_ip_header`).
+    pub fn client_ip(&self, req: &HttpRequest) -> ClientAddr {
+        let config = self.config();
+        client_ip(
+            req,
+            &config.server.trusted_proxies,
+            config.server.client_ip_header,
+        )
     }
 }

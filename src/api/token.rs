@@ -14,6 +14,7 @@ use crate::db::models::User;
 use crate::domain::Password;
 use crate::error::Failure;
 use crate::state::AppState;
+use crate::telemetry::quoted;
 
 const FIELDS: &[&str] = &["grant_type", "username", "password", "refresh_token"];
 
@@ -36,7 +37,10 @@ pub async fn token(
     let (kind, body) = read_body(&req, payload, config.max_body()).await?;
     let mut fields = parse_fields(kind, &body, FIELDS)?;
     let grant = fields.remove("grant_type");
-    tracing::Span::current().record("grant_type", grant.as_deref().unwrap_or("password"));
+    tracing::Span::current().record(
+        "grant_type",
+        tracing::field::display(quoted(grant.as_deref().unwrap_or("password"))),
+    );
     let verified = match grant.as_deref() {
         None | Some("password") => password_grant(&req, &state, &config, fields).await?,
         Some("refresh_token") => {
@@ -84,7 +88,7 @@ async fn password_grant(
             ));
         }
     };
-    let ip = state.client_ip(req).to_string();
+    let ip = state.client_ip(req).lockout_key();
     check_password(&state.auth, &username, password, &ip)
         .await
         .map_err(|e| ApiError::from_login(e, basic_on))

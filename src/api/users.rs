@@ -36,7 +36,7 @@ pub async fn register(
             &username,
             password,
             config.password.min_length,
-            &state.client_ip(&req).to_string(),
+            &state.client_ip(&req).lockout_key(),
         )
         .await?;
     Ok(HttpResponse::Created()

@@ -59,7 +59,7 @@ fn shown(username: &str) -> String {
 }
 
 /// Checks a username and password from the client address `ip` (its lockout key).
-#[tracing::instrument(skip(auth, password))]
+#[tracing::instrument(skip_all, fields(username = %shown(username), ip))]
 pub async fn check_password(
     auth: &Authenticator,
     username: &str,

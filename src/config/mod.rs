@@ -265,6 +265,72 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_a_valid_configuration() {
+        let example = include_str!("../../gatehouse.example.toml");
+
+        let s = Settings::from_toml_str(example).expect("the example parses and validates");
+
+        assert_eq!(
+            s.server.request_timeout.0,
+            std::time::Duration::from_secs(10)
+        );
+        assert_eq!(s.server.client_ip_header, ClientIpHeader::XForwardedFor);
+    }
+
+    #[test]
+    fn a_zero_request_timeout_names_its_key() {
+        let err = Settings::from_toml_str("[server]\nrequest_timeout = \"0s\"\n").unwrap_err();
+        assert!(err.0.contains("server.request_timeout"), "{err}");
+    }
+
+    #[test]
+    fn metrics_allow_takes_networks_and_addresses_and_names_itself_when_wrong() {
+        let s = Settings::from_toml_str(
+            "[server]\nmetrics_allow = [\"10.0.0.0/8\", \"192.0.2.7\", \"2001:db8::/32\"]\n",
+        )
+        .unwrap();
+        let allowed = |ip: &str| s.server.metrics_allowed(ip.parse().unwrap());
+        assert!(allowed("10.200.0.1") && allowed("192.0.2.7") && allowed("2001:db8:5::1"));
+        assert!(allowed("::ffff:10.0.0.1"), "IPv4-mapped peers are IPv4");
+        assert!(!allowed("192.0.2.8") && !allowed("127.0.0.1"));
+        let defaults = Settings::default();
+        assert!(
+            defaults
+                .server
+                .metrics_allowed("127.0.0.9".parse().unwrap())
+        );
+        assert!(defaults.server.metrics_allowed("::1".parse().unwrap()));
+        assert!(
+            !defaults
+                .server
+                .metrics_allowed("192.0.2.1".parse().unwrap())
+        );
+
+        for bad in ["10.0.0.0/33", "localhost", ""] {
+            let err = Settings::from_toml_str(&format!("[server]\nmetrics_allow = [{bad:?}]\n"))
+                .unwrap_err();
+            assert!(err.0.contains("server.metrics_allow"), "{err}");
+            assert!(!err.0.contains('\n'), "{err}");
+        }
+    }
+
+    #[test]
+    fn client_ip_header_takes_one_of_three_headers() {
+        for (text, header) in [
+            ("x-forwarded-for", ClientIpHeader::XForwardedFor),
+            ("forwarded", ClientIpHeader::Forwarded),
+            ("x-real-ip", ClientIpHeader::XRealIp),
+        ] {
+            let s = Settings::from_toml_str(&format!("[server]\nclient_ip_header = {text:?}\n"))
+                .unwrap();
+            assert_eq!(s.server.client_ip_header, header);
+        }
+        let err =
+            Settings::from_toml_str("[server]\nclient_ip_header = \"x-client-ip\"\n").unwrap_err();
+        assert!(err.0.contains("server.client_ip_header"), "{err}");
+    }
+
+    #[test]
     fn an_unset_public_url_follows_the_bound_address() {
         let mut s = Settings::from_toml_str("[server]\nbind = \"127.0.0.1:0\"\n").unwrap();
         assert_eq!(s.public_url(), "http://127.0.0.1:0");

@@ -1,10 +1,11 @@
 //! The settings' types and their defaults (SPEC §3): one struct per section, and the value
 //! types written in files (`HumanDuration`, `ByteSize`, `CookieSecure`).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::domain::Password;
@@ -35,7 +36,13 @@ pub struct ServerSettings {
     pub public_url: Option<String>,
     pub data_dir: PathBuf,
     pub max_body: ByteSize,
+    /// A request whose head and body have not arrived by then gets 408, unprocessed.
+    pub request_timeout: HumanDuration,
+    /// Client networks that may read `/metrics`, judged on the peer address.
+    pub metrics_allow: Vec<Network>,
     pub trusted_proxies: Vec<IpAddr>,
+    /// The one forwarding header read, and only from `trusted_proxies`.
+    pub client_ip_header: ClientIpHeader,
 }
 
 impl Default for ServerSettings {
@@ -46,7 +53,45 @@ impl Default for ServerSettings {
             public_url: None,
             data_dir: PathBuf::from("./data"),
             max_body: ByteSize(16 * 1024),
+            request_timeout: HumanDuration(Duration::from_secs(10)),
+            metrics_allow: vec![
+                Network(IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::LOCALHOST, 8))),
+                Network(IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::LOCALHOST, 128))),
+            ],
             trusted_proxies: Vec::new(),
+            client_ip_header: ClientIpHeader::XForwardedFor,
+        }
+    }
+}
+
+/// `server.client_ip_header`: the forwarding header that names the client behind a trusted
+/// proxy. Only one is read, so a client cannot pick whichever header its proxy leaves alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientIpHeader {
+    #[serde(rename = "x-forwarded-for")]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=…`.
+    #[serde(rename = "forwarded")]
+    Forwarded,
+    #[serde(rename = "x-real-ip")]
+    XRealIp,
+}
+
+impl ServerSettings {
+    /// Whether a peer at `ip` may read `/metrics` (`server.metrics_allow`).
+    pub fn metrics_allowed(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.metrics_allow.iter().any(|net| net.0.contains(&ip))
+    }
+}
+
+impl ClientIpHeader {
+    /// The header's name, lower-case.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::XForwardedFor => "x-forwarded-for",
+            Self::Forwarded => "forwarded",
+            Self::XRealIp => "x-real-ip",
         }
     }
 }
@@ -303,6 +348,41 @@ impl<'de> Deserialize<'de> for HumanDuration {
                     "invalid duration {text:?} ({e}); use e.g. \"90s\", \"15m\", \"12h\", \"30d\""
                 ))
             })
+    }
+}
+
+/// A network written as `"10.0.0.0/8"` or `"2001:db8::/32"`; a bare address is that one
+/// address (`/32` or `/128`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network(pub IpNet);
+
+impl std::str::FromStr for Network {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        text.parse::<IpNet>()
+            .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+            .map(|net| Network(net.trunc()))
+            .map_err(|_| {
+                format!(
+                    "{text:?} is not a network like \"10.0.0.0/8\" or \"::1/128\", nor an address"
+                )
+            })
+    }
+}
+
+impl Serialize for Network {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Network {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 

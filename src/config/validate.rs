@@ -80,6 +80,7 @@ impl Settings {
             }
         }
         for (key, d) in [
+            ("server.request_timeout", self.server.request_timeout),
             ("session.ttl", self.session.ttl),
             ("session.idle_timeout", self.session.idle_timeout),
             ("token.access_ttl", self.token.access_ttl),

@@ -29,6 +29,18 @@ fn gate(open: fn(&Settings) -> bool) -> impl Guard {
     })
 }
 
+/// A guard that passes for a peer in `server.metrics_allow`: the peer address itself, never a
+/// forwarded one, so that no header can open `/metrics`. Others meet the 404 of an unknown path.
+fn metrics_client() -> impl Guard {
+    guard::fn_guard(|ctx| {
+        let Some(peer) = ctx.head().peer_addr else {
+            return false;
+        };
+        ctx.app_data::<web::Data<AppState>>()
+            .is_some_and(|state| state.config().server.metrics_allowed(peer.ip()))
+    })
+}
+
 fn token_api(c: &Settings) -> bool {
     c.auth.mode.tokens()
 }
@@ -57,7 +69,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     // Operations and assets: no session.
     cfg.route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
-        .route("/metrics", web::get().to(ops::metrics))
+        .route(
+            "/metrics",
+            web::get().guard(metrics_client()).to(ops::metrics),
+        )
         .route("/static/{name}", web::get().to(pages::assets::asset));
 
     // The token API (SPEC §6): no session.

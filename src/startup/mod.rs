@@ -66,16 +66,23 @@ impl Application {
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         tracing::debug!(strategies = ?state.auth.strategy_names(&config), "authentication chain");
+        let https = config.public_url().starts_with("https://");
+        let request_timeout = config.server.request_timeout.0;
         let server_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(move |req, next| {
+                    crate::http::timeout::within(request_timeout, req, next)
+                }))
                 .wrap(actix_web::middleware::from_fn(crate::ops::observe))
-                .wrap(crate::http::headers::security_headers())
+                .wrap(crate::http::headers::security_headers(https))
                 .wrap(TracingLogger::<crate::ops::RequestSpan>::new())
                 .app_data(server_state.clone())
                 .configure(|cfg| crate::routes::configure(cfg, &server_state))
         })
         .workers(workers)
+        // The head; `timeout::within` bounds the body.
+        .client_request_timeout(request_timeout)
         .shutdown_timeout(30)
         .listen(listener)
         .map_err(|e| StartupError::Io(e.to_string()))?

@@ -13,6 +13,7 @@ mod login;
 mod logout;
 mod models;
 mod modes;
+mod network;
 mod oauth_client;
 mod ops;
 mod private_files;

@@ -15,6 +15,7 @@ use gatehouse::auth::token::refresh::{self as tokens, Rotation};
 use gatehouse::config::{HumanDuration, LockoutSettings};
 use gatehouse::db::{AnyConnection, Database};
 use gatehouse::domain::Username;
+use gatehouse::http::client_ip::{ClientAddr, OpaqueHop};
 use gatehouse::session_store::{AnyStore, DatabaseSessionStore};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -457,7 +458,16 @@ fn tokens_of_a_disabled_user_no_longer_refresh() {
 
 /// Typed usernames: three spellings of one account, and two others.
 const NAMES: [&str; 5] = ["alice", "Alice", "ALICE", "bob", "carol"];
-const IPS: [&str; 3] = ["198.51.100.1", "198.51.100.2", "2001:db8::1"];
+/// Clients: two IPv4 addresses, two IPv6 addresses of one /64 (one counter, SPEC §8 per
+/// client), one of another /64, and a forwarded hop that is not an address.
+const IPS: [&str; 6] = [
+    "198.51.100.1",
+    "198.51.100.2",
+    "2001:db8::1",
+    "2001:db8::ffff:2",
+    "2001:db8:0:1::1",
+    "unknown",
+];
 
 #[derive(Debug, Clone)]
 enum LockOp {
@@ -556,6 +566,15 @@ proptest! {
             user_tries: HashMap::new(),
             ip_tries: HashMap::new(),
         };
+        // Counters are kept per client key: an IPv6 client is its /64.
+        let keys: Vec<String> = IPS
+            .iter()
+            .map(|ip| match ip.parse::<std::net::IpAddr>() {
+                Ok(ip) => ClientAddr::Ip(ip),
+                Err(_) => ClientAddr::Opaque(OpaqueHop::new(ip)),
+            })
+            .map(|client| client.lockout_key())
+            .collect();
         let mut conn = case.conn();
 
         for (n, op) in ops.iter().enumerate() {
@@ -563,33 +582,33 @@ proptest! {
                 LockOp::Failure { name, ip } | LockOp::Success { name, ip } => {
                     let subject = user_subject(NAMES[name]);
                     // Act
-                    let reserved = match lockout.reserve(&mut conn, &subject, IPS[ip]) {
+                    let reserved = match lockout.reserve(&mut conn, &subject, &keys[ip]) {
                         Ok(attempt) => Some(attempt.locks),
                         Err(Refused::Locked { .. }) => None,
                         Err(Refused::Db(e)) => panic!("reserve: {e}"),
                     };
                     // Assert
-                    let expected = model.reserve(NAMES[name], IPS[ip]);
+                    let expected = model.reserve(NAMES[name], &keys[ip]);
                     prop_assert_eq!(
                         reserved, expected,
                         "step {} ({:?}): the reservation (None = locked, Some(sets a lock))", n, op
                     );
                     if reserved.is_some() && matches!(op, LockOp::Success { .. }) {
                         lockout
-                            .succeeded(&mut conn, &subject, IPS[ip])
+                            .succeeded(&mut conn, &subject, &keys[ip])
                             .expect("succeeded");
-                        model.succeeded(NAMES[name], IPS[ip]);
+                        model.succeeded(NAMES[name], &keys[ip]);
                     }
                 }
                 LockOp::Check { name, ip } => {
                     // Act
                     let retry = lockout
-                        .retry_after(&mut conn, &user_subject(NAMES[name]), IPS[ip])
+                        .retry_after(&mut conn, &user_subject(NAMES[name]), &keys[ip])
                         .expect("retry_after");
                     // Assert
                     prop_assert_eq!(
                         retry.is_some(),
-                        model.locked(NAMES[name], IPS[ip]),
+                        model.locked(NAMES[name], &keys[ip]),
                         "step {} ({:?}): retry_after was {:?}", n, op, retry
                     );
                     if let Some(seconds) = retry {

@@ -12,6 +12,7 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -264,6 +265,99 @@ async fn unmatched_paths_do_not_become_metric_labels() {
     let resp = api_client().get(app.url("/metrics")).send().await.unwrap();
     let text = resp.text().await.unwrap();
     assert!(!text.contains(&path), "a raw path became a label: {text}");
+}
+
+fn allow_only_10_8(s: &mut gatehouse::config::Settings) {
+    s.server.metrics_allow = vec!["10.0.0.0/8".parse().expect("network")];
+}
+
+#[tokio::test]
+async fn metrics_answer_404_to_a_client_outside_metrics_allow() {
+    let app = spawn_app_with(allow_only_10_8).await;
+
+    let resp = api_client().get(app.url("/metrics")).send().await.unwrap();
+
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let text = resp.text().await.unwrap();
+    assert!(!text.contains("gatehouse_"), "{text}");
+}
+
+#[tokio::test]
+async fn metrics_are_judged_on_the_peer_not_on_a_forwarded_address() {
+    let app = spawn_app_with(|s| {
+        allow_only_10_8(s);
+        s.server.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+    })
+    .await;
+
+    let resp = api_client()
+        .get(app.url("/metrics"))
+        .header("x-forwarded-for", "10.1.2.3")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn metrics_answer_a_loopback_client_by_default() {
+    let app = spawn_app().await;
+
+    let resp = api_client().get(app.url("/metrics")).send().await.unwrap();
+
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+/// Sends one raw HTTP/1.1 request and reads the answer until the server closes.
+async fn raw_request(app: &TestApp, request: &[u8]) -> String {
+    let addr = app.address.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    // The server may answer and close before reading everything.
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn extension_methods_do_not_become_metric_labels() {
+    let app = spawn_app().await;
+    // Two scrapes first, so the /metrics route's own series exist before measuring.
+    scrape(&app).await;
+    let before = api_client().get(app.url("/metrics")).send().await.unwrap();
+    let before = before.text().await.unwrap();
+
+    let filler = "X".repeat(100 * 1024);
+    for i in 0..50 {
+        let method = format!("M{i:02}{filler}");
+        let request = format!("{method} /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let answer = raw_request(&app, request.as_bytes()).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 "),
+            "request {i}: {answer:.200}"
+        );
+    }
+
+    let after = api_client().get(app.url("/metrics")).send().await.unwrap();
+    let after = after.text().await.unwrap();
+    assert!(!after.contains("XXXXXXXX"), "a method became a label");
+    assert!(
+        after.len() < before.len() + 8 * 1024,
+        "/metrics grew from {} to {} bytes",
+        before.len(),
+        after.len()
+    );
+    let other = parse_metrics(&after)
+        .0
+        .iter()
+        .filter(|((name, labels), _)| {
+            name == "gatehouse_http_requests_total"
+                && labels.get("method").map(String::as_str) == Some("OTHER")
+        })
+        .map(|(_, value)| value)
+        .sum::<f64>();
+    assert_eq!(other, 50.0);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use actix_web::http::header::HeaderValue;
 use actix_web::test::TestRequest;
+use gatehouse::config::ClientIpHeader;
 use gatehouse::config::{Settings, redact_url};
-use gatehouse::http::client_ip::client_ip;
+use gatehouse::http::client_ip::{ClientAddr, OpaqueHop, client_ip};
 use gatehouse::web::safe_next;
 use proptest::prelude::*;
 
@@ -94,8 +95,20 @@ const OTHERS: [&str; 3] = ["198.51.100.7", "203.0.113.9", "2001:db8::7"];
 /// Entries that are not addresses.
 const GARBAGE: [&str; 6] = ["", "unknown", "garbage", "1.2.3", "_hidden", "::g"];
 
+const XFF: ClientIpHeader = ClientIpHeader::XForwardedFor;
+const HEADERS: [ClientIpHeader; 3] = [
+    ClientIpHeader::XForwardedFor,
+    ClientIpHeader::Forwarded,
+    ClientIpHeader::XRealIp,
+];
+
 fn trusted() -> Vec<IpAddr> {
     TRUSTED.iter().map(|ip| ip.parse().expect("ip")).collect()
+}
+
+/// The client an address names (IPv4-mapped IPv6 addresses are IPv4).
+fn at(ip: IpAddr) -> ClientAddr {
+    ClientAddr::Ip(ip.to_canonical())
 }
 
 /// An address that the chain may hold: a trusted proxy, a known client or any address.
@@ -125,10 +138,12 @@ enum Form {
 }
 
 impl Entry {
-    fn addr(&self) -> Option<IpAddr> {
+    /// The hop this entry is, as the server should read it; `None` for an empty list element.
+    fn hop(&self) -> Option<ClientAddr> {
         match self {
-            Self::Addr(ip, _) => Some(*ip),
-            Self::Garbage(_) => None,
+            Self::Addr(ip, _) => Some(at(*ip)),
+            Self::Garbage("") => None,
+            Self::Garbage(text) => Some(ClientAddr::Opaque(OpaqueHop::new(text))),
         }
     }
 
@@ -188,18 +203,27 @@ fn request_with_chain(peer: IpAddr, lines: &[Vec<Entry>]) -> actix_web::HttpRequ
     req.to_http_request()
 }
 
-fn request_with_bytes(peer: IpAddr, xff: &[u8], forwarded: &[u8]) -> actix_web::HttpRequest {
-    TestRequest::default()
-        .peer_addr(SocketAddr::new(peer, 40000))
-        .insert_header((
-            "x-forwarded-for",
-            HeaderValue::from_bytes(xff).expect("valid header bytes"),
-        ))
-        .insert_header((
-            "forwarded",
-            HeaderValue::from_bytes(forwarded).expect("valid header bytes"),
-        ))
-        .to_http_request()
+/// A request with each forwarding header set to the given bytes (absent when `None`).
+fn request_with_bytes(
+    peer: IpAddr,
+    xff: Option<&[u8]>,
+    forwarded: Option<&[u8]>,
+    real_ip: Option<&[u8]>,
+) -> actix_web::HttpRequest {
+    let mut req = TestRequest::default().peer_addr(SocketAddr::new(peer, 40000));
+    for (name, value) in [
+        ("x-forwarded-for", xff),
+        ("forwarded", forwarded),
+        ("x-real-ip", real_ip),
+    ] {
+        if let Some(bytes) = value {
+            req = req.insert_header((
+                name,
+                HeaderValue::from_bytes(bytes).expect("valid header bytes"),
+            ));
+        }
+    }
+    req.to_http_request()
 }
 
 fn untrusted_peer() -> impl Strategy<Value = IpAddr> {
@@ -208,7 +232,9 @@ fn untrusted_peer() -> impl Strategy<Value = IpAddr> {
         proptest::sample::select(OTHERS.to_vec()).prop_map(|ip| ip.parse().expect("ip")),
         any::<IpAddr>(),
     ]
-    .prop_filter("an untrusted peer", move |ip| !trusted.contains(ip))
+    .prop_filter("an untrusted peer", move |ip| {
+        !trusted.contains(&ip.to_canonical())
+    })
 }
 
 fn trusted_peer() -> impl Strategy<Value = IpAddr> {
@@ -225,38 +251,71 @@ proptest! {
     ) {
         // Arrange
         let chained = request_with_chain(peer, &lines);
-        let raw = request_with_bytes(peer, &xff, &forwarded);
+        let raw = request_with_bytes(peer, Some(&xff), Some(&forwarded), Some(&xff));
 
         // Act
-        let from_chain = client_ip(&chained, &trusted());
-        let from_raw = client_ip(&raw, &trusted());
+        let from_chain = client_ip(&chained, &trusted(), XFF);
+        let from_raw: Vec<ClientAddr> =
+            HEADERS.iter().map(|h| client_ip(&raw, &trusted(), *h)).collect();
 
         // Assert
-        prop_assert_eq!(from_chain, peer);
-        prop_assert_eq!(from_raw, peer);
+        prop_assert_eq!(from_chain, at(peer));
+        prop_assert_eq!(from_raw, vec![at(peer); 3]);
     }
 
     #[test]
-    fn behind_a_trusted_proxy_the_client_is_the_nearest_untrusted_forwarded_address(
+    fn behind_a_trusted_proxy_the_client_is_the_right_most_hop_that_is_not_a_trusted_proxy(
         peer in trusted_peer(),
         lines in forwarded_for(),
     ) {
         // Arrange
         let req = request_with_chain(peer, &lines);
         let trusted = trusted();
+        // Unparseable hops are clients too: only trusted addresses are walked past.
         let expected = lines
             .iter()
             .flatten()
-            .filter_map(Entry::addr)
+            .filter_map(Entry::hop)
             .rev()
-            .find(|ip| !trusted.contains(ip))
-            .unwrap_or(peer);
+            .find(|hop| !matches!(hop, ClientAddr::Ip(ip) if trusted.contains(ip)))
+            .unwrap_or(at(peer));
 
         // Act
-        let client = client_ip(&req, &trusted);
+        let client = client_ip(&req, &trusted, XFF);
 
         // Assert
         prop_assert_eq!(client, expected);
+    }
+
+    #[test]
+    fn headers_other_than_the_configured_one_change_nothing(
+        peer in prop_oneof![trusted_peer(), untrusted_peer()],
+        chosen in proptest::sample::select(HEADERS.to_vec()),
+        own in header_bytes(),
+        others in header_bytes(),
+    ) {
+        // Arrange
+        let pick = |h: ClientIpHeader, bytes: &[u8]| {
+            if h == chosen { Some(own.clone()) } else { Some(bytes.to_vec()) }
+        };
+        let with_others = request_with_bytes(
+            peer,
+            pick(XFF, &others).as_deref(),
+            pick(ClientIpHeader::Forwarded, &others).as_deref(),
+            pick(ClientIpHeader::XRealIp, &others).as_deref(),
+        );
+        let alone = request_with_bytes(
+            peer,
+            (chosen == XFF).then_some(own.as_slice()),
+            (chosen == ClientIpHeader::Forwarded).then_some(own.as_slice()),
+            (chosen == ClientIpHeader::XRealIp).then_some(own.as_slice()),
+        );
+
+        // Act
+        let client = client_ip(&with_others, &trusted(), chosen);
+
+        // Assert
+        prop_assert_eq!(client, client_ip(&alone, &trusted(), chosen));
     }
 
     #[test]
@@ -266,21 +325,26 @@ proptest! {
         forwarded in header_bytes(),
     ) {
         // Arrange
-        let req = request_with_bytes(peer, &xff, &forwarded);
+        let req = request_with_bytes(peer, Some(&xff), Some(&forwarded), Some(&xff));
         let trusted = trusted();
 
-        // Act
-        let client = client_ip(&req, &trusted);
+        for header in HEADERS {
+            // Act
+            let client = client_ip(&req, &trusted, header);
 
-        // Assert
-        prop_assert!(
-            client == peer || !trusted.contains(&client),
-            "{} named, a trusted proxy other than the peer {}",
-            client,
-            peer
-        );
-        if !trusted.contains(&peer) {
-            prop_assert_eq!(client, peer);
+            // Assert
+            if let ClientAddr::Ip(ip) = client {
+                prop_assert!(
+                    ip == peer.to_canonical() || !trusted.contains(&ip),
+                    "{} named, a trusted proxy other than the peer {}",
+                    ip,
+                    peer
+                );
+            }
+            if !trusted.contains(&peer) {
+                prop_assert_eq!(client, at(peer));
+            }
+            prop_assert!(client.lockout_key().len() <= 64, "{:?}", client);
         }
     }
 }

@@ -80,7 +80,12 @@ impl AuthStrategy for BasicStrategy {
                     description: INVALID_CREDENTIALS,
                 };
             };
-            let ip = client_ip(req, &config.server.trusted_proxies).to_string();
+            let ip = client_ip(
+                req,
+                &config.server.trusted_proxies,
+                config.server.client_ip_header,
+            )
+            .lockout_key();
             match check_password(auth, &username, password, &ip).await {
                 Ok(verified) => Verdict::Accepted(Box::new(Authenticated {
                     user: verified.user,

@@ -65,7 +65,7 @@ pub async fn change_password(
             Password::new(form.current_password),
             Password::new(form.new_password),
             state.config().password.min_length,
-            &state.client_ip(&req).to_string(),
+            &state.client_ip(&req).lockout_key(),
         )
         .await;
     match result {

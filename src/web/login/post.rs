@@ -62,7 +62,7 @@ pub async fn login(
             "The form expired or did not come from this site. Please try again.",
         );
     }
-    let ip = state.client_ip(&req).to_string();
+    let ip = state.client_ip(&req).lockout_key();
     match check_password(&state.auth, &username, Password::new(password), &ip).await {
         Ok(verified) => {
             // Renews the session id: an id planted before sign-in is worthless after it.

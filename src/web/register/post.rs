@@ -65,7 +65,7 @@ pub async fn register(
             &username,
             Password::new(password),
             min_length,
-            &state.client_ip(&req).to_string(),
+            &state.client_ip(&req).lockout_key(),
         )
         .await;
     match result {
