@@ -720,3 +720,79 @@ impl HeldRequest {
         }
     }
 }
+
+/// The real `gatehouse serve` process on a free port with its own SQLite data directory
+/// (no `GATEHOUSE_*` variable inherited but `env`), for what only a process shows: its log
+/// and its signals.
+pub struct ServeProcess {
+    pub base: String,
+    child: std::process::Child,
+    _db: TestDatabase,
+    _dir: TempDir,
+}
+
+impl ServeProcess {
+    /// Starts it and waits (bounded) until `/healthz` answers.
+    pub async fn start(env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = TestDatabase::new(&dir);
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+            l.local_addr().expect("address").port()
+        };
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        command.arg("serve").current_dir(dir.path());
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("GATEHOUSE_") {
+                command.env_remove(key);
+            }
+        }
+        command
+            .env("GATEHOUSE_SERVER__BIND", format!("127.0.0.1:{port}"))
+            .env("GATEHOUSE_SERVER__WORKERS", "1")
+            .env("GATEHOUSE_SERVER__DATA_DIR", dir.path())
+            .env("GATEHOUSE_DATABASE__URL", &db.url)
+            .env("GATEHOUSE_PASSWORD__BCRYPT_COST", TEST_COST.to_string())
+            .env("GATEHOUSE_ADMIN_PASSWORD", "admin-password-123")
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("gatehouse starts");
+        let base = format!("http://127.0.0.1:{port}");
+        for _ in 0..300 {
+            if api_client()
+                .get(format!("{base}/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return Self {
+                    base,
+                    child,
+                    _db: db,
+                    _dir: dir,
+                };
+            }
+            // A bounded wait for the process to listen, not a timing assertion.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("gatehouse serve did not answer /healthz");
+    }
+
+    /// Sends SIGTERM and returns what the process printed and how it exited.
+    pub async fn stop(self) -> std::process::Output {
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        let child = self.child;
+        tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .expect("join")
+            .expect("gatehouse exits")
+    }
+}

@@ -683,44 +683,8 @@ async fn a_failed_sign_in_against_a_cheaper_stored_hash_is_padded_to_the_configu
 #[tokio::test]
 async fn a_username_cannot_forge_fields_in_the_text_log() {
     // The real binary, logging as text to stderr.
-    let dir = tempfile::tempdir().unwrap();
-    let db = crate::helpers::TestDatabase::new(&dir);
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .arg("serve")
-        .current_dir(dir.path())
-        .env("GATEHOUSE_SERVER__BIND", format!("127.0.0.1:{port}"))
-        .env("GATEHOUSE_SERVER__WORKERS", "1")
-        .env("GATEHOUSE_SERVER__DATA_DIR", dir.path())
-        .env("GATEHOUSE_DATABASE__URL", &db.url)
-        .env("GATEHOUSE_PASSWORD__BCRYPT_COST", "4")
-        .env("GATEHOUSE_ADMIN_PASSWORD", "admin-password-123")
-        .env_remove("GATEHOUSE_CONFIG")
-        .env_remove("GATEHOUSE_LOG_FORMAT")
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut up = false;
-    for _ in 0..300 {
-        if api_client()
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            up = true;
-            break;
-        }
-        // Bounded wait for the process to listen (not a timing assertion).
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(up, "the server did not start");
+    let server = crate::helpers::ServeProcess::start(&[]).await;
+    let base = server.base.clone();
     let forged = "nobody ip=203.0.113.66 event=login_ok user_id=1";
 
     let resp = api_client()
@@ -731,14 +695,7 @@ async fn a_username_cannot_forge_fields_in_the_text_log() {
         .unwrap();
 
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let out = server.stop().await;
     let log = String::from_utf8_lossy(&out.stderr);
     let failed: Vec<&str> = log.lines().filter(|l| l.contains("login_failed")).collect();
     assert_eq!(failed.len(), 1, "{log}");

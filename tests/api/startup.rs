@@ -80,53 +80,9 @@ async fn mismatched_key_files_are_refused() {
 
 #[tokio::test]
 async fn sigterm_stops_the_server_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = TestDatabase::new(&dir);
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .arg("serve")
-        .current_dir(dir.path())
-        .env("GATEHOUSE_SERVER__BIND", format!("127.0.0.1:{port}"))
-        .env("GATEHOUSE_SERVER__WORKERS", "1")
-        .env("GATEHOUSE_SERVER__DATA_DIR", dir.path())
-        .env("GATEHOUSE_DATABASE__URL", &db.url)
-        .env("GATEHOUSE_PASSWORD__BCRYPT_COST", "4")
-        .env("GATEHOUSE_ADMIN_PASSWORD", "admin-password-123")
-        .env_remove("GATEHOUSE_CONFIG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let client = crate::helpers::api_client();
-    let health = format!("http://127.0.0.1:{port}/healthz");
-    // Wait (bounded) for the server to listen.
-    let mut up = false;
-    for _ in 0..300 {
-        if client
-            .get(&health)
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(up, "the server did not start");
+    let server = crate::helpers::ServeProcess::start(&[]).await;
 
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = server.stop().await;
 
     assert!(status.status.success(), "exit status {:?}", status.status);
     let log = String::from_utf8_lossy(&status.stderr);
