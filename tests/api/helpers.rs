@@ -760,7 +760,7 @@ impl ServeProcess {
         for (key, value) in env {
             command.env(key, value);
         }
-        let child = command.spawn().expect("gatehouse starts");
+        let mut child = command.spawn().expect("gatehouse starts");
         let base = format!("http://127.0.0.1:{port}");
         for _ in 0..300 {
             if api_client()
@@ -779,7 +779,12 @@ impl ServeProcess {
             // A bounded wait for the process to listen, not a timing assertion.
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        panic!("gatehouse serve did not answer /healthz");
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("gatehouse exits");
+        panic!(
+            "gatehouse serve did not answer /healthz: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Sends SIGTERM and returns what the process printed and how it exited.
