@@ -109,6 +109,28 @@ pub fn list_for_user(
         .load(conn)
 }
 
+/// Moves a user's sessions back in time (tests of the idle and absolute limits).
+pub fn shift_for_user(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    created_by: chrono::Duration,
+    expires_by: chrono::Duration,
+) -> QueryResult<usize> {
+    let rows = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .select(SessionRow::as_select())
+        .load(conn)?;
+    for row in &rows {
+        diesel::update(sessions::table.find(&row.id))
+            .set((
+                sessions::created_at.eq(row.created_at - created_by),
+                sessions::expires_at.eq(row.expires_at - expires_by),
+            ))
+            .execute(conn)?;
+    }
+    Ok(rows.len())
+}
+
 /// Deletes one session, only if it belongs to `user_id`.
 pub fn delete_for_user_by_id(
     conn: &mut AnyConnection,

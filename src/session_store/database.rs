@@ -62,6 +62,23 @@ impl DatabaseSessionStore {
             .collect())
     }
 
+    /// See `AnyStore::shift_user_sessions`.
+    pub async fn shift_user_sessions(
+        &self,
+        user_id: i64,
+        created_by: Duration,
+        expires_by: Duration,
+    ) -> anyhow::Result<()> {
+        self.db
+            .run(move |conn| {
+                Ok::<_, DbError>(sessions::shift_for_user(
+                    conn, user_id, created_by, expires_by,
+                )?)
+            })
+            .await?;
+        Ok(())
+    }
+
     /// Ends one session of a user; false when the user has no such session.
     pub async fn end_for_user(&self, user_id: i64, id: &str) -> anyhow::Result<bool> {
         let id = id.to_string();

@@ -104,6 +104,22 @@ impl AnyStore {
         }
     }
 
+    /// Moves a user's sessions back in time: signed in `created_by` earlier, idle expiry
+    /// `expires_by` earlier. For tests of the idle and absolute limits, so that they need not
+    /// wait out real time (and need not know how each store keeps its rows).
+    #[doc(hidden)]
+    pub async fn shift_user_sessions(
+        &self,
+        user_id: i64,
+        created_by: chrono::Duration,
+        expires_by: chrono::Duration,
+    ) -> anyhow::Result<()> {
+        match self {
+            Self::Database(s) => s.shift_user_sessions(user_id, created_by, expires_by).await,
+            Self::Redis(s) => s.shift_user_sessions(user_id, created_by, expires_by).await,
+        }
+    }
+
     /// Ends one session of the user; false when the user has no such session.
     pub async fn end_for_user(&self, user_id: i64, id: &str) -> anyhow::Result<bool> {
         match self {

@@ -190,6 +190,44 @@ impl RedisSessionStore {
         Ok(records)
     }
 
+    /// See `AnyStore::shift_user_sessions`.
+    pub async fn shift_user_sessions(
+        &self,
+        user_id: i64,
+        created_by: chrono::Duration,
+        expires_by: chrono::Duration,
+    ) -> anyhow::Result<()> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.user_key(user_id))
+            .query_async(&mut conn)
+            .await?;
+        for id in ids {
+            let key = self.session_key(&id);
+            let Some(mut stored) = self.get(&id).await? else {
+                continue;
+            };
+            let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut conn).await?;
+            stored.created_at -= created_by.num_microseconds().unwrap_or(i64::MAX);
+            let left = ttl - expires_by.num_seconds();
+            if left <= 0 {
+                redis::cmd("DEL")
+                    .arg(&key)
+                    .query_async::<()>(&mut conn)
+                    .await?;
+            } else {
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(serde_json::to_string(&stored)?)
+                    .arg("EX")
+                    .arg(left)
+                    .query_async::<()>(&mut conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Ends one session of a user; false when the user has no such session.
     pub async fn end_for_user(&self, user_id: i64, id: &str) -> anyhow::Result<bool> {
         let mut conn = self.conn.clone();

@@ -490,150 +490,29 @@ impl TestApp {
     }
 }
 
-/// A signed-in session as the store keeps it, whichever store that is.
-#[derive(Debug, Clone)]
-pub struct StoredSession {
-    /// The store's id (SHA-256 of the cookie's key).
-    pub id: String,
-    pub user_id: Option<i64>,
-    pub created_at: chrono::NaiveDateTime,
-    pub expires_at: chrono::NaiveDateTime,
-}
-
 impl TestApp {
-    fn redis(&self) -> Option<redis::Connection> {
-        let url = self.settings.session.redis_url.as_ref()?;
-        if self.settings.session.store != gatehouse::config::SessionStoreKind::Redis {
-            return None;
-        }
-        let conn = redis::Client::open(url.as_str())
-            .and_then(|c| c.get_connection())
-            .expect("GATEHOUSE_TEST_REDIS_URL answers");
-        Some(conn)
+    /// A user's live sessions, as the app's own store lists them (whichever store it is).
+    pub async fn sessions_of(&self, user_id: i64) -> Vec<gatehouse::session_store::SessionRecord> {
+        self.state
+            .sessions
+            .list_for_user(user_id)
+            .await
+            .expect("the store lists sessions")
     }
 
-    async fn redis_prefix(&self) -> String {
-        let id = self
-            .with_db(|c| {
-                gatehouse::db::meta::get_or_create(c, "installation_id", String::new).unwrap()
-            })
-            .await;
-        format!("gatehouse:{id}")
-    }
-
-    /// Every session that belongs to a user.
-    pub async fn user_sessions(&self) -> Vec<StoredSession> {
-        if let Some(mut conn) = self.redis() {
-            let prefix = self.redis_prefix().await;
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(format!("{prefix}:s:*"))
-                .query(&mut conn)
-                .unwrap();
-            let mut out = Vec::new();
-            for key in keys {
-                let raw: Option<String> = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
-                let ttl: i64 = redis::cmd("TTL").arg(&key).query(&mut conn).unwrap();
-                let Some(raw) = raw else { continue };
-                let v: serde_json::Value = serde_json::from_str(&raw).unwrap();
-                let Some(user_id) = v["user_id"].as_i64() else {
-                    continue;
-                };
-                let created =
-                    chrono::DateTime::from_timestamp_micros(v["created_at"].as_i64().unwrap())
-                        .unwrap()
-                        .naive_utc();
-                out.push(StoredSession {
-                    id: key.rsplit(':').next().unwrap().to_string(),
-                    user_id: Some(user_id),
-                    created_at: created,
-                    expires_at: gatehouse::domain::clock::now() + chrono::Duration::seconds(ttl),
-                });
-            }
-            return out;
-        }
-        self.with_db(|c| {
-            use diesel::prelude::*;
-            use gatehouse::db::schema::sessions::dsl::*;
-            sessions
-                .filter(user_id.is_not_null())
-                .select((id, user_id, created_at, expires_at))
-                .load::<(
-                    String,
-                    Option<i64>,
-                    chrono::NaiveDateTime,
-                    chrono::NaiveDateTime,
-                )>(c)
-                .unwrap()
-                .into_iter()
-                .map(|(i, u, c, e)| StoredSession {
-                    id: i,
-                    user_id: u,
-                    created_at: c,
-                    expires_at: e,
-                })
-                .collect()
-        })
-        .await
-    }
-
-    /// Moves the idle expiry of every user session to `expires_at` (in the past: as if idle too
-    /// long; Redis then drops the key, as its own expiry would).
-    pub async fn set_session_expiry(&self, expires_at: chrono::NaiveDateTime) {
-        if let Some(mut conn) = self.redis() {
-            let prefix = self.redis_prefix().await;
-            for s in self.user_sessions().await {
-                let key = format!("{prefix}:s:{}", s.id);
-                let secs = (expires_at - gatehouse::domain::clock::now()).num_seconds();
-                if secs <= 0 {
-                    let _: () = redis::cmd("DEL").arg(&key).query(&mut conn).unwrap();
-                } else {
-                    let _: () = redis::cmd("EXPIRE")
-                        .arg(&key)
-                        .arg(secs)
-                        .query(&mut conn)
-                        .unwrap();
-                }
-            }
-            return;
-        }
-        self.with_db(move |c| {
-            use diesel::prelude::*;
-            use gatehouse::db::schema::sessions;
-            diesel::update(sessions::table.filter(sessions::user_id.is_not_null()))
-                .set(sessions::expires_at.eq(expires_at))
-                .execute(c)
-                .unwrap()
-        })
-        .await;
-    }
-
-    /// Moves the creation time of every user session to `created_at`.
-    pub async fn set_session_created(&self, created_at: chrono::NaiveDateTime) {
-        if let Some(mut conn) = self.redis() {
-            let prefix = self.redis_prefix().await;
-            for s in self.user_sessions().await {
-                let key = format!("{prefix}:s:{}", s.id);
-                let raw: String = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
-                let mut v: serde_json::Value = serde_json::from_str(&raw).unwrap();
-                v["created_at"] = created_at.and_utc().timestamp_micros().into();
-                let _: () = redis::cmd("SET")
-                    .arg(&key)
-                    .arg(v.to_string())
-                    .arg("KEEPTTL")
-                    .query(&mut conn)
-                    .unwrap();
-            }
-            return;
-        }
-        self.with_db(move |c| {
-            use diesel::prelude::*;
-            use gatehouse::db::schema::sessions;
-            diesel::update(sessions::table.filter(sessions::user_id.is_not_null()))
-                .set(sessions::created_at.eq(created_at))
-                .execute(c)
-                .unwrap()
-        })
-        .await;
+    /// Moves a user's sessions back in time through the store's API: signed in `created_by`
+    /// earlier, idle expiry `expires_by` earlier.
+    pub async fn shift_sessions(
+        &self,
+        user_id: i64,
+        created_by: chrono::Duration,
+        expires_by: chrono::Duration,
+    ) {
+        self.state
+            .sessions
+            .shift_user_sessions(user_id, created_by, expires_by)
+            .await
+            .expect("the store shifts sessions");
     }
 }
 

@@ -227,10 +227,9 @@ async fn the_stored_session_records_the_user_and_not_the_raw_id() {
     browser.login("alice", PASSWORD).await;
     let cookie = browser.cookie_header().unwrap();
 
-    let rows = app.user_sessions().await;
+    let rows = app.sessions_of(alice.id).await;
 
-    assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].user_id, Some(alice.id));
+    assert_eq!(rows.len(), 1, "the store files the session under the user");
     assert_eq!(rows[0].id.len(), 64, "a SHA-256 hex digest");
     assert!(!cookie.contains(&rows[0].id));
 }

@@ -10,22 +10,22 @@ use crate::helpers::{TestApp, spawn_app};
 
 const PASSWORD: &str = "correct horse battery";
 
-async fn signed_in_session(app: &TestApp, name: &str) -> crate::helpers::Browser {
+async fn signed_in_session(app: &TestApp, name: &str) -> (crate::helpers::Browser, i64) {
     let user = app.create_user(name, PASSWORD, false).await;
     let browser = app.browser();
     browser.login(name, PASSWORD).await;
     assert_eq!(browser.get("/").await.status(), StatusCode::OK);
-    let _ = user;
-    browser
+    (browser, user.id)
 }
 
 #[tokio::test]
 async fn a_session_idle_past_its_timeout_is_ended() {
     let app = spawn_app().await;
-    let browser = signed_in_session(&app, "alice").await;
+    let (browser, alice) = signed_in_session(&app, "alice").await;
 
     // The session was last used longer ago than session.idle_timeout.
-    app.set_session_expiry(now() - Duration::seconds(1)).await;
+    app.shift_sessions(alice, Duration::minutes(31), Duration::minutes(31))
+        .await;
 
     assert_eq!(browser.get("/").await.status(), StatusCode::SEE_OTHER);
 }
@@ -33,8 +33,8 @@ async fn a_session_idle_past_its_timeout_is_ended() {
 #[tokio::test]
 async fn a_new_session_expires_after_the_idle_timeout_and_activity_pushes_it_forward() {
     let app = spawn_app().await;
-    let browser = signed_in_session(&app, "alice").await;
-    let first = app.user_sessions().await;
+    let (browser, alice) = signed_in_session(&app, "alice").await;
+    let first = app.sessions_of(alice).await;
     assert_eq!(first.len(), 1);
     assert!(now() - first[0].created_at < Duration::minutes(1));
     let idle = first[0].expires_at - now();
@@ -42,24 +42,33 @@ async fn a_new_session_expires_after_the_idle_timeout_and_activity_pushes_it_for
         idle > Duration::minutes(29) && idle <= Duration::minutes(30),
         "{idle}"
     );
-    app.set_session_expiry(now() + Duration::minutes(1)).await;
+    // Idle for 29 minutes: one minute left.
+    app.shift_sessions(alice, Duration::minutes(29), Duration::minutes(29))
+        .await;
+    assert!(app.sessions_of(alice).await[0].expires_at < now() + Duration::minutes(2));
 
     assert_eq!(browser.get("/").await.status(), StatusCode::OK);
 
-    let after = app.user_sessions().await;
+    let after = app.sessions_of(alice).await;
     assert!(
         after[0].expires_at > now() + Duration::minutes(29),
-        "{after:?}"
+        "{}",
+        after[0].expires_at
     );
 }
 
 #[tokio::test]
 async fn a_session_older_than_its_absolute_ttl_is_ended_even_if_active() {
     let app = spawn_app().await;
-    let browser = signed_in_session(&app, "alice").await;
+    let (browser, alice) = signed_in_session(&app, "alice").await;
 
-    app.set_session_created(now() - Duration::hours(12) - Duration::seconds(1))
-        .await;
+    // Signed in just over session.ttl ago, yet used a moment ago.
+    app.shift_sessions(
+        alice,
+        Duration::hours(12) + Duration::seconds(1),
+        Duration::zero(),
+    )
+    .await;
 
     assert_eq!(browser.get("/").await.status(), StatusCode::SEE_OTHER);
 }
@@ -70,7 +79,7 @@ async fn expired_rows_are_purged() {
     if app.settings.session.store != gatehouse::config::SessionStoreKind::Database {
         return; // Redis expires its keys itself.
     }
-    let _browser = signed_in_session(&app, "alice").await;
+    let _signed_in = signed_in_session(&app, "alice").await;
     app.with_db(|c| {
         diesel::update(sessions::table)
             .set(sessions::expires_at.eq(now() - Duration::seconds(1)))
@@ -95,7 +104,7 @@ async fn expired_rows_are_purged() {
 #[tokio::test]
 async fn sessions_survive_a_restart() {
     let app = spawn_app().await;
-    let browser = signed_in_session(&app, "alice").await;
+    let (browser, _) = signed_in_session(&app, "alice").await;
 
     let app = app.restart().await;
     let browser = crate::helpers::Browser {
