@@ -70,11 +70,15 @@ pub fn purge_expired(conn: &mut AnyConnection, before: NaiveDateTime) -> QueryRe
 /// Whether the family exists and none of its tokens has been revoked (the check behind an
 /// access token's `sid`). A family purged long after its expiry counts as ended.
 pub fn family_live(conn: &mut AnyConnection, family_id: &str) -> QueryResult<bool> {
-    let rows: i64 = rt::table
+    // One query on the bearer path: the family's rows, and how many of them are revoked.
+    let (rows, revoked): (i64, i64) = rt::table
         .filter(rt::family_id.eq(family_id))
-        .count()
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::count(rt::revoked_at),
+        ))
         .get_result(conn)?;
-    Ok(rows > 0 && !family_revoked(conn, family_id)?)
+    Ok(rows > 0 && revoked == 0)
 }
 
 /// Whether any token of the family has been revoked (revocation marks every row it finds, so

@@ -92,14 +92,17 @@ impl DatabaseSessionStore {
     /// Whether the store still holds this session (a fresh read, for writes decided on a
     /// session loaded earlier in the request).
     pub async fn is_live(&self, session_key: &SessionKey) -> anyhow::Result<bool> {
+        Ok(self.live_row(session_key).await?.is_some())
+    }
+
+    /// The row of a session not past its idle or absolute limit.
+    async fn live_row(&self, session_key: &SessionKey) -> Result<Option<SessionRow>, DbError> {
         let id = hash_key(session_key);
         let now = now();
         let created_after = self.created_after(now);
-        let row = self
-            .db
-            .run(move |conn| Ok::<_, DbError>(sessions::load_live(conn, &id, now, created_after)?))
-            .await?;
-        Ok(row.is_some())
+        self.db
+            .run(move |conn| Ok(sessions::load_live(conn, &id, now, created_after)?))
+            .await
     }
 
     async fn insert(&self, state: &State, ttl: &CookieDuration) -> anyhow::Result<SessionKey> {
@@ -125,12 +128,8 @@ fn expiry(now: NaiveDateTime, ttl: &CookieDuration) -> NaiveDateTime {
 
 impl SessionStore for DatabaseSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
-        let id = hash_key(session_key);
-        let now = now();
-        let created_after = self.created_after(now);
         let row = self
-            .db
-            .run(move |conn| Ok::<_, DbError>(sessions::load_live(conn, &id, now, created_after)?))
+            .live_row(session_key)
             .await
             .map_err(|e| LoadError::Other(e.into()))?;
         match row {
