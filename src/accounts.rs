@@ -3,17 +3,19 @@
 //! Every change that ends credentials — password change, disable, delete, demotion, sign-out
 //! everywhere (by the user or an admin), refresh-token revocation, each CLI `user` command —
 //! goes through [`Accounts`]: it commits the database change in one transaction (refresh
-//! families revoked, database sessions deleted, the user's revocation time stamped), then
-//! [`Accounts::publish`]es the [`Revocation`]. Publishing is the only place that cleans the
-//! session store up after a revocation; caches of verified credentials hook in there too.
+//! families revoked, database sessions deleted, the user's revocation time stamped, and the
+//! [`Change`] recorded in the change feed for the other instances), then
+//! [`Accounts::publish`]es it: this instance's caches drop what it names at once, and the
+//! session store is cleaned up. Changes that alter what is cached about a user without ending
+//! anything (promotion, re-enabling) go the same way.
 
 use crate::auth::lockout::{self, Lockout, Refused};
 use crate::auth::login::{LoginError, check_password};
 use crate::auth::password::PasswordHasher;
 use crate::auth::strategy::session::is_current;
-use crate::auth::token::access::password_marker;
-use crate::auth::token::refresh;
+use crate::auth::token::refresh::{self, Rotation};
 use crate::auth::{Authenticated, Authenticator, Credential};
+use crate::db::changes::{self, Change};
 use crate::db::models::User;
 use crate::db::users::CreateUserError;
 use crate::db::{
@@ -22,6 +24,7 @@ use crate::db::{
 use crate::domain::clock::now;
 use crate::domain::{Password, Username};
 use crate::error::Failure;
+use crate::feed::Feed;
 use crate::session_store::AnyStore;
 
 /// Why an account change was refused.
@@ -70,15 +73,6 @@ impl By<'_> {
     }
 }
 
-/// Credentials that ended, as published after the commit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Revocation {
-    /// Every session, refresh-token family and access token of the user issued so far.
-    User { user_id: i64 },
-    /// One refresh-token family (RFC 7009 revocation).
-    Family { family_id: String, user_id: i64 },
-}
-
 /// Account changes for every surface and the CLI; cheap to clone.
 #[derive(Clone)]
 pub struct Accounts {
@@ -86,6 +80,7 @@ pub struct Accounts {
     hasher: PasswordHasher,
     sessions: AnyStore,
     lockout: Lockout,
+    feed: Feed,
 }
 
 /// Who asks for an admin change: an operator at the command line, or an administrator whose
@@ -108,11 +103,12 @@ fn check_caller(
     let Some(fresh) = users::find(conn, caller.user.id)? else {
         return Err(AccountError::CallerRevoked);
     };
+    let fresh = fresh.state();
     let holds = !fresh.disabled
         && match &caller.credential {
             Credential::Session { login_at } => is_current(Some(*login_at), &fresh),
             Credential::Bearer(claims) => {
-                claims.pwd_at == password_marker(&fresh)
+                claims.pwd_at == fresh.password_marker()
                     && refresh_tokens::family_live(conn, &claims.sid)?
             }
             Credential::Basic => true,
@@ -174,13 +170,30 @@ fn revoke_all(conn: &mut AnyConnection, user_id: i64) -> Result<(), DbError> {
     Ok(())
 }
 
+/// What changing a user's flags means for the caches: an end of every credential, or only new
+/// facts.
+fn user_change(user_id: i64, revoked: bool) -> Change {
+    if revoked {
+        Change::UserRevoked { user_id }
+    } else {
+        Change::UserChanged { user_id }
+    }
+}
+
 impl Accounts {
-    pub fn new(db: Database, hasher: PasswordHasher, sessions: AnyStore, lockout: Lockout) -> Self {
+    pub fn new(
+        db: Database,
+        hasher: PasswordHasher,
+        sessions: AnyStore,
+        lockout: Lockout,
+        feed: Feed,
+    ) -> Self {
         Self {
             db,
             hasher,
             sessions,
             lockout,
+            feed,
         }
     }
 
@@ -188,33 +201,41 @@ impl Accounts {
         &self.hasher
     }
 
-    /// Publishes a committed revocation: the session store forgets what the database no
-    /// longer vouches for. Best effort: the revocation stamp on the user already makes those
-    /// sessions worthless on every instance.
-    async fn publish(&self, revocation: Revocation) {
-        tracing::debug!(?revocation, "revocation published");
-        if let Revocation::User { user_id } = revocation
+    /// Publishes a committed change: this instance's caches drop what it names (the other
+    /// instances read it from the feed), and the session store forgets what the database no
+    /// longer vouches for. The store clean-up is best effort: the revocation stamp on the user
+    /// already makes those sessions worthless on every instance.
+    async fn publish(&self, change: Change) {
+        tracing::debug!(?change, "change published");
+        self.feed.publish(&change);
+        if let Change::UserRevoked { user_id } = change
             && let Err(e) = self.sessions.forget_revoked_user(user_id).await
         {
             tracing::warn!(error = ?e, user_id, "could not delete the user's sessions from the store");
         }
     }
 
-    /// Runs `change` in one write transaction; when it reports a user whose credentials it
-    /// ended, publishes that after the commit.
+    /// Runs `change` in one write transaction; when it reports a [`Change`], records that in
+    /// the feed inside the same transaction and publishes it after the commit.
     async fn commit<T, F>(&self, change: F) -> Result<T, AccountError>
     where
-        F: FnOnce(&mut AnyConnection) -> Result<(T, Option<Revocation>), AccountError>
-            + Send
-            + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<(T, Option<Change>), AccountError> + Send + 'static,
         T: Send + 'static,
     {
-        let (value, revocation) = self
+        let (value, change) = self
             .db
-            .run(move |conn| write_transaction(conn, change))
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    let (value, change) = change(conn)?;
+                    if let Some(change) = &change {
+                        changes::record(conn, change)?;
+                    }
+                    Ok::<_, AccountError>((value, change))
+                })
+            })
             .await?;
-        if let Some(revocation) = revocation {
-            self.publish(revocation).await;
+        if let Some(change) = change {
+            self.publish(change).await;
         }
         Ok(value)
     }
@@ -294,7 +315,7 @@ impl Accounts {
                 return Err(AccountError::WrongPassword);
             }
             revoke_all(conn, user_id)?;
-            Ok(((), Some(Revocation::User { user_id })))
+            Ok(((), Some(Change::UserRevoked { user_id })))
         })
         .await?;
         tracing::info!(target: "audit", event = "password_changed", user_id);
@@ -318,7 +339,7 @@ impl Accounts {
                 if found {
                     revoke_all(conn, user_id)?;
                 }
-                Ok((found, found.then_some(Revocation::User { user_id })))
+                Ok((found, found.then_some(Change::UserRevoked { user_id })))
             })
             .await?;
         if found {
@@ -355,11 +376,10 @@ impl Accounts {
                 keep_an_admin(conn, &target)?;
             }
             let found = users::set_disabled(conn, user_id, disabled)? == 1;
-            let ends = found && disabled;
-            if ends {
+            if found && disabled {
                 revoke_all(conn, user_id)?;
             }
-            Ok((found, ends.then_some(Revocation::User { user_id })))
+            Ok((found, found.then(|| user_change(user_id, disabled))))
         })
         .await
     }
@@ -381,11 +401,10 @@ impl Accounts {
                 keep_an_admin(conn, &target)?;
             }
             let found = users::set_admin(conn, user_id, is_admin)? == 1;
-            let ends = found && !is_admin;
-            if ends {
+            if found && !is_admin {
                 revoke_all(conn, user_id)?;
             }
-            Ok((found, ends.then_some(Revocation::User { user_id })))
+            Ok((found, found.then(|| user_change(user_id, !is_admin))))
         })
         .await
     }
@@ -400,7 +419,7 @@ impl Accounts {
             keep_an_admin(conn, &target)?;
             revoke_all(conn, user_id)?;
             let found = users::delete(conn, user_id)? == 1;
-            Ok((found, found.then_some(Revocation::User { user_id })))
+            Ok((found, found.then_some(Change::UserRevoked { user_id })))
         })
         .await
     }
@@ -415,7 +434,7 @@ impl Accounts {
                 check_caller(conn, caller, true)?;
             }
             revoke_all(conn, user_id)?;
-            Ok(((), Some(Revocation::User { user_id })))
+            Ok(((), Some(Change::UserRevoked { user_id })))
         })
         .await?;
         tracing::info!(target: "audit", event = "logout_all", user_id);
@@ -424,16 +443,32 @@ impl Accounts {
 
     /// Revokes the family of a presented refresh token (RFC 7009); unknown tokens are ignored.
     pub async fn revoke_refresh_token(&self, presented: String) -> Result<(), AccountError> {
-        // `refresh::revoke` is its own write transaction.
+        // `refresh::revoke` is its own write transaction, and records the change.
         let ended = self
             .db
             .run(move |conn| refresh::revoke(conn, &presented))
             .await?;
-        if let Some((family_id, user_id)) = ended {
-            self.publish(Revocation::Family { family_id, user_id })
-                .await;
+        if let Some(change) = ended {
+            self.publish(change).await;
         }
         Ok(())
+    }
+
+    /// Uses a refresh token once (`refresh::rotate`, its own write transaction); a family it
+    /// ends (reuse, or a user revoked since its sign-in) is published after the commit.
+    pub async fn rotate_refresh_token(
+        &self,
+        presented: String,
+        ttl: std::time::Duration,
+    ) -> Result<Rotation, AccountError> {
+        let (rotation, ended) = self
+            .db
+            .run(move |conn| refresh::rotate(conn, &presented, ttl))
+            .await?;
+        if let Some(change) = ended {
+            self.publish(change).await;
+        }
+        Ok(rotation)
     }
 
     /// Ends one of the user's own sessions (from `/account`); false when the user has no such

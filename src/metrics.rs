@@ -5,6 +5,9 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
+/// The caches counted in `cache_lookups_total` (a fixed label set).
+pub const CACHES: [&str; 4] = ["tokens", "users", "families", "sessions"];
+
 /// Every metric of one server; cheap to share behind `AppState`.
 pub struct Metrics {
     registry: Registry,
@@ -17,6 +20,16 @@ pub struct Metrics {
     /// bcrypt checks run for sign-ins, padding included (each failed sign-in costs at least
     /// one check at the configured cost).
     pub password_checks: IntCounter,
+    /// Lookups in the request-path caches (`tokens`, `users`, `families`, `sessions`) by
+    /// result (`hit`, or `miss`: read from the database or store).
+    pub cache_lookups: IntCounterVec,
+}
+
+/// The hit and miss counters of one cache.
+#[derive(Clone)]
+pub struct Lookups {
+    pub hit: IntCounter,
+    pub miss: IntCounter,
 }
 
 impl Metrics {
@@ -63,6 +76,19 @@ impl Metrics {
         )?;
         registry.register(Box::new(refresh_reuse.clone()))?;
         registry.register(Box::new(password_checks.clone()))?;
+        let cache_lookups = IntCounterVec::new(
+            Opts::new(
+                "cache_lookups_total",
+                "Lookups in the request-path caches by cache and result (hit, miss)",
+            ),
+            &["cache", "result"],
+        )?;
+        registry.register(Box::new(cache_lookups.clone()))?;
+        for cache in CACHES {
+            for result in ["hit", "miss"] {
+                cache_lookups.with_label_values(&[cache, result]);
+            }
+        }
         // Show every login result from the start, so that dashboards see zeros, not gaps.
         for result in ["ok", "failed", "locked"] {
             logins.with_label_values(&[result]);
@@ -76,7 +102,17 @@ impl Metrics {
             tokens_issued,
             refresh_reuse,
             password_checks,
+            cache_lookups,
         })
+    }
+
+    /// The counters of `cache`, one of [`CACHES`].
+    pub fn lookups(&self, cache: &'static str) -> Lookups {
+        debug_assert!(CACHES.contains(&cache));
+        Lookups {
+            hit: self.cache_lookups.with_label_values(&[cache, "hit"]),
+            miss: self.cache_lookups.with_label_values(&[cache, "miss"]),
+        }
     }
 
     /// The text exposition format.

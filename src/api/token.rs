@@ -100,10 +100,7 @@ async fn refresh_grant(
     presented: String,
 ) -> Result<HttpResponse, ApiError> {
     let ttl = config.token.refresh_ttl.0;
-    let rotation = state
-        .db
-        .run(move |conn| refresh::rotate(conn, &presented, ttl).map_err(Failure::from))
-        .await?;
+    let rotation = state.accounts.rotate_refresh_token(presented, ttl).await?;
     match rotation {
         Rotation::Rotated { user, issued } => respond(state, &user, issued),
         Rotation::Reused => {

@@ -10,6 +10,7 @@
 //! (`password`), failed-login counting (`lockout`), CSRF tokens (`csrf`) and tokens
 //! (`token::{access, keys, refresh}`).
 
+pub mod cache;
 pub mod chain;
 pub mod csrf;
 pub mod lockout;
@@ -24,12 +25,14 @@ use actix_web::HttpRequest;
 use actix_web::cookie::Key;
 
 use crate::config::Settings;
-use crate::db::Database;
-use crate::db::models::User;
+use crate::db::{Database, refresh_tokens, users};
+use crate::domain::UserState;
+use crate::domain::clock;
 use crate::error::Failure;
 use crate::metrics::Metrics;
 use crate::session_store::AnyStore;
 
+use self::cache::AuthCaches;
 use self::chain::AuthChain;
 use self::lockout::Lockout;
 use self::password::PasswordHasher;
@@ -38,7 +41,7 @@ use self::token::access::{AccessClaims, JwtKeys};
 /// A request whose credentials were verified and whose user is enabled and current.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
-    pub user: User,
+    pub user: Arc<UserState>,
     pub credential: Credential,
 }
 
@@ -48,7 +51,7 @@ pub enum Credential {
     /// The session cookie; `login_at` is when the session signed in (Unix microseconds).
     Session { login_at: i64 },
     /// A bearer access token and its verified claims.
-    Bearer(Box<AccessClaims>),
+    Bearer(Arc<AccessClaims>),
     /// HTTP Basic username and password.
     Basic,
 }
@@ -157,19 +160,35 @@ pub struct Authenticator {
     pub sessions: AnyStore,
     /// The key that seals the session cookie (to find the session a cookie names).
     pub cookie_key: Key,
+    /// Verified tokens, user state and live families (see [`cache`]).
+    pub caches: AuthCaches,
     chain: AuthChain,
 }
 
+/// What an [`Authenticator`] is made of (see its fields).
+pub struct AuthParts {
+    pub db: Database,
+    pub hasher: PasswordHasher,
+    pub lockout: Lockout,
+    pub metrics: Arc<Metrics>,
+    pub keys: Option<JwtKeys>,
+    pub sessions: AnyStore,
+    pub cookie_key: Key,
+    pub caches: AuthCaches,
+}
+
 impl Authenticator {
-    pub fn new(
-        db: Database,
-        hasher: PasswordHasher,
-        lockout: Lockout,
-        metrics: Arc<Metrics>,
-        keys: Option<JwtKeys>,
-        sessions: AnyStore,
-        cookie_key: Key,
-    ) -> Self {
+    pub fn new(parts: AuthParts) -> Self {
+        let AuthParts {
+            db,
+            hasher,
+            lockout,
+            metrics,
+            keys,
+            sessions,
+            cookie_key,
+            caches,
+        } = parts;
         Self {
             db,
             hasher,
@@ -178,6 +197,7 @@ impl Authenticator {
             keys,
             sessions,
             cookie_key,
+            caches,
             chain: AuthChain::standard(),
         }
     }
@@ -199,11 +219,72 @@ impl Authenticator {
         self.chain.has_header_credentials(req, config)
     }
 
-    /// A user by id, fresh from the database (strategies check it after the credential).
-    pub async fn load_user(&self, user_id: i64) -> Result<Option<User>, Failure> {
-        self.db
-            .run(move |conn| crate::db::users::find(conn, user_id).map_err(Failure::from))
-            .await
+    /// The state of a user: from the cache while the change feed is trusted, else from the
+    /// database (and cached). Strategies check it after the credential.
+    pub async fn user_state(&self, user_id: i64) -> Result<Option<Arc<UserState>>, Failure> {
+        if let Some(hit) = self.caches.user(user_id) {
+            return Ok(Some(hit));
+        }
+        let ticket = self.caches.feed().ticket();
+        let user = self
+            .db
+            .run(move |conn| users::find(conn, user_id).map_err(Failure::from))
+            .await?
+            .map(|user| Arc::new(user.state()));
+        if let Some(user) = &user {
+            self.caches.fill_user(ticket, user);
+        }
+        Ok(user)
+    }
+
+    /// The state of a user and whether the refresh-token family `family_id` still stands for
+    /// them (the facts behind a bearer token): from the caches while the feed is trusted,
+    /// else in one database trip.
+    pub async fn bearer_facts(
+        &self,
+        user_id: i64,
+        family_id: &str,
+    ) -> Result<Option<(Arc<UserState>, bool)>, Failure> {
+        let cached_user = self.caches.user(user_id);
+        if let Some(user) = &cached_user
+            && let Some(live) = self.caches.family_live(family_id, user)
+        {
+            return Ok(Some((user.clone(), live)));
+        }
+        let ticket = self.caches.feed().ticket();
+        let need_user = cached_user.is_none();
+        let sid = family_id.to_string();
+        let (loaded, checked) = self
+            .db
+            .run(move |conn| -> Result<_, Failure> {
+                let user = if need_user {
+                    users::find(conn, user_id)?
+                } else {
+                    None
+                };
+                Ok((user, refresh_tokens::live_family_checked_at(conn, &sid)?))
+            })
+            .await?;
+        let user = match cached_user {
+            Some(user) => user,
+            None => match loaded {
+                Some(row) => {
+                    let user = Arc::new(row.state());
+                    self.caches.fill_user(ticket, &user);
+                    user
+                }
+                None => return Ok(None),
+            },
+        };
+        let live = match checked {
+            Some(checked) => {
+                let checked = clock::micros(checked);
+                self.caches.fill_family(ticket, family_id, checked);
+                user.session_current(Some(checked))
+            }
+            None => false,
+        };
+        Ok(Some((user, live)))
     }
 
     /// Names of the strategies enabled by `config`, in the order they are asked.

@@ -13,6 +13,7 @@ use crate::config::Settings;
 use crate::db::models::User;
 use crate::db::{AnyConnection, Database, users};
 use crate::domain::{Password, Username};
+use crate::feed::Feed;
 use crate::session_store::AnyStore;
 
 #[derive(Debug, Subcommand)]
@@ -98,11 +99,16 @@ async fn open(settings: &Settings) -> anyhow::Result<Opened> {
             .await
             .context("start-up task failed")??
     };
-    let sessions = AnyStore::open(settings, &db, &installation_id).await?;
+    // A command serves no requests: its caches live as long as it does, and every change it
+    // makes goes to the feed table for the running instances.
+    let feed = Feed::new(settings.cache.max_staleness.0);
+    feed.trust_forever();
+    let metrics = crate::metrics::Metrics::new()?;
+    let sessions = AnyStore::open(settings, &db, &installation_id, &feed, &metrics).await?;
     // One thread is plenty for one command; no queue to speak of.
     let hasher = PasswordHasher::start(settings.password.bcrypt_cost, 1, 1)?;
     let lockout = Lockout::new(&settings.lockout);
-    let accounts = Accounts::new(db.clone(), hasher, sessions, lockout);
+    let accounts = Accounts::new(db.clone(), hasher, sessions, lockout, feed);
     Ok(Opened { db, accounts })
 }
 

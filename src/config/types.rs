@@ -21,6 +21,7 @@ pub struct Settings {
     pub token: TokenSettings,
     pub password: PasswordSettings,
     pub lockout: LockoutSettings,
+    pub cache: CacheSettings,
     /// Password of the first `admin` user, from `GATEHOUSE_ADMIN_PASSWORD`; never a file key.
     #[serde(skip)]
     pub admin_password: Option<Password>,
@@ -319,11 +320,41 @@ impl Default for LockoutSettings {
     }
 }
 
+/// The in-process caches of the request path (`auth::cache`, `session_store`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheSettings {
+    /// Longest time a revocation made elsewhere (another instance, the CLI) may take to hold
+    /// here; past it without news from the change feed, cached facts are not trusted.
+    pub max_staleness: HumanDuration,
+    /// Entry cap of the verified-token cache.
+    pub tokens: u64,
+    /// Entry cap of the user-state cache (and of the live refresh-token families).
+    pub users: u64,
+    /// Entry cap of the session cache.
+    pub sessions: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            max_staleness: HumanDuration::seconds(1),
+            tokens: 100_000,
+            users: 100_000,
+            sessions: 100_000,
+        }
+    }
+}
+
 /// A duration written as `"90s"`, `"15m"`, `"12h"` or `"30d"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HumanDuration(pub Duration);
 
 impl HumanDuration {
+    pub const fn seconds(s: u64) -> Self {
+        Self(Duration::from_secs(s))
+    }
+
     pub const fn minutes(m: u64) -> Self {
         Self(Duration::from_secs(m * 60))
     }

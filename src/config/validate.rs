@@ -86,6 +86,7 @@ impl Settings {
             ("token.access_ttl", self.token.access_ttl),
             ("token.refresh_ttl", self.token.refresh_ttl),
             ("lockout.duration", self.lockout.duration),
+            ("cache.max_staleness", self.cache.max_staleness),
         ] {
             if d.0.is_zero() {
                 return Err(ConfigError::key(key, "must be longer than 0s"));
@@ -154,6 +155,23 @@ impl Settings {
                 "lockout.max_registrations_per_ip",
                 "must be at least 1",
             ));
+        }
+        if self.cache.max_staleness.0 < std::time::Duration::from_millis(10)
+            || self.cache.max_staleness.0 > std::time::Duration::from_secs(3600)
+        {
+            return Err(ConfigError::key(
+                "cache.max_staleness",
+                "must be between 10ms and 1h",
+            ));
+        }
+        for (key, cap) in [
+            ("cache.tokens", self.cache.tokens),
+            ("cache.users", self.cache.users),
+            ("cache.sessions", self.cache.sessions),
+        ] {
+            if cap == 0 {
+                return Err(ConfigError::key(key, "must be at least 1"));
+            }
         }
         if self.lockout.max_failures_per_ip == 0 {
             return Err(ConfigError::key(

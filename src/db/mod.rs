@@ -4,6 +4,7 @@
 //! [`write_transaction`]; async callers go through [`Database::run`], which keeps `pool.get()`
 //! and the queries off the async workers.
 
+pub mod changes;
 pub mod login_failures;
 pub mod meta;
 pub mod models;

@@ -36,6 +36,19 @@ impl std::fmt::Debug for User {
 }
 
 impl User {
+    /// What authorization needs to know (no password hash).
+    pub fn state(&self) -> crate::domain::UserState {
+        crate::domain::UserState {
+            id: self.id,
+            username: self.username.clone(),
+            is_admin: self.is_admin,
+            disabled: self.disabled,
+            password_changed_at: self.password_changed_at,
+            sessions_revoked_at: self.sessions_revoked_at,
+            created_at: self.created_at,
+        }
+    }
+
     /// Role names as shown to clients.
     pub fn roles(&self) -> Vec<&'static str> {
         if self.is_admin {

@@ -157,6 +157,12 @@ impl Database {
         }
     }
 
+    /// A connection of its own, outside the pool, for a long-lived reader (the change feed)
+    /// that must not wait behind a pool drained by a burst of requests.
+    pub fn connect_dedicated(&self) -> Result<AnyConnection, DbError> {
+        self.url.connect()
+    }
+
     /// A pooled connection, for blocking callers (CLI, tests).
     pub fn get(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
         Ok(self.pool.get()?)

@@ -70,15 +70,36 @@ pub fn purge_expired(conn: &mut AnyConnection, before: NaiveDateTime) -> QueryRe
 /// Whether the family exists and none of its tokens has been revoked (the check behind an
 /// access token's `sid`). A family purged long after its expiry counts as ended.
 pub fn family_live(conn: &mut AnyConnection, family_id: &str) -> QueryResult<bool> {
-    // One query on the bearer path: the family's rows, and how many of them are revoked.
-    let (rows, revoked): (i64, i64) = rt::table
+    Ok(live_family_checked_at(conn, family_id)?.is_some())
+}
+
+/// For a live family (see [`family_live`]), when the sign-in that started it was checked
+/// (families from before `checked_at` existed: their creation); `None` when it has ended.
+pub fn live_family_checked_at(
+    conn: &mut AnyConnection,
+    family_id: &str,
+) -> QueryResult<Option<NaiveDateTime>> {
+    // One query on the bearer path: the family's rows, how many of them are revoked, and
+    // when it was checked.
+    let (rows, revoked, checked, created): (
+        i64,
+        i64,
+        Option<NaiveDateTime>,
+        Option<NaiveDateTime>,
+    ) = rt::table
         .filter(rt::family_id.eq(family_id))
         .select((
             diesel::dsl::count_star(),
             diesel::dsl::count(rt::revoked_at),
+            diesel::dsl::min(rt::checked_at),
+            diesel::dsl::min(rt::created_at),
         ))
         .get_result(conn)?;
-    Ok(rows > 0 && revoked == 0)
+    Ok(if rows > 0 && revoked == 0 {
+        checked.or(created)
+    } else {
+        None
+    })
 }
 
 /// Whether any token of the family has been revoked (revocation marks every row it finds, so

@@ -2,6 +2,16 @@
 // migrations create the same tables and columns, so one schema serves both backends.
 
 diesel::table! {
+    changes (seq) {
+        seq -> BigInt,
+        kind -> Text,
+        user_id -> Nullable<BigInt>,
+        subject -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     login_failures (kind, subject) {
         kind -> Text,
         subject -> Text,
@@ -62,6 +72,7 @@ diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    changes,
     login_failures,
     meta,
     refresh_tokens,

@@ -4,6 +4,8 @@
 pub mod clock;
 pub mod credentials;
 pub mod random;
+pub mod user_state;
 
 pub use credentials::{MAX_PASSWORD_BYTES, MAX_USERNAME_CHARS, Password, Username};
 pub use random::random_token;
+pub use user_state::UserState;

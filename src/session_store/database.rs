@@ -2,12 +2,15 @@
 //!
 //! The cookie carries a random key; the table keeps only its SHA-256. Each row records the
 //! signed-in user (for "log out everywhere"), its creation time (for the absolute `session.ttl`)
-//! and its idle expiry (pushed forward on every request by `update_ttl`).
+//! and its idle expiry (pushed forward by `update_ttl`, at most once per tenth of the idle
+//! timeout: see `session_store::cache`).
 
+use super::cache::Entry;
 use super::{SessionRecord, State, hash_key, user_id_of};
+use crate::db::changes::{self, Change};
 use crate::db::models::SessionRow;
-use crate::db::{Database, DbError, sessions};
-use crate::domain::clock::now;
+use crate::db::{Database, DbError, sessions, write_transaction};
+use crate::domain::clock::{micros, now};
 use crate::domain::random_token;
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration as CookieDuration;
@@ -79,25 +82,57 @@ impl DatabaseSessionStore {
         Ok(())
     }
 
-    /// Ends one session of a user; false when the user has no such session.
+    /// Ends one session of a user (recording that in the change feed, in the same
+    /// transaction); false when the user has no such session.
     pub async fn end_for_user(&self, user_id: i64, id: &str) -> anyhow::Result<bool> {
         let id = id.to_string();
-        let deleted = self
+        Ok(self
             .db
-            .run(move |conn| Ok::<_, DbError>(sessions::delete_for_user_by_id(conn, user_id, &id)?))
-            .await?;
-        Ok(deleted == 1)
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    let deleted = sessions::delete_for_user_by_id(conn, user_id, &id)? == 1;
+                    if deleted {
+                        changes::record(conn, &Change::Session { id: id.clone() })?;
+                    }
+                    Ok::<_, DbError>(deleted)
+                })
+            })
+            .await?)
     }
 
-    /// Whether the store still holds this session (a fresh read, for writes decided on a
-    /// session loaded earlier in the request).
-    pub async fn is_live(&self, session_key: &SessionKey) -> anyhow::Result<bool> {
-        Ok(self.live_row(session_key).await?.is_some())
+    /// Deletes a session by its stored id, recording that in the change feed in the same
+    /// transaction; false when there was no such session.
+    pub async fn delete_recorded(&self, id: &str) -> anyhow::Result<bool> {
+        let id = id.to_string();
+        Ok(self
+            .db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    let deleted = sessions::delete(conn, &id)? == 1;
+                    if deleted {
+                        changes::record(conn, &Change::Session { id: id.clone() })?;
+                    }
+                    Ok::<_, DbError>(deleted)
+                })
+            })
+            .await?)
+    }
+
+    /// A live session by stored id, as the session cache keeps it.
+    pub async fn load_entry(&self, id: &str) -> anyhow::Result<Option<Entry>> {
+        let Some(row) = self.live_row(id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Entry {
+            state: serde_json::from_str(&row.state)?,
+            created_at: micros(row.created_at),
+            expires_at: micros(row.expires_at),
+        }))
     }
 
     /// The row of a session not past its idle or absolute limit.
-    async fn live_row(&self, session_key: &SessionKey) -> Result<Option<SessionRow>, DbError> {
-        let id = hash_key(session_key);
+    async fn live_row(&self, id: &str) -> Result<Option<SessionRow>, DbError> {
+        let id = id.to_string();
         let now = now();
         let created_after = self.created_after(now);
         self.db
@@ -129,7 +164,7 @@ fn expiry(now: NaiveDateTime, ttl: &CookieDuration) -> NaiveDateTime {
 impl SessionStore for DatabaseSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
         let row = self
-            .live_row(session_key)
+            .live_row(&hash_key(session_key))
             .await
             .map_err(|e| LoadError::Other(e.into()))?;
         match row {

@@ -2,16 +2,24 @@
 //! actix-session; the cookie one cannot revoke a session and the Redis one cannot find a user's
 //! sessions, so both stores here are ours: the database (default) and Redis.
 
+pub mod cache;
 pub mod database;
 pub mod redis;
 pub mod typed;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration as CookieDuration;
 use chrono::NaiveDateTime;
 use sha2::{Digest, Sha256};
+
+use self::cache::SessionCache;
+use crate::db::changes::Change;
+use crate::domain::clock::{micros, now};
+use crate::feed::Feed;
+use crate::metrics::Metrics;
 
 pub use self::database::DatabaseSessionStore;
 pub use self::redis::RedisSessionStore;
@@ -32,10 +40,7 @@ fn dead_key() -> Result<SessionKey, UpdateError> {
 
 /// The stored id of a session key: its SHA-256 in hex, so that a leaked store holds no cookie.
 pub fn hash_key(key: &SessionKey) -> String {
-    Sha256::digest(key.as_ref().as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(key.as_ref().as_bytes()))
 }
 
 fn user_id_of(state: &State) -> Option<i64> {
@@ -62,9 +67,20 @@ pub struct SessionRecord {
     pub expires_at: NaiveDateTime,
 }
 
-/// The configured store.
+/// The configured store, behind the session cache.
 #[derive(Clone)]
-pub enum AnyStore {
+pub struct AnyStore {
+    backend: Backend,
+    cache: SessionCache,
+    feed: Feed,
+    /// Records the end of a session in the change feed.
+    db: crate::db::Database,
+    /// `session.idle_timeout`: the step of the idle extension is a tenth of it.
+    idle: std::time::Duration,
+}
+
+#[derive(Clone)]
+pub enum Backend {
     Database(DatabaseSessionStore),
     Redis(RedisSessionStore),
 }
@@ -76,10 +92,12 @@ impl AnyStore {
         settings: &crate::config::Settings,
         db: &crate::db::Database,
         installation_id: &str,
+        feed: &Feed,
+        metrics: &Metrics,
     ) -> anyhow::Result<Self> {
         use anyhow::Context;
-        match (settings.session.store, &settings.session.redis_url) {
-            (crate::config::SessionStoreKind::Redis, Some(url)) => Ok(Self::Redis(
+        let backend = match (settings.session.store, &settings.session.redis_url) {
+            (crate::config::SessionStoreKind::Redis, Some(url)) => Backend::Redis(
                 RedisSessionStore::connect(
                     url,
                     format!("gatehouse:{installation_id}"),
@@ -89,18 +107,41 @@ impl AnyStore {
                 .with_context(|| {
                     format!("cannot reach Redis at {}", crate::config::redact_url(url))
                 })?,
-            )),
-            _ => Ok(Self::Database(DatabaseSessionStore::new(
+            ),
+            _ => Backend::Database(DatabaseSessionStore::new(
                 db.clone(),
                 settings.session.ttl.0,
-            ))),
+            )),
+        };
+        Ok(Self::with_backend(backend, settings, db, feed, metrics))
+    }
+
+    /// A store over `backend`, with the cache of `cache.sessions`.
+    pub fn with_backend(
+        backend: Backend,
+        settings: &crate::config::Settings,
+        db: &crate::db::Database,
+        feed: &Feed,
+        metrics: &Metrics,
+    ) -> Self {
+        Self {
+            backend,
+            cache: SessionCache::new(
+                settings.cache.sessions,
+                settings.session.ttl.0,
+                feed,
+                metrics.lookups("sessions"),
+            ),
+            feed: feed.clone(),
+            db: db.clone(),
+            idle: settings.session.idle_timeout.0,
         }
     }
 
     pub async fn list_for_user(&self, user_id: i64) -> anyhow::Result<Vec<SessionRecord>> {
-        match self {
-            Self::Database(s) => s.list_for_user(user_id).await,
-            Self::Redis(s) => s.list_for_user(user_id).await,
+        match &self.backend {
+            Backend::Database(s) => s.list_for_user(user_id).await,
+            Backend::Redis(s) => s.list_for_user(user_id).await,
         }
     }
 
@@ -114,18 +155,47 @@ impl AnyStore {
         created_by: chrono::Duration,
         expires_by: chrono::Duration,
     ) -> anyhow::Result<()> {
-        match self {
-            Self::Database(s) => s.shift_user_sessions(user_id, created_by, expires_by).await,
-            Self::Redis(s) => s.shift_user_sessions(user_id, created_by, expires_by).await,
-        }
+        match &self.backend {
+            Backend::Database(s) => s.shift_user_sessions(user_id, created_by, expires_by).await,
+            Backend::Redis(s) => s.shift_user_sessions(user_id, created_by, expires_by).await,
+        }?;
+        // Changed behind this instance's back: what it cached is wrong now.
+        self.cache.forget_all();
+        Ok(())
     }
 
     /// Ends one session of the user; false when the user has no such session.
     pub async fn end_for_user(&self, user_id: i64, id: &str) -> anyhow::Result<bool> {
-        match self {
-            Self::Database(s) => s.end_for_user(user_id, id).await,
-            Self::Redis(s) => s.end_for_user(user_id, id).await,
+        let ended = match &self.backend {
+            Backend::Database(s) => s.end_for_user(user_id, id).await?,
+            Backend::Redis(s) => s.end_for_user(user_id, id).await?,
+        };
+        self.ended(id, ended).await?;
+        Ok(ended)
+    }
+
+    /// After a session was deleted from the store (`deleted`) or found gone: this instance
+    /// forgets it at once, and the others learn it from the feed. The database store records
+    /// the change in the delete's own transaction; for Redis it is recorded here.
+    async fn ended(&self, id: &str, deleted: bool) -> anyhow::Result<()> {
+        self.cache.forget(id);
+        if !deleted {
+            return Ok(());
         }
+        let change = Change::Session { id: id.to_string() };
+        if let Backend::Redis(_) = self.backend {
+            let recorded = change.clone();
+            self.db
+                .run(move |conn| {
+                    crate::db::write_transaction(conn, |conn| {
+                        crate::db::changes::record(conn, &recorded)
+                    })
+                    .map_err(crate::db::DbError::from)
+                })
+                .await?;
+        }
+        self.feed.publish(&change);
+        Ok(())
     }
 
     /// Deletes what is left of a user's sessions after a revocation committed. The database
@@ -133,54 +203,79 @@ impl AnyStore {
     /// revocation time stamped on the user makes those sessions worthless either way). Only
     /// the revocation seam (`accounts`) calls this.
     pub async fn forget_revoked_user(&self, user_id: i64) -> anyhow::Result<usize> {
-        match self {
-            Self::Database(_) => Ok(0),
-            Self::Redis(s) => s.delete_for_user(user_id).await,
+        match &self.backend {
+            Backend::Database(_) => Ok(0),
+            Backend::Redis(s) => s.delete_for_user(user_id).await,
         }
     }
 
     pub async fn purge_expired(&self) -> anyhow::Result<usize> {
-        match self {
-            Self::Database(s) => Ok(s.purge_expired().await?),
+        match &self.backend {
+            Backend::Database(s) => Ok(s.purge_expired().await?),
             // Redis expires its keys itself.
-            Self::Redis(_) => Ok(0),
+            Backend::Redis(_) => Ok(0),
         }
     }
 
-    /// Whether the store still holds the session of `key` (a fresh read).
+    /// Whether the store still holds the session of `key`: from the cache while the feed is
+    /// trusted (a session ended here is dropped at once, elsewhere within
+    /// `cache.max_staleness`), else a fresh read.
     pub async fn is_live(&self, key: &SessionKey) -> anyhow::Result<bool> {
-        match self {
-            Self::Database(s) => s.is_live(key).await,
-            Self::Redis(s) => s.is_live(key).await,
+        if self.cache.peek(&hash_key(key)).is_some() {
+            return Ok(true);
         }
+        Ok(self.load_entry(key).await?.is_some())
     }
 
     /// Whether the store answers (for `/readyz`); the database store is checked with the database.
     pub async fn ping(&self) -> anyhow::Result<()> {
-        match self {
-            Self::Database(_) => Ok(()),
-            Self::Redis(s) => Ok(s.ping().await?),
+        match &self.backend {
+            Backend::Database(_) => Ok(()),
+            Backend::Redis(s) => Ok(s.ping().await?),
         }
+    }
+
+    /// Reads a session from the store (not the cache), caching what it finds.
+    async fn load_entry(&self, key: &SessionKey) -> anyhow::Result<Option<Arc<cache::Entry>>> {
+        let id = hash_key(key);
+        let ticket = self.cache.ticket();
+        let entry = match &self.backend {
+            Backend::Database(s) => s.load_entry(&id).await?,
+            Backend::Redis(s) => s.load_entry(&id).await?,
+        };
+        Ok(entry.map(|entry| {
+            let entry = Arc::new(entry);
+            self.cache.fill(ticket, id, (*entry).clone());
+            entry
+        }))
     }
 }
 
 impl SessionStore for AnyStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
-        let loaded = match self {
-            Self::Database(s) => s.load(key).await,
-            Self::Redis(s) => s.load(key).await,
-        };
-        match loaded {
-            Err(LoadError::Other(e)) => Ok(Some(unavailable_state(&e))),
-            other => other,
+        if let Some(hit) = self.cache.get(&hash_key(key)) {
+            return Ok(Some(hit.state.clone()));
+        }
+        match self.load_entry(key).await {
+            Ok(entry) => Ok(entry.map(|e| e.state.clone())),
+            Err(e) => Ok(Some(unavailable_state(&e))),
         }
     }
 
     async fn save(&self, state: State, ttl: &CookieDuration) -> Result<SessionKey, SaveError> {
-        match self {
-            Self::Database(s) => s.save(state, ttl).await,
-            Self::Redis(s) => s.save(state, ttl).await,
-        }
+        let ticket = self.cache.ticket();
+        let created_at = micros(now());
+        let key = match &self.backend {
+            Backend::Database(s) => s.save(state.clone(), ttl).await,
+            Backend::Redis(s) => s.save(state.clone(), ttl).await,
+        }?;
+        let entry = cache::Entry {
+            state,
+            created_at,
+            expires_at: created_at.saturating_add(ttl.whole_microseconds() as i64),
+        };
+        self.cache.fill(ticket, hash_key(&key), entry);
+        Ok(key)
     }
 
     async fn update(
@@ -194,28 +289,67 @@ impl SessionStore for AnyStore {
             // is back.
             return Ok(key);
         }
-        match self {
-            Self::Database(s) => s.update(key, state, ttl).await,
-            Self::Redis(s) => s.update(key, state, ttl).await,
+        let id = hash_key(&key);
+        let known = self.cache.peek(&id);
+        let ticket = self.cache.ticket();
+        let written_at = micros(now());
+        let kept = match &self.backend {
+            Backend::Database(s) => s.update(key, state.clone(), ttl).await,
+            Backend::Redis(s) => s.update(key, state.clone(), ttl).await,
+        }?;
+        match known {
+            Some(known) if hash_key(&kept) == id => self.cache.fill(
+                ticket,
+                id,
+                cache::Entry {
+                    state,
+                    created_at: known.created_at,
+                    expires_at: written_at.saturating_add(ttl.whole_microseconds() as i64),
+                },
+            ),
+            _ => self.cache.forget(&id),
         }
+        Ok(kept)
     }
 
     async fn update_ttl(&self, key: &SessionKey, ttl: &CookieDuration) -> anyhow::Result<()> {
-        let result = match self {
-            Self::Database(s) => s.update_ttl(key, ttl).await,
-            Self::Redis(s) => s.update_ttl(key, ttl).await,
+        let id = hash_key(key);
+        let known = self.cache.peek(&id);
+        if known
+            .as_ref()
+            .is_some_and(|entry| SessionCache::extension_can_wait(entry, self.idle))
+        {
+            return Ok(());
+        }
+        let ticket = self.cache.ticket();
+        let written_at = micros(now());
+        let result = match &self.backend {
+            Backend::Database(s) => s.update_ttl(key, ttl).await,
+            Backend::Redis(s) => s.update_ttl(key, ttl).await,
         };
-        // A missed idle extension is not worth failing the request for.
-        if let Err(e) = result {
-            tracing::warn!(error = ?e, "could not extend a session");
+        match (result, known) {
+            (Ok(()), Some(known)) => self.cache.fill(
+                ticket,
+                id,
+                cache::Entry {
+                    state: known.state.clone(),
+                    created_at: known.created_at,
+                    expires_at: written_at.saturating_add(ttl.whole_microseconds() as i64),
+                },
+            ),
+            (Ok(()), None) => {}
+            // A missed idle extension is not worth failing the request for.
+            (Err(e), _) => tracing::warn!(error = ?e, "could not extend a session"),
         }
         Ok(())
     }
 
     async fn delete(&self, key: &SessionKey) -> anyhow::Result<()> {
-        match self {
-            Self::Database(s) => s.delete(key).await,
-            Self::Redis(s) => s.delete(key).await,
-        }
+        let id = hash_key(key);
+        let deleted = match &self.backend {
+            Backend::Database(s) => s.delete_recorded(&id).await?,
+            Backend::Redis(s) => s.delete_by_id(&id).await?,
+        };
+        self.ended(&id, deleted).await
     }
 }

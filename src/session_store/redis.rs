@@ -2,7 +2,8 @@
 //!
 //! Keys (all under a prefix shared by the instances of one installation):
 //! - `{prefix}:s:{sha256(session key)}`: JSON `{user_id, created_at, state}`, expiring after
-//!   `session.idle_timeout` (pushed forward on use) and never living past `session.ttl`;
+//!   `session.idle_timeout` (pushed forward on use, at most once per tenth of it) and never
+//!   living past `session.ttl`;
 //! - `{prefix}:u:{user_id}`: the set of that user's session ids, so that a user's sessions can
 //!   be listed and ended (actix-session's own Redis store has no such index).
 
@@ -13,6 +14,7 @@ use actix_web::cookie::time::Duration as CookieDuration;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 
+use super::cache::Entry;
 use super::{SessionRecord, State, hash_key, user_id_of};
 use crate::domain::clock::{from_micros, micros, now};
 use crate::domain::random_token;
@@ -139,9 +141,44 @@ impl RedisSessionStore {
         Ok(written.is_some())
     }
 
-    /// Whether the store still holds the session of `key` (a fresh read).
-    pub async fn is_live(&self, key: &SessionKey) -> anyhow::Result<bool> {
-        Ok(self.get(&hash_key(key)).await?.is_some())
+    /// A live session by stored id, as the session cache keeps it: the value and its
+    /// remaining time to live, read together.
+    pub async fn load_entry(&self, id: &str) -> anyhow::Result<Option<Entry>> {
+        let mut conn = self.conn.clone();
+        let (raw, pttl): (Option<String>, i64) = redis::pipe()
+            .cmd("GET")
+            .arg(self.session_key(id))
+            .cmd("PTTL")
+            .arg(self.session_key(id))
+            .query_async(&mut conn)
+            .await?;
+        let Some(raw) = raw else { return Ok(None) };
+        let stored: Stored = serde_json::from_str(&raw)?;
+        let end = from_micros(stored.created_at).checked_add_signed(self.absolute_ttl);
+        if pttl <= 0 || end.is_some_and(|end| end <= now()) {
+            return Ok(None);
+        }
+        Ok(Some(Entry {
+            state: stored.state,
+            created_at: stored.created_at,
+            expires_at: micros(now()).saturating_add(pttl.saturating_mul(1000)),
+        }))
+    }
+
+    /// Deletes a session by stored id; false when there was none.
+    pub async fn delete_by_id(&self, id: &str) -> anyhow::Result<bool> {
+        let user_id = self.get(id).await?.and_then(|s| s.user_id);
+        let mut conn = self.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.atomic().cmd("DEL").arg(self.session_key(id));
+        if let Some(user_id) = user_id {
+            pipe.cmd("SREM")
+                .arg(self.user_key(user_id))
+                .arg(id)
+                .ignore();
+        }
+        let (deleted,): (i64,) = pipe.query_async(&mut conn).await?;
+        Ok(deleted > 0)
     }
 
     async fn insert(&self, state: State, idle: &CookieDuration) -> anyhow::Result<SessionKey> {
@@ -338,18 +375,7 @@ impl SessionStore for RedisSessionStore {
     }
 
     async fn delete(&self, session_key: &SessionKey) -> anyhow::Result<()> {
-        let id = hash_key(session_key);
-        let user_id = self.get(&id).await?.and_then(|s| s.user_id);
-        let mut conn = self.conn.clone();
-        let mut pipe = redis::pipe();
-        pipe.atomic().cmd("DEL").arg(self.session_key(&id)).ignore();
-        if let Some(user_id) = user_id {
-            pipe.cmd("SREM")
-                .arg(self.user_key(user_id))
-                .arg(&id)
-                .ignore();
-        }
-        pipe.query_async::<()>(&mut conn).await?;
+        self.delete_by_id(&hash_key(session_key)).await?;
         Ok(())
     }
 }

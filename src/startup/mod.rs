@@ -16,12 +16,14 @@ use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::accounts::Accounts;
-use crate::auth::Authenticator;
+use crate::auth::cache::AuthCaches;
 use crate::auth::lockout::Lockout;
 use crate::auth::password::PasswordHasher;
 use crate::auth::token::access::JwtKeys;
+use crate::auth::{AuthParts, Authenticator};
 use crate::config::Settings;
 use crate::db::{Database, DbError};
+use crate::feed::Feed;
 use crate::metrics::Metrics;
 use crate::session_store::AnyStore;
 use crate::state::AppState;
@@ -129,21 +131,30 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
         jwt,
         installation_id,
     } = prepared;
-    let sessions = AnyStore::open(&settings, &db, &installation_id)
+    let metrics = Arc::new(Metrics::new().map_err(|e| StartupError::Io(format!("metrics: {e}")))?);
+    let feed = Feed::new(settings.cache.max_staleness.0);
+    let sessions = AnyStore::open(&settings, &db, &installation_id, &feed, &metrics)
         .await
         .map_err(|e| StartupError::Io(format!("{e:#}")))?;
-    let metrics = Arc::new(Metrics::new().map_err(|e| StartupError::Io(format!("metrics: {e}")))?);
+    let caches = AuthCaches::new(&settings.cache, &feed, &metrics);
+    {
+        let (feed, db) = (feed.clone(), db.clone());
+        tokio::task::spawn_blocking(move || feed.start_polling(&db))
+            .await
+            .map_err(|e| StartupError::Io(format!("start-up task failed: {e}")))??;
+    }
     let lockout = Lockout::new(&settings.lockout);
-    let auth = Authenticator::new(
-        db.clone(),
-        hasher.clone(),
-        lockout.clone(),
-        metrics.clone(),
-        jwt,
-        sessions.clone(),
-        session_key.clone(),
-    );
-    let accounts = Accounts::new(db.clone(), hasher, sessions.clone(), lockout);
+    let auth = Authenticator::new(AuthParts {
+        db: db.clone(),
+        hasher: hasher.clone(),
+        lockout: lockout.clone(),
+        metrics: metrics.clone(),
+        keys: jwt,
+        sessions: sessions.clone(),
+        cookie_key: session_key.clone(),
+        caches,
+    });
+    let accounts = Accounts::new(db.clone(), hasher, sessions.clone(), lockout, feed);
     Ok(AppState::new(
         settings,
         db,

@@ -22,6 +22,7 @@ use askama::Template;
 use self::error::PageError;
 use crate::auth::csrf;
 use crate::db::models::User;
+use crate::domain::UserState;
 use crate::session_store::{SignInFacts, TypedSession};
 use crate::state::AppState;
 
@@ -45,7 +46,7 @@ impl Nav {
         }
     }
 
-    pub fn for_user(user: &User, session: &TypedSession) -> Self {
+    pub fn for_user(user: &UserState, session: &TypedSession) -> Self {
         Self {
             username: Some(user.username.clone()),
             is_admin: user.is_admin,

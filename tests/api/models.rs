@@ -12,11 +12,12 @@ use gatehouse::accounts::{self, Accounts};
 use gatehouse::auth::lockout::{Lockout, Refused, user_subject};
 use gatehouse::auth::password::PasswordHasher;
 use gatehouse::auth::token::refresh::{self as tokens, Rotation};
-use gatehouse::config::{HumanDuration, LockoutSettings};
+use gatehouse::config::{HumanDuration, LockoutSettings, Settings};
 use gatehouse::db::{AnyConnection, Database};
 use gatehouse::domain::Username;
+use gatehouse::feed::Feed;
 use gatehouse::http::client_ip::{ClientAddr, OpaqueHop};
-use gatehouse::session_store::{AnyStore, DatabaseSessionStore};
+use gatehouse::session_store::{AnyStore, Backend, DatabaseSessionStore};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
@@ -61,13 +62,21 @@ impl CaseDatabase {
             .build()
             .expect("runtime");
         let hasher = PasswordHasher::start(4, 1, 1).expect("hasher");
-        let store = AnyStore::Database(DatabaseSessionStore::new(
-            self.db.clone(),
-            std::time::Duration::from_secs(3600),
-        ));
+        let feed = Feed::new(std::time::Duration::from_secs(1));
+        feed.trust_forever();
+        let store = AnyStore::with_backend(
+            Backend::Database(DatabaseSessionStore::new(
+                self.db.clone(),
+                std::time::Duration::from_secs(3600),
+            )),
+            &Settings::default(),
+            &self.db,
+            &feed,
+            &gatehouse::metrics::Metrics::new().expect("metrics"),
+        );
         let lockout = Lockout::new(&LockoutSettings::default());
         (
-            Accounts::new(self.db.clone(), hasher, store, lockout),
+            Accounts::new(self.db.clone(), hasher, store, lockout, feed),
             runtime,
         )
     }
@@ -236,7 +245,9 @@ impl TokenWorld {
     fn present(&mut self, t: usize, step: &str) -> Result<(), TestCaseError> {
         let expected = self.model.refresh(t);
         let presented = self.model.tokens[t].value.clone();
-        let actual = tokens::rotate(&mut self.case.conn(), &presented, TOKEN_TTL).expect("rotate");
+        let actual = tokens::rotate(&mut self.case.conn(), &presented, TOKEN_TTL)
+            .expect("rotate")
+            .0;
         match (expected, &actual) {
             (Expected::Rotated { user }, Rotation::Rotated { user: row, issued }) => {
                 prop_assert_eq!(
@@ -315,7 +326,9 @@ impl TokenWorld {
                 let forged = gatehouse::domain::random_token(32);
                 let mut conn = self.case.conn();
                 tokens::revoke(&mut conn, &forged).expect("revoke of an unknown token");
-                let actual = tokens::rotate(&mut conn, &forged, TOKEN_TTL).expect("rotate");
+                let actual = tokens::rotate(&mut conn, &forged, TOKEN_TTL)
+                    .expect("rotate")
+                    .0;
                 prop_assert!(
                     matches!(actual, Rotation::Invalid),
                     "{step}: a forged token gave {}",
@@ -365,13 +378,15 @@ fn a_reused_refresh_token_revokes_its_family_including_the_newer_token() {
         &world.model.tokens[0].value,
         TOKEN_TTL,
     )
-    .expect("rotate");
+    .expect("rotate")
+    .0;
     let newer = tokens::rotate(
         &mut world.case.conn(),
         &world.model.tokens[1].value,
         TOKEN_TTL,
     )
-    .expect("rotate");
+    .expect("rotate")
+    .0;
 
     // Assert
     assert!(
@@ -400,7 +415,8 @@ fn revoking_an_old_token_of_a_family_kills_its_current_token() {
         &world.model.tokens[1].value,
         TOKEN_TTL,
     )
-    .expect("rotate");
+    .expect("rotate")
+    .0;
 
     // Assert
     assert!(
@@ -433,13 +449,15 @@ fn tokens_of_a_disabled_user_no_longer_refresh() {
         &world.model.tokens[0].value,
         TOKEN_TTL,
     )
-    .expect("rotate");
+    .expect("rotate")
+    .0;
     let bystander = tokens::rotate(
         &mut world.case.conn(),
         &world.model.tokens[1].value,
         TOKEN_TTL,
     )
-    .expect("rotate");
+    .expect("rotate")
+    .0;
 
     // Assert
     assert!(

@@ -47,11 +47,11 @@ async fn readyz_answers_200_when_the_database_answers() {
 // Metrics
 
 /// One scrape of `/metrics`: every sample by name and labels.
-struct Scrape(BTreeMap<(String, BTreeMap<String, String>), f64>);
+pub(crate) struct Scrape(BTreeMap<(String, BTreeMap<String, String>), f64>);
 
 impl Scrape {
     /// The value of the sample `name{labels}` (labels in any order), 0 when absent.
-    fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+    pub(crate) fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         let labels = labels
             .iter()
             .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
@@ -128,7 +128,7 @@ fn parse_labels(inner: &str, line: &str) -> BTreeMap<String, String> {
     }
 }
 
-async fn scrape(app: &TestApp) -> Scrape {
+pub(crate) async fn scrape(app: &TestApp) -> Scrape {
     let resp = api_client().get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     parse_metrics(&resp.text().await.unwrap())

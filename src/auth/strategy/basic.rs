@@ -88,7 +88,7 @@ impl AuthStrategy for BasicStrategy {
             .lockout_key();
             match check_password(auth, &username, password, &ip).await {
                 Ok(verified) => Verdict::Accepted(Box::new(Authenticated {
-                    user: verified.user,
+                    user: std::sync::Arc::new(verified.user.state()),
                     credential: Credential::Basic,
                 })),
                 Err(LoginError::InvalidCredentials) => Verdict::Refused {

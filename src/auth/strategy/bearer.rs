@@ -3,16 +3,16 @@
 //! Valid when the signature and claims verify, the user exists and is enabled, the token was
 //! issued after the user's last password change (`pwd_at`), and the refresh-token family it
 //! was issued with (`sid`) has not ended (logout, revocation, reuse, sign-out everywhere).
+//! On a warm instance all of that comes from memory (`auth::cache`): the signature is checked
+//! once per token, user state and family liveness until the change feed says otherwise.
 
 use actix_web::HttpRequest;
 use futures_util::future::LocalBoxFuture;
 
 use super::{AuthStrategy, REALM, Verdict, authorization};
-use crate::auth::token::access::{TokenError, password_marker};
+use crate::auth::token::access::TokenError;
 use crate::auth::{Authenticated, Authenticator, Credential, CredentialKind};
 use crate::config::Settings;
-use crate::db::{refresh_tokens, users};
-use crate::error::Failure;
 
 pub struct BearerStrategy;
 
@@ -57,7 +57,7 @@ impl AuthStrategy for BearerStrategy {
             let Some(keys) = auth.keys.as_ref() else {
                 return Verdict::Absent;
             };
-            let claims = match keys.verify(token) {
+            let claims = match auth.caches.verify(keys, token) {
                 Ok(claims) => claims,
                 Err(e) => {
                     return Verdict::Refused {
@@ -77,30 +77,18 @@ impl AuthStrategy for BearerStrategy {
             else {
                 return INVALID;
             };
-            let sid = claims.sid.clone();
-            let found = auth
-                .db
-                .run(move |conn| -> Result<_, Failure> {
-                    Ok((
-                        users::find(conn, user_id)?,
-                        refresh_tokens::family_live(conn, &sid)?,
-                    ))
-                })
-                .await;
-            let (user, family_live) = match found {
-                Ok(found) => found,
+            let (user, family_live) = match auth.bearer_facts(user_id, &claims.sid).await {
+                Ok(Some(found)) => found,
+                Ok(None) => return INVALID,
                 Err(failure) => return Verdict::Failed(failure),
             };
-            match user {
-                Some(user)
-                    if family_live && !user.disabled && claims.pwd_at == password_marker(&user) =>
-                {
-                    Verdict::Accepted(Box::new(Authenticated {
-                        user,
-                        credential: Credential::Bearer(Box::new(claims)),
-                    }))
-                }
-                _ => INVALID,
+            if family_live && !user.disabled && claims.pwd_at == user.password_marker() {
+                Verdict::Accepted(Box::new(Authenticated {
+                    user,
+                    credential: Credential::Bearer(claims),
+                }))
+            } else {
+                INVALID
             }
         })
     }

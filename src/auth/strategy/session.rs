@@ -19,8 +19,7 @@ use futures_util::future::LocalBoxFuture;
 use super::{AuthStrategy, Verdict};
 use crate::auth::{Authenticated, Authenticator, Credential, CredentialKind};
 use crate::config::Settings;
-use crate::db::models::User;
-use crate::domain::clock;
+use crate::domain::UserState;
 use crate::error::Failure;
 use crate::session_store::TypedSession;
 
@@ -49,11 +48,8 @@ async fn still_stored(
 }
 
 /// Whether a session signed in at `login_at` (Unix microseconds) is still valid for `user`.
-pub fn is_current(login_at: Option<i64>, user: &User) -> bool {
-    match user.sessions_revoked_at {
-        None => true,
-        Some(revoked) => login_at.is_some_and(|t| t >= clock::micros(revoked)),
-    }
+pub fn is_current(login_at: Option<i64>, user: &UserState) -> bool {
+    user.session_current(login_at)
 }
 
 impl AuthStrategy for SessionStrategy {
@@ -93,7 +89,7 @@ impl AuthStrategy for SessionStrategy {
                 session.purge();
                 return Verdict::Absent;
             };
-            let user = match auth.load_user(user_id).await {
+            let user = match auth.user_state(user_id).await {
                 Ok(user) => user,
                 Err(failure) => return Verdict::Failed(failure),
             };

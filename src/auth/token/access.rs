@@ -209,6 +209,31 @@ impl JwtKeys {
         &self.kid
     }
 
+    /// Whether tokens signed with `kid` still verify (a key that left the key set refuses
+    /// what it signed, cached or not).
+    pub fn knows(&self, kid: &str) -> bool {
+        kid == self.kid
+    }
+
+    /// The time rules of [`JwtKeys::verify`] applied again to claims it verified earlier (the
+    /// verified-token cache): expired past `exp` + leeway, not valid before `nbf` - leeway.
+    pub fn check_times(&self, claims: &AccessClaims) -> Result<(), TokenError> {
+        let now = chrono::Utc::now().timestamp();
+        if claims.exp < now - self.leeway {
+            return Err(TokenError::Expired);
+        }
+        if claims.nbf.is_some_and(|nbf| nbf > now + self.leeway) {
+            return Err(TokenError::Invalid);
+        }
+        Ok(())
+    }
+
+    /// Seconds from now until `claims` expire by [`JwtKeys::check_times`] (0 when they have).
+    pub fn remaining(&self, claims: &AccessClaims) -> u64 {
+        let now = chrono::Utc::now().timestamp();
+        u64::try_from(claims.exp + self.leeway - now).unwrap_or(0)
+    }
+
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
     }

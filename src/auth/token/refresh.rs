@@ -5,6 +5,7 @@ use chrono::{Duration, NaiveDateTime};
 use sha2::{Digest, Sha256};
 
 use crate::auth::login::Verified;
+use crate::db::changes::{self, Change};
 use crate::db::models::{NewRefreshToken, User};
 use crate::db::{AnyConnection, DbError, refresh_tokens, users, write_transaction};
 use crate::domain::clock::now;
@@ -106,64 +107,85 @@ fn family_current(user: &User, checked: NaiveDateTime) -> bool {
         && user.sessions_revoked_at.is_none_or(|t| t <= checked)
 }
 
+/// Revokes a family and records that in the change feed, inside the caller's transaction;
+/// returns the change to publish after the commit.
+fn end_family(
+    conn: &mut AnyConnection,
+    family_id: &str,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> Result<Change, DbError> {
+    refresh_tokens::revoke_family(conn, family_id, now)?;
+    let change = Change::Family {
+        family_id: family_id.to_string(),
+        user_id,
+    };
+    changes::record(conn, &change)?;
+    Ok(change)
+}
+
 /// Uses a refresh token once. Exactly one of several concurrent callers rotates it; the others
-/// see it used and revoke the family.
+/// see it used and revoke the family. Returns, with the outcome, the family it ended (to be
+/// published after the commit: see `Accounts::rotate_refresh_token`).
 pub fn rotate(
     conn: &mut AnyConnection,
     presented: &str,
     ttl: std::time::Duration,
-) -> Result<Rotation, DbError> {
+) -> Result<(Rotation, Option<Change>), DbError> {
     let hash = HashedToken::of(presented);
     write_transaction(conn, |conn| {
         let now = now();
         if refresh_tokens::mark_used(conn, hash.as_str(), now)? == 1 {
             let Some(row) = refresh_tokens::find_by_hash(conn, hash.as_str())? else {
-                return Ok(Rotation::Invalid);
+                return Ok((Rotation::Invalid, None));
             };
             // A family revoked meanwhile (reuse elsewhere, logout-all, password change).
             if refresh_tokens::family_revoked(conn, &row.family_id)? {
-                return Ok(Rotation::Invalid);
+                return Ok((Rotation::Invalid, None));
             }
             let checked = row.checked_at.unwrap_or(row.created_at);
             match users::find(conn, row.user_id)? {
                 Some(user) if family_current(&user, checked) => {
                     let token = insert_token(conn, user.id, &row.family_id, checked, ttl)?;
-                    Ok(Rotation::Rotated {
-                        user,
-                        issued: Issued {
-                            token,
-                            family_id: row.family_id,
+                    Ok((
+                        Rotation::Rotated {
+                            user,
+                            issued: Issued {
+                                token,
+                                family_id: row.family_id,
+                            },
                         },
-                    })
+                        None,
+                    ))
                 }
                 _ => {
-                    refresh_tokens::revoke_family(conn, &row.family_id, now)?;
-                    Ok(Rotation::Invalid)
+                    let ended = end_family(conn, &row.family_id, row.user_id, now)?;
+                    Ok((Rotation::Invalid, Some(ended)))
                 }
             }
         } else {
             match refresh_tokens::find_by_hash(conn, hash.as_str())? {
                 Some(row) if row.used_at.is_some() => {
-                    refresh_tokens::revoke_family(conn, &row.family_id, now)?;
+                    let ended = end_family(conn, &row.family_id, row.user_id, now)?;
                     tracing::warn!(target: "audit", event = "refresh_token_reuse", user_id = row.user_id, "refresh token reused; family revoked");
-                    Ok(Rotation::Reused)
+                    Ok((Rotation::Reused, Some(ended)))
                 }
-                _ => Ok(Rotation::Invalid),
+                _ => Ok((Rotation::Invalid, None)),
             }
         }
     })
 }
 
 /// Revokes the family of a presented token (RFC 7009); unknown tokens are ignored. Returns
-/// the family id and its user when there was one.
-pub fn revoke(conn: &mut AnyConnection, presented: &str) -> Result<Option<(String, i64)>, DbError> {
+/// the change to publish when there was one.
+pub fn revoke(conn: &mut AnyConnection, presented: &str) -> Result<Option<Change>, DbError> {
     let hash = HashedToken::of(presented);
     write_transaction(conn, |conn| {
         let Some(row) = refresh_tokens::find_by_hash(conn, hash.as_str())? else {
             return Ok(None);
         };
-        refresh_tokens::revoke_family(conn, &row.family_id, now())?;
+        let ended = end_family(conn, &row.family_id, row.user_id, now())?;
         tracing::info!(target: "audit", event = "refresh_token_revoked", user_id = row.user_id);
-        Ok(Some((row.family_id, row.user_id)))
+        Ok(Some(ended))
     })
 }

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 
 use super::{AccountPage, SessionView};
 use crate::auth::strategy::session::is_current;
-use crate::db::models::User;
+use crate::domain::UserState;
 use crate::domain::clock::chrono_duration;
 use crate::session_store::{SessionMeta, TypedSession};
 use crate::state::AppState;
@@ -15,7 +15,7 @@ use crate::web::{Nav, SignedIn, render};
 /// The user's live sessions, this one first.
 pub async fn list_sessions(
     state: &AppState,
-    user: &User,
+    user: &UserState,
     session: &TypedSession,
 ) -> Result<Vec<SessionView>, PageError> {
     let idle = chrono_duration(state.config().session.idle_timeout.0);
@@ -50,7 +50,7 @@ pub async fn list_sessions(
 /// Renders the account page.
 pub async fn page(
     state: &AppState,
-    user: &User,
+    user: &UserState,
     session: &TypedSession,
     status: StatusCode,
     errors: Vec<String>,

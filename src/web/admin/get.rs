@@ -4,8 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 use super::{AdminPage, UserRow};
-use crate::db::models::User;
 use crate::db::{login_failures, users};
+use crate::domain::UserState;
 use crate::domain::clock::now;
 use crate::error::Failure;
 use crate::session_store::TypedSession;
@@ -16,7 +16,7 @@ use crate::web::{AdminUser, Nav, render};
 /// Renders the admin page for `admin` with the current list of users.
 pub async fn page(
     state: &AppState,
-    admin: &User,
+    admin: &UserState,
     session: &TypedSession,
     status: StatusCode,
     error: Option<String>,

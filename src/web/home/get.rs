@@ -23,7 +23,7 @@ pub async fn home(signed_in: SignedIn, session: TypedSession) -> Result<HttpResp
         StatusCode::OK,
         &HomePage {
             nav: Nav::for_user(&user, &session),
-            username: user.username,
+            username: user.username.clone(),
             is_admin: user.is_admin,
         },
     )

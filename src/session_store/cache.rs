@@ -1,0 +1,179 @@
+//! Sessions in memory, in front of either store: a session read comes from memory after its
+//! first load on an instance, and its idle expiry is written back at most once per
+//! `session.idle_timeout / 10` instead of on every request.
+//!
+//! The cost of the coarse step: the store's expiry may lag the last request by up to a tenth of
+//! the idle timeout, so an idle session ends between 0.9 and 1.0 × `idle_timeout` after its
+//! last request. Entries are used only while the change feed is trusted; a session ended
+//! anywhere (logout, "end this session") reaches every instance through the feed, and an
+//! entry past its idle or absolute limit is never served (the store is asked again: another
+//! instance may have pushed the expiry further).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::sync::Cache;
+
+use super::State;
+use crate::db::changes::Change;
+use crate::domain::clock::{micros, now};
+use crate::feed::{Feed, Listener, Ticket};
+use crate::metrics::Lookups;
+
+/// A session as the store holds it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub state: State,
+    /// Unix microseconds.
+    pub created_at: i64,
+    /// End of the idle timeout as last written to the store (Unix microseconds).
+    pub expires_at: i64,
+}
+
+#[derive(Clone)]
+pub struct SessionCache {
+    /// Stored id (SHA-256 hex of the key) → entry.
+    entries: Cache<String, Arc<Entry>>,
+    feed: Feed,
+    /// `session.ttl` in microseconds.
+    absolute: i64,
+    lookups: Lookups,
+}
+
+impl SessionCache {
+    pub fn new(capacity: u64, absolute_ttl: Duration, feed: &Feed, lookups: Lookups) -> Self {
+        let cache = Self {
+            entries: Cache::builder().max_capacity(capacity).build(),
+            feed: feed.clone(),
+            absolute: i64::try_from(absolute_ttl.as_micros()).unwrap_or(i64::MAX),
+            lookups,
+        };
+        feed.subscribe(Arc::new(cache.clone()));
+        cache
+    }
+
+    pub fn ticket(&self) -> Ticket {
+        self.feed.ticket()
+    }
+
+    /// The entry of a live session, when the feed is trusted and it is within both limits
+    /// (counted as a hit, else as a miss: the caller reads the store).
+    pub fn get(&self, id: &str) -> Option<Arc<Entry>> {
+        let hit = self.peek(id);
+        if hit.is_some() {
+            self.lookups.hit.inc();
+        } else {
+            self.lookups.miss.inc();
+        }
+        hit
+    }
+
+    /// As [`SessionCache::get`], uncounted (for writes that consult what is cached).
+    pub fn peek(&self, id: &str) -> Option<Arc<Entry>> {
+        if !self.feed.trusted() {
+            return None;
+        }
+        let entry = self.entries.get(id)?;
+        let now = micros(now());
+        (now < entry.expires_at && now < entry.created_at.saturating_add(self.absolute))
+            .then_some(entry)
+    }
+
+    /// Caches what a store read or write that began at `ticket` found (see `Feed::fill`).
+    pub fn fill(&self, ticket: Ticket, id: String, entry: Entry) {
+        self.feed
+            .fill(ticket, || self.entries.insert(id, Arc::new(entry)));
+    }
+
+    /// Whether the idle expiry of `entry` is recent enough that pushing it to `now + idle`
+    /// can wait: it was written less than `idle / 10` ago.
+    pub fn extension_can_wait(entry: &Entry, idle: Duration) -> bool {
+        let idle = i64::try_from(idle.as_micros()).unwrap_or(i64::MAX);
+        let step = idle / 10;
+        entry.expires_at.saturating_sub(micros(now())) > idle.saturating_sub(step)
+    }
+
+    pub fn forget(&self, id: &str) {
+        self.entries.invalidate(id);
+    }
+
+    /// Drops every entry (after sessions were changed behind the store's back by a test hook).
+    pub fn forget_all(&self) {
+        self.entries.invalidate_all();
+    }
+}
+
+impl Listener for SessionCache {
+    fn apply(&self, change: &Change) {
+        // A revoked user's sessions fail on the user's revocation stamp (user state is
+        // dropped by the same change); only a single session's end concerns this cache.
+        if let Change::Session { id } = change {
+            self.entries.invalidate(id);
+        }
+    }
+
+    fn flush(&self) {
+        self.entries.invalidate_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry_expiring_in(d: chrono::Duration) -> Entry {
+        Entry {
+            state: State::new(),
+            created_at: micros(now()),
+            expires_at: micros(now() + d),
+        }
+    }
+
+    #[test]
+    fn the_idle_extension_waits_for_a_tenth_of_the_timeout() {
+        let idle = Duration::from_secs(1800);
+        // Written just now: expiry 30 minutes ahead.
+        assert!(SessionCache::extension_can_wait(
+            &entry_expiring_in(chrono::Duration::seconds(1799)),
+            idle
+        ));
+        // Written 3 minutes and a bit ago: due.
+        assert!(!SessionCache::extension_can_wait(
+            &entry_expiring_in(chrono::Duration::seconds(1619)),
+            idle
+        ));
+    }
+
+    #[test]
+    fn an_entry_is_not_served_past_its_idle_expiry_or_while_the_feed_is_untrusted() {
+        let feed = Feed::new(Duration::from_secs(60));
+        let metrics = crate::metrics::Metrics::new().unwrap();
+        let cache = SessionCache::new(
+            10,
+            Duration::from_secs(3600),
+            &feed,
+            metrics.lookups("sessions"),
+        );
+        cache.fill(
+            cache.ticket(),
+            "a".into(),
+            entry_expiring_in(chrono::Duration::seconds(60)),
+        );
+        assert!(cache.get("a").is_none(), "untrusted: not even filled");
+        feed.trust_forever();
+        cache.fill(
+            cache.ticket(),
+            "a".into(),
+            entry_expiring_in(chrono::Duration::seconds(60)),
+        );
+        cache.fill(
+            cache.ticket(),
+            "b".into(),
+            entry_expiring_in(chrono::Duration::seconds(-1)),
+        );
+        assert!(cache.get("a").is_some());
+        assert!(cache.get("b").is_none());
+        feed.publish(&Change::Session { id: "a".into() });
+        assert!(cache.get("a").is_none());
+    }
+}
