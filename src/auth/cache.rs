@@ -55,11 +55,18 @@ impl Expiry<[u8; 32], Arc<Verified>> for UntilExpiry {
 #[derive(Clone)]
 pub struct AuthCaches {
     tokens: Cache<[u8; 32], Arc<Verified>>,
+    facts: Facts,
+    feed: Feed,
+    counted: Counted,
+}
+
+/// What the feed drops: user state and live families (the feed's listener; it holds no
+/// feed, so that dropping the last handle of the feed ends its polling thread).
+#[derive(Clone)]
+struct Facts {
     users: Cache<i64, Arc<UserState>>,
     /// Family id → when its sign-in was checked (Unix microseconds).
     families: Cache<String, i64>,
-    feed: Feed,
-    counted: Counted,
 }
 
 #[derive(Clone)]
@@ -80,14 +87,16 @@ impl AuthCaches {
                 .max_capacity(settings.tokens)
                 .expire_after(UntilExpiry)
                 .build(),
-            users: Cache::builder()
-                .max_capacity(settings.users)
-                .time_to_idle(IDLE)
-                .build(),
-            families: Cache::builder()
-                .max_capacity(settings.users)
-                .time_to_idle(IDLE)
-                .build(),
+            facts: Facts {
+                users: Cache::builder()
+                    .max_capacity(settings.users)
+                    .time_to_idle(IDLE)
+                    .build(),
+                families: Cache::builder()
+                    .max_capacity(settings.users)
+                    .time_to_idle(IDLE)
+                    .build(),
+            },
             feed: feed.clone(),
             counted: Counted {
                 tokens: metrics.lookups("tokens"),
@@ -95,7 +104,7 @@ impl AuthCaches {
                 families: metrics.lookups("families"),
             },
         };
-        feed.subscribe(Arc::new(caches.clone()));
+        feed.subscribe(Arc::new(caches.facts.clone()));
         caches
     }
 
@@ -138,7 +147,7 @@ impl AuthCaches {
         let hit = self
             .feed
             .trusted()
-            .then(|| self.users.get(&user_id))
+            .then(|| self.facts.users.get(&user_id))
             .flatten();
         count(&self.counted.users, hit.is_some());
         hit
@@ -150,7 +159,7 @@ impl AuthCaches {
         let checked_at = self
             .feed
             .trusted()
-            .then(|| self.families.get(family_id))
+            .then(|| self.facts.families.get(family_id))
             .flatten();
         count(&self.counted.families, checked_at.is_some());
         Some(user.session_current(Some(checked_at?)))
@@ -159,13 +168,15 @@ impl AuthCaches {
     /// Caches what a load that began at `ticket` found (see `Feed::fill`).
     pub fn fill_user(&self, ticket: crate::feed::Ticket, user: &Arc<UserState>) {
         self.feed
-            .fill(ticket, || self.users.insert(user.id, user.clone()));
+            .fill(ticket, || self.facts.users.insert(user.id, user.clone()));
     }
 
     /// Caches a family found live, checked at `checked_at` (Unix microseconds).
     pub fn fill_family(&self, ticket: crate::feed::Ticket, family_id: &str, checked_at: i64) {
         self.feed.fill(ticket, || {
-            self.families.insert(family_id.to_string(), checked_at);
+            self.facts
+                .families
+                .insert(family_id.to_string(), checked_at);
         });
     }
 }
@@ -178,7 +189,7 @@ fn count(lookups: &Lookups, hit: bool) {
     }
 }
 
-impl Listener for AuthCaches {
+impl Listener for Facts {
     fn apply(&self, change: &Change) {
         match change {
             Change::UserRevoked { user_id } | Change::UserChanged { user_id } => {

@@ -48,7 +48,9 @@ impl SessionCache {
             absolute: i64::try_from(absolute_ttl.as_micros()).unwrap_or(i64::MAX),
             lookups,
         };
-        feed.subscribe(Arc::new(cache.clone()));
+        // The listener holds the entries only: a listener holding the feed would keep it (and
+        // its polling thread) alive for ever.
+        feed.subscribe(Arc::new(Entries(cache.entries.clone())));
         cache
     }
 
@@ -103,17 +105,20 @@ impl SessionCache {
     }
 }
 
-impl Listener for SessionCache {
+/// The feed's listener for the session cache.
+struct Entries(Cache<String, Arc<Entry>>);
+
+impl Listener for Entries {
     fn apply(&self, change: &Change) {
         // A revoked user's sessions fail on the user's revocation stamp (user state is
         // dropped by the same change); only a single session's end concerns this cache.
         if let Change::Session { id } = change {
-            self.entries.invalidate(id);
+            self.0.invalidate(id);
         }
     }
 
     fn flush(&self) {
-        self.entries.invalidate_all();
+        self.0.invalidate_all();
     }
 }
 

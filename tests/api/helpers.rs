@@ -305,6 +305,8 @@ impl TestApp {
 }
 
 /// A cookie-keeping HTTP client that does not follow redirects, like a browser under test.
+/// A clone shares the cookie jar (the same browser).
+#[derive(Clone)]
 pub struct Browser {
     pub client: reqwest::Client,
     pub jar: Arc<reqwest::cookie::Jar>,

@@ -5,6 +5,7 @@ mod helpers;
 mod account;
 mod admin;
 mod architecture;
+mod caches;
 mod cli;
 mod config;
 mod hostile_tokens;
