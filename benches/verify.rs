@@ -1,16 +1,20 @@
-//! Micro-benchmarks of the bearer verify path (issue 9): `JwtKeys::verify` on a fresh token,
-//! for EdDSA (the default) and HS256. `cargo bench --bench verify`.
+//! Micro-benchmarks of the bearer verify path (issue 9), for EdDSA (the default) and HS256.
+//! `cargo bench --bench verify`.
 //!
-//! Only the cold verify is measured (header checks, signature, claims): the server has no
-//! cache of verified tokens yet, so every bearer request pays this cost. When such a cache
-//! lands, add its hit path here next to these.
+//! - `cold`: `JwtKeys::verify` (header checks, signature, claims), what a token costs the
+//!   first time an instance sees it;
+//! - `cached`: `AuthCaches::verify` on a token verified before (SHA-256 of the token, one
+//!   cache lookup, the time rules and the key id checked again): every later request.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use gatehouse::auth::cache::AuthCaches;
 use gatehouse::auth::token::access::JwtKeys;
 use gatehouse::config::{Settings, TokenAlgorithm};
 use gatehouse::db::models::User;
+use gatehouse::feed::Feed;
+use gatehouse::metrics::Metrics;
 
 /// A user like the one of the unit tests of `auth::token::access`.
 fn user() -> User {
@@ -50,6 +54,16 @@ fn verify(c: &mut Criterion) {
 
         group.bench_function(format!("{algorithm:?}/cold"), |b| {
             b.iter(|| keys.verify(black_box(&token)))
+        });
+
+        let feed = Feed::new(std::time::Duration::from_secs(1));
+        let metrics = Metrics::new().expect("Failed to create the metrics");
+        let caches = AuthCaches::new(&settings.cache, &feed, &metrics);
+        caches
+            .verify(&keys, &token)
+            .expect("Failed to verify the token");
+        group.bench_function(format!("{algorithm:?}/cached"), |b| {
+            b.iter(|| caches.verify(&keys, black_box(&token)))
         });
     }
     group.finish();

@@ -34,8 +34,14 @@ impl std::fmt::Debug for Failure {
 }
 
 impl From<DbError> for Failure {
+    /// A database that does not answer is a 503 (the client may retry), anything else a 500.
     fn from(e: DbError) -> Self {
-        Self::Unexpected(e.into())
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "the database does not answer");
+            Self::Unavailable
+        } else {
+            Self::Unexpected(e.into())
+        }
     }
 }
 

@@ -74,6 +74,30 @@ pub enum DbError {
     Cancelled,
 }
 
+impl DbError {
+    /// Whether the database could not be reached (no connection, or one that broke), rather
+    /// than refusing a query.
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            Self::Connect(_) | Self::Pool(_) => true,
+            Self::Query(Error::DatabaseError(kind, info)) => {
+                matches!(
+                    kind,
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+                ) || {
+                    // libpq reports a connection that broke mid-query only in its message.
+                    let message = info.message();
+                    message.contains("server closed the connection")
+                        || message.contains("no connection to the server")
+                        || message.contains("terminating connection")
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
 /// r2d2 manager that picks the backend from the URL. Written by hand because
 /// `diesel::r2d2::ConnectionManager<AnyConnection>` reports a failed connection only as
 /// "Invalid connection url for multiconnection" after the pool's timeout, hiding the cause.

@@ -548,6 +548,9 @@ struct AppBehindProxy {
     _schema: PgSchema,
 }
 
+/// `cache.max_staleness` of the apps behind a proxy.
+const CACHE_BOUND: Duration = Duration::from_millis(400);
+
 /// Starts an app on its own schema behind a proxy; `None` (after saying so) without PostgreSQL.
 async fn app_behind_proxy(test: &str) -> Option<AppBehindProxy> {
     let base = match std::env::var("GATEHOUSE_TEST_POSTGRES_URL") {
@@ -570,7 +573,11 @@ async fn app_behind_proxy(test: &str) -> Option<AppBehindProxy> {
         "{prefix}{}{suffix}{sep}options=-csearch_path%3D{}",
         proxy.addr, schema.name
     );
-    let app = spawn_app_with(|s| s.database.url = proxied_url).await;
+    let app = spawn_app_with(|s| {
+        s.database.url = proxied_url;
+        s.cache.max_staleness = gatehouse::config::HumanDuration(CACHE_BOUND);
+    })
+    .await;
     Some(AppBehindProxy {
         app,
         proxy,
@@ -658,4 +665,42 @@ async fn a_failing_session_store_still_answers_with_a_request_id_and_is_counted(
     };
     assert_eq!(server_errors("/"), 1.0, "GET / not counted");
     assert_eq!(server_errors("/api/me"), 1.0, "GET /api/me not counted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_credentials_are_not_honoured_past_the_bound_once_the_database_is_gone() {
+    let Some(mut fixture) = app_behind_proxy(
+        "cached_credentials_are_not_honoured_past_the_bound_once_the_database_is_gone",
+    )
+    .await
+    else {
+        return;
+    };
+    let app = &fixture.app;
+    app.create_user("alice", PASSWORD, false).await;
+    let (access, _) = app.tokens_for("alice", PASSWORD).await;
+    for _ in 0..2 {
+        assert_eq!(app.me(&access).await.status(), StatusCode::OK);
+    }
+
+    fixture.proxy.kill().await;
+    let cut = Instant::now();
+
+    // Within the bound the cache may still answer; past it, only the database could, and it
+    // is gone: 503, never 200.
+    loop {
+        let sent = Instant::now();
+        let resp = app.me(&access).await;
+        if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+            assert!(resp.headers().contains_key("retry-after"));
+            break;
+        }
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(
+            sent.duration_since(cut) < CACHE_BOUND,
+            "served from the cache {:?} after the database went away",
+            sent.duration_since(cut)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
