@@ -162,46 +162,11 @@ pub struct Authenticator {
     pub cookie_key: Key,
     /// Verified tokens, user state and live families (see [`cache`]).
     pub caches: AuthCaches,
-    chain: AuthChain,
-}
-
-/// What an [`Authenticator`] is made of (see its fields).
-pub struct AuthParts {
-    pub db: Database,
-    pub hasher: PasswordHasher,
-    pub lockout: Lockout,
-    pub metrics: Arc<Metrics>,
-    pub keys: Option<JwtKeys>,
-    pub sessions: AnyStore,
-    pub cookie_key: Key,
-    pub caches: AuthCaches,
+    /// The strategies, in the order they are asked: [`AuthChain::standard`].
+    pub chain: AuthChain,
 }
 
 impl Authenticator {
-    pub fn new(parts: AuthParts) -> Self {
-        let AuthParts {
-            db,
-            hasher,
-            lockout,
-            metrics,
-            keys,
-            sessions,
-            cookie_key,
-            caches,
-        } = parts;
-        Self {
-            db,
-            hasher,
-            lockout,
-            metrics,
-            keys,
-            sessions,
-            cookie_key,
-            caches,
-            chain: AuthChain::standard(),
-        }
-    }
-
     /// Who this request is, by the first strategy (enabled in `config` and allowed by
     /// `check`) that recognises its credentials.
     pub async fn resolve(

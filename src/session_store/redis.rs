@@ -86,6 +86,11 @@ impl RedisSessionStore {
             .arg(self.session_key(id))
             .query_async(&mut conn)
             .await?;
+        self.live(raw)
+    }
+
+    /// A stored value, unless absent or past the absolute limit.
+    fn live(&self, raw: Option<String>) -> anyhow::Result<Option<Stored>> {
         let Some(raw) = raw else { return Ok(None) };
         let stored: Stored = serde_json::from_str(&raw)?;
         let end = from_micros(stored.created_at).checked_add_signed(self.absolute_ttl);
@@ -152,12 +157,9 @@ impl RedisSessionStore {
             .arg(self.session_key(id))
             .query_async(&mut conn)
             .await?;
-        let Some(raw) = raw else { return Ok(None) };
-        let stored: Stored = serde_json::from_str(&raw)?;
-        let end = from_micros(stored.created_at).checked_add_signed(self.absolute_ttl);
-        if pttl <= 0 || end.is_some_and(|end| end <= now()) {
+        let Some(stored) = self.live(raw)?.filter(|_| pttl > 0) else {
             return Ok(None);
-        }
+        };
         Ok(Some(Entry {
             state: stored.state,
             created_at: stored.created_at,

@@ -16,11 +16,12 @@ use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::accounts::Accounts;
+use crate::auth::Authenticator;
 use crate::auth::cache::AuthCaches;
+use crate::auth::chain::AuthChain;
 use crate::auth::lockout::Lockout;
 use crate::auth::password::PasswordHasher;
 use crate::auth::token::access::JwtKeys;
-use crate::auth::{AuthParts, Authenticator};
 use crate::config::Settings;
 use crate::db::{Database, DbError};
 use crate::feed::Feed;
@@ -144,7 +145,7 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
             .map_err(|e| StartupError::Io(format!("start-up task failed: {e}")))??;
     }
     let lockout = Lockout::new(&settings.lockout);
-    let auth = Authenticator::new(AuthParts {
+    let auth = Authenticator {
         db: db.clone(),
         hasher: hasher.clone(),
         lockout: lockout.clone(),
@@ -153,7 +154,8 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
         sessions: sessions.clone(),
         cookie_key: session_key.clone(),
         caches,
-    });
+        chain: AuthChain::standard(),
+    };
     let accounts = Accounts::new(db.clone(), hasher, sessions.clone(), lockout, feed);
     Ok(AppState::new(
         settings,
