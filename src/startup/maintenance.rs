@@ -1,14 +1,20 @@
 //! The background purge: expired sessions, long-expired refresh tokens (kept one more
-//! `refresh_ttl` so that a revoked family stays recognisable), stale failure counters.
+//! `refresh_ttl` so that a revoked family stays recognisable), stale failure counters, and
+//! change-feed rows older than [`FEED_RETENTION`].
 
 use std::time::Duration;
 
 use actix_web::web;
 
-use crate::db::refresh_tokens;
+use crate::db::{changes, refresh_tokens};
 use crate::domain::clock::{chrono_duration, now};
 use crate::error::Failure;
 use crate::state::AppState;
+
+/// How long change-feed rows are kept: far longer than any `cache.max_staleness`, so a running
+/// instance always finds the rows after the last one it read (one that has not read the feed
+/// for that long stopped trusting its caches long ago, and flushes them when it reads again).
+pub const FEED_RETENTION: Duration = Duration::from_secs(3600);
 
 /// How often expired rows are deleted.
 const PURGE_INTERVAL: Duration = Duration::from_secs(300);
@@ -41,6 +47,7 @@ async fn purge(state: &AppState) -> Result<(), Failure> {
                 .unwrap_or(chrono::NaiveDateTime::MIN);
             refresh_tokens::purge_expired(conn, before)?;
             lockout.purge(conn)?;
+            changes::purge_before(conn, now() - chrono_duration(FEED_RETENTION))?;
             Ok(())
         })
         .await
