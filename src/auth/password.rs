@@ -3,6 +3,11 @@
 //! Hand-written because no well-kept crate offers a fixed-size pool with a bounded queue that
 //! refuses work when full: actix's `web::block` pool grows to hundreds of threads, and a login
 //! flood would then run hundreds of bcrypt computations at once and starve every other request.
+//!
+//! The pool keeps one thread per core (fewer could not reach the machine's logins/s), and each
+//! thread runs at the lowest OS priority (nice 19, see [`lower_priority`]): when a login flood
+//! and cheap requests compete for the cores, the scheduler hands them to the async workers first,
+//! and bcrypt gets whatever is left.
 
 use std::sync::Arc;
 use std::sync::mpsc::{self, SyncSender, TrySendError};
@@ -55,6 +60,7 @@ impl PasswordHasher {
             std::thread::Builder::new()
                 .name(format!("bcrypt-{i}"))
                 .spawn(move || {
+                    lower_priority();
                     loop {
                         // The lock is held only while taking the next job.
                         let job = match rx.lock() {
@@ -174,6 +180,33 @@ impl PasswordHasher {
     }
 }
 
+/// Lowers the calling thread to nice 19, the lowest scheduling priority.
+///
+/// Why: with a hashing thread per core, a login flood keeps every core busy for 59 ms (cost 10)
+/// per hash; at equal priority the async workers then wait for the CPU like any bcrypt thread, and
+/// a cheap request's latency grows with the flood. At nice 19 against the workers' nice 0, the
+/// kernel gives the workers about 98 % of a contended core, while bcrypt still gets every idle
+/// cycle, so logins/s on an otherwise idle machine does not change.
+///
+/// On Linux, `setpriority(PRIO_PROCESS, tid)` sets the nice value of that one thread (threads are
+/// tasks with their own nice), not of the process. Elsewhere this does nothing. A failure is
+/// logged and hashing goes on at normal priority: slower cheap requests under a flood, never a
+/// refused login.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        const LOWEST: i32 = 19;
+        let tid = rustix::thread::gettid();
+        if let Err(e) = rustix::process::setpriority_process(Some(tid), LOWEST) {
+            tracing::warn!(
+                error = %e,
+                "cannot lower the priority of a password hashing thread; \
+                 a login flood may slow other requests"
+            );
+        }
+    }
+}
+
 /// The cost of a bcrypt hash, when it is one.
 pub fn cost_of(hash: &str) -> Option<u32> {
     hash.parse::<bcrypt::HashParts>()
@@ -265,6 +298,38 @@ mod tests {
         release_tx.send(()).unwrap();
         assert!(running.await.unwrap().is_ok());
         assert!(waiting.await.unwrap().is_ok());
+    }
+
+    /// The nice value (field 19 of `/proc/<task>/stat`) of a task under `/proc`.
+    #[cfg(target_os = "linux")]
+    fn nice_of(task: &str) -> i32 {
+        let stat = std::fs::read_to_string(format!("/proc/{task}/stat")).unwrap();
+        // Fields follow the command name, which is in parentheses and may hold spaces; the
+        // first after it is field 3 (state), so field 19 is the 17th.
+        let (_, fields) = stat.rsplit_once(')').unwrap();
+        fields.split_whitespace().nth(16).unwrap().parse().unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_at_nice_19_and_leave_the_caller_alone() {
+        let caller_before = nice_of("thread-self");
+        let hasher = PasswordHasher::start(4, 1, 1).unwrap();
+        // The job names the OS thread that ran it: other tests start pools with a `bcrypt-0`
+        // of their own, so a search by name could find one of theirs.
+        let tid = hasher
+            .submit(|| Ok(rustix::thread::gettid().as_raw_nonzero().get()))
+            .await
+            .unwrap();
+        let task = format!("self/task/{tid}");
+        let comm = std::fs::read_to_string(format!("/proc/{task}/comm")).unwrap();
+        assert_eq!(comm.trim_end(), "bcrypt-0");
+        assert_eq!(nice_of(&task), 19);
+        assert_eq!(
+            nice_of("thread-self"),
+            caller_before,
+            "the caller keeps its priority"
+        );
     }
 
     #[test]
