@@ -71,6 +71,12 @@ impl Application {
         tracing::debug!(strategies = ?state.auth.strategy_names(&config), "authentication chain");
         let https = config.public_url().starts_with("https://");
         let request_timeout = config.server.request_timeout.0;
+        // The workers' blocking threads only run database work (`Database::run`), and a thread
+        // without a pooled connection just waits for one: `database.pool_size` per worker is all
+        // that can make progress. actix's default (512 ÷ workers) let a 64-connection load keep
+        // ~150 threads alive, each with its stack and a share of malloc's arenas: 34 MiB RSS
+        // after warm-up against 27 MiB with this bound (2 cores, SQLite).
+        let blocking_threads = config.database.pool_size as usize;
         let server_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
@@ -84,6 +90,7 @@ impl Application {
                 .configure(|cfg| crate::routes::configure(cfg, &server_state))
         })
         .workers(workers)
+        .worker_max_blocking_threads(blocking_threads)
         // The head; `timeout::within` bounds the body.
         .client_request_timeout(request_timeout)
         .shutdown_timeout(30)
