@@ -58,6 +58,12 @@ impl AppState {
         self.config.load_full()
     }
 
+    /// The configuration in force, borrowed for one step of a request (no reference count
+    /// taken: what the per-request checks of the hot path read).
+    pub fn current_config(&self) -> arc_swap::Guard<Arc<Settings>> {
+        self.config.load()
+    }
+
     /// Puts a new, validated configuration in force for the requests that start after this.
     pub fn replace_config(&self, config: Settings) {
         self.config.store(Arc::new(config));
@@ -72,7 +78,7 @@ impl AppState {
         let state = req
             .app_data::<web::Data<AppState>>()
             .ok_or_else(|| Failure::Unexpected(anyhow::anyhow!("AppState missing")))?;
-        let config = state.config();
+        let config = state.current_config();
         state.auth.resolve(req, &config, check).await
     }
 

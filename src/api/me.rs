@@ -20,7 +20,7 @@ struct Me<'a> {
     via: &'static str,
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn me(Caller(who): Caller) -> HttpResponse {
     let user = &who.user;
     HttpResponse::Ok()

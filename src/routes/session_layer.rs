@@ -16,7 +16,7 @@ use actix_session::SessionMiddleware;
 use actix_session::config::{BrowserSession, TtlExtensionPolicy};
 use actix_web::cookie::SameSite;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::{Error, web};
+use actix_web::{Error, HttpMessage, web};
 use futures_util::future::{Either, LocalBoxFuture};
 
 use crate::session_store::AnyStore;
@@ -122,14 +122,25 @@ pub fn always(_: &ServiceRequest) -> bool {
     true
 }
 
+/// Whether a request's session middleware runs, decided once per request (both the session and
+/// the identity middleware ask).
+#[derive(Clone, Copy)]
+struct SessionDecided(bool);
+
 /// JSON routes: the session is loaded only when the session strategy could decide, that is
 /// when sessions are on and no enabled header strategy recognises the request's credentials.
 pub fn unless_header_credentials(req: &ServiceRequest) -> bool {
+    if let Some(&SessionDecided(applies)) = req.extensions().get::<SessionDecided>() {
+        return applies;
+    }
     let Some(state) = req.app_data::<web::Data<AppState>>() else {
         return true;
     };
-    let config = state.config();
-    config.auth.mode.sessions() && !state.auth.has_header_credentials(req.request(), &config)
+    let config = state.current_config();
+    let applies =
+        config.auth.mode.sessions() && !state.auth.has_header_credentials(req.request(), &config);
+    req.extensions_mut().insert(SessionDecided(applies));
+    applies
 }
 
 /// actix-session over our store, with the cookie of `session.*`.

@@ -23,6 +23,14 @@ pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
     Some(std::str::from_utf8(rest).map(str::trim).unwrap_or(""))
 }
 
+/// A user id written as its canonical decimal: digits only, no sign, no leading zero.
+fn canonical_id(sub: &str) -> Option<i64> {
+    let canonical = !sub.is_empty()
+        && sub.bytes().all(|b| b.is_ascii_digit())
+        && (sub == "0" || !sub.starts_with('0'));
+    canonical.then(|| sub.parse().ok()).flatten()
+}
+
 const INVALID: Verdict = Verdict::Refused {
     description: "invalid",
 };
@@ -69,12 +77,7 @@ impl AuthStrategy for BearerStrategy {
                 }
             };
             // Only the canonical decimal form: "+2" or "002" do not name user 2.
-            let Some(user_id) = claims
-                .sub
-                .parse::<i64>()
-                .ok()
-                .filter(|id| id.to_string() == claims.sub)
-            else {
+            let Some(user_id) = canonical_id(&claims.sub) else {
                 return INVALID;
             };
             let (user, family_live) = match auth.bearer_facts(user_id, &claims.sid).await {
@@ -100,5 +103,29 @@ impl AuthStrategy for BearerStrategy {
                 "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{description}\""
             ),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_id;
+
+    #[test]
+    fn only_the_canonical_decimal_names_a_user() {
+        assert_eq!(canonical_id("2"), Some(2));
+        assert_eq!(canonical_id("0"), Some(0));
+        assert_eq!(canonical_id("9223372036854775807"), Some(i64::MAX));
+        for bad in [
+            "",
+            "+2",
+            "002",
+            "-2",
+            " 2",
+            "2 ",
+            "2a",
+            "9223372036854775808",
+        ] {
+            assert_eq!(canonical_id(bad), None, "{bad:?}");
+        }
     }
 }

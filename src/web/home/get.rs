@@ -16,7 +16,7 @@ struct HomePage {
     is_admin: bool,
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn home(signed_in: SignedIn, session: TypedSession) -> Result<HttpResponse, PageError> {
     let user = signed_in.0.user;
     render(
