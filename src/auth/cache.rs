@@ -76,9 +76,6 @@ struct Counted {
     families: Lookups,
 }
 
-/// Unused entries of user state and families go after this long (memory, not correctness).
-const IDLE: Duration = Duration::from_secs(15 * 60);
-
 impl AuthCaches {
     /// Empty caches sized by `cache.*`, subscribed to `feed`.
     pub fn new(settings: &CacheSettings, feed: &Feed, metrics: &Metrics) -> Self {
@@ -88,14 +85,10 @@ impl AuthCaches {
                 .expire_after(UntilExpiry)
                 .build(),
             facts: Facts {
-                users: Cache::builder()
-                    .max_capacity(settings.users)
-                    .time_to_idle(IDLE)
-                    .build(),
-                families: Cache::builder()
-                    .max_capacity(settings.users)
-                    .time_to_idle(IDLE)
-                    .build(),
+                // No idle expiry: it would cost a timestamp write on every read. The caps
+                // bound memory; entries leave by eviction or by the feed.
+                users: Cache::builder().max_capacity(settings.users).build(),
+                families: Cache::builder().max_capacity(settings.users).build(),
             },
             feed: feed.clone(),
             counted: Counted {
