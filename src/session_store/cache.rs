@@ -70,7 +70,7 @@ impl SessionCache {
         hit
     }
 
-    /// As [`SessionCache::get`], uncounted (for writes that consult what is cached).
+    /// As [`SessionCache::get`], uncounted (for store writes that consult what is cached).
     pub fn peek(&self, id: &str) -> Option<Arc<Entry>> {
         if !self.feed.trusted() {
             return None;

@@ -217,13 +217,11 @@ impl AnyStore {
         }
     }
 
-    /// Whether the store still holds the session of `key`: from the cache while the feed is
-    /// trusted (a session ended here is dropped at once, elsewhere within
-    /// `cache.max_staleness`), else a fresh read.
+    /// Whether the store still holds the session of `key`: always a fresh read, never the
+    /// cache. Writes decided by a session ask this after their body arrived, so a session
+    /// ended on any instance a moment earlier does not act (reads may lag by
+    /// `cache.max_staleness`; writes do not).
     pub async fn is_live(&self, key: &SessionKey) -> anyhow::Result<bool> {
-        if self.cache.peek(&hash_key(key)).is_some() {
-            return Ok(true);
-        }
         Ok(self.load_entry(key).await?.is_some())
     }
 

@@ -523,3 +523,43 @@ async fn the_idle_extension_is_written_once_per_tenth_of_the_timeout_and_still_k
     .await;
     assert_eq!(home(&browser).await, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn a_write_held_open_on_one_instance_across_a_logout_on_another_does_not_act() {
+    // Arrange: the laptop's session is warm on B, where it holds a request that would end the
+    // phone's session; then the laptop signs out on A.
+    let a = spawn_app().await;
+    let b = a.second_instance().await;
+    let alice = a.create_user("alice", PASSWORD, false).await;
+    let (laptop, phone) = (a.browser(), a.browser());
+    laptop.login("alice", PASSWORD).await;
+    phone.login("alice", PASSWORD).await;
+    let cookie = laptop.cookie_header().unwrap();
+    let laptop_on_b = Browser {
+        base: b.address.clone(),
+        ..laptop.clone()
+    };
+    assert_eq!(home(&laptop_on_b).await, StatusCode::OK);
+    assert_eq!(home(&laptop_on_b).await, StatusCode::OK);
+    let ids = crate::races::listed_sessions(&laptop).await;
+    assert_eq!(ids.len(), 2);
+    let token = laptop.csrf("/account").await;
+    let held = crate::helpers::HeldRequest::open(
+        &b,
+        &format!("/account/sessions/{}/end", ids[1]),
+        &cookie,
+        &[("csrf_token", &token)],
+    )
+    .await;
+
+    // Act: the sign-out commits on A; the held body reaches B at once, well inside the bound.
+    let out = laptop.submit("/account", "/logout", &[]).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let late = held.finish().await;
+
+    // Assert: a write is decided on a fresh read of the store, not on B's cache: the phone's
+    // session is still stored (the store is read directly; A may still have it cached).
+    let left = a.state.sessions.list_for_user(alice.id).await.unwrap();
+    assert_eq!(left.len(), 1, "the phone's session was ended: {late:?}");
+    assert_eq!(home(&phone).await, StatusCode::OK);
+}

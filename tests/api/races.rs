@@ -114,7 +114,7 @@ async fn an_admin_action_held_open_across_the_admins_demotion_does_nothing() {
 }
 
 /// The ids of the sessions `/account` lists, this browser's first.
-async fn listed_sessions(browser: &crate::helpers::Browser) -> Vec<String> {
+pub(crate) async fn listed_sessions(browser: &crate::helpers::Browser) -> Vec<String> {
     let page = browser.get("/account").await.text().await.unwrap();
     page.split("/account/sessions/")
         .skip(1)
