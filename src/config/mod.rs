@@ -75,6 +75,14 @@ impl Settings {
             .unwrap_or_else(|| self.public_url())
     }
 
+    /// The master secret that seals the key store (`keys.master_secret_file`).
+    pub fn master_secret_file(&self) -> PathBuf {
+        self.keys
+            .master_secret_file
+            .clone()
+            .unwrap_or_else(|| self.server.data_dir.join("master.key"))
+    }
+
     pub fn secret_file(&self) -> PathBuf {
         self.token
             .secret_file

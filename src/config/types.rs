@@ -22,6 +22,7 @@ pub struct Settings {
     pub password: PasswordSettings,
     pub lockout: LockoutSettings,
     pub cache: CacheSettings,
+    pub keys: KeysSettings,
     /// Password of the first `admin` user, from `GATEHOUSE_ADMIN_PASSWORD`; never a file key.
     #[serde(skip)]
     pub admin_password: Option<Password>,
@@ -44,6 +45,8 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<IpAddr>,
     /// The one forwarding header read, and only from `trusted_proxies`.
     pub client_ip_header: ClientIpHeader,
+    /// Also reload when the configuration file changes on disk (SIGHUP always reloads).
+    pub watch_config: bool,
 }
 
 impl Default for ServerSettings {
@@ -61,6 +64,7 @@ impl Default for ServerSettings {
             ],
             trusted_proxies: Vec::new(),
             client_ip_header: ClientIpHeader::XForwardedFor,
+            watch_config: false,
         }
     }
 }
@@ -258,6 +262,12 @@ pub struct TokenSettings {
     pub access_ttl: HumanDuration,
     pub refresh_ttl: HumanDuration,
     pub leeway: HumanDuration,
+    /// A rotated-in key is in the JWKS this long before it signs.
+    pub key_publish_delay: HumanDuration,
+    /// Automatic signing-key rotation; `None` (the default) is off.
+    pub rotate_every: Option<HumanDuration>,
+    /// Absolute lifetime of a refresh-token family, however often it rotates.
+    pub refresh_max_age: HumanDuration,
 }
 
 impl Default for TokenSettings {
@@ -272,6 +282,9 @@ impl Default for TokenSettings {
             access_ttl: HumanDuration::minutes(15),
             refresh_ttl: HumanDuration::hours(30 * 24),
             leeway: HumanDuration(Duration::from_secs(30)),
+            key_publish_delay: HumanDuration(Duration::ZERO),
+            rotate_every: None,
+            refresh_max_age: HumanDuration::hours(90 * 24),
         }
     }
 }
@@ -344,6 +357,14 @@ impl Default for CacheSettings {
             sessions: 100_000,
         }
     }
+}
+
+/// The key store (signing keys and the cookie key, sealed in the database).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysSettings {
+    /// Defaults to `<data_dir>/master.key`.
+    pub master_secret_file: Option<PathBuf>,
 }
 
 /// A duration written as `"90s"`, `"15m"`, `"12h"` or `"30d"`.

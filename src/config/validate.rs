@@ -87,6 +87,7 @@ impl Settings {
             ("token.refresh_ttl", self.token.refresh_ttl),
             ("lockout.duration", self.lockout.duration),
             ("cache.max_staleness", self.cache.max_staleness),
+            ("token.refresh_max_age", self.token.refresh_max_age),
         ] {
             if d.0.is_zero() {
                 return Err(ConfigError::key(key, "must be longer than 0s"));
@@ -171,6 +172,21 @@ impl Settings {
         ] {
             if cap == 0 {
                 return Err(ConfigError::key(key, "must be at least 1"));
+            }
+        }
+        if let Some(every) = self.token.rotate_every {
+            if every.0 < std::time::Duration::from_secs(60) {
+                return Err(ConfigError::key(
+                    "token.rotate_every",
+                    "must be at least 1m (or left out to rotate only by command)",
+                ));
+            }
+            if every.0 <= self.token.key_publish_delay.0 {
+                return Err(ConfigError::key(
+                    "token.rotate_every",
+                    "must be longer than token.key_publish_delay, or a key would be replaced \
+                     before it signs",
+                ));
             }
         }
         if self.lockout.max_failures_per_ip == 0 {
