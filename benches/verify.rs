@@ -10,7 +10,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse::auth::cache::AuthCaches;
-use gatehouse::auth::token::access::JwtKeys;
+use gatehouse::auth::token::access::{JwtKeys, OpenedKey, kid_of};
+use gatehouse::auth::token::keys::KeyMaterial;
 use gatehouse::config::{Settings, TokenAlgorithm};
 use gatehouse::db::models::User;
 use gatehouse::feed::Feed;
@@ -37,12 +38,17 @@ fn user() -> User {
 fn verify(c: &mut Criterion) {
     let mut group = c.benchmark_group("verify");
     for algorithm in [TokenAlgorithm::EdDSA, TokenAlgorithm::HS256] {
-        // Keys are generated into a temporary data dir, as on a first start.
-        let dir = tempfile::tempdir().expect("Failed to create a temporary data dir");
+        // A fresh key, as the key store makes on a first start.
         let mut settings = Settings::default();
-        settings.server.data_dir = dir.path().to_path_buf();
         settings.token.algorithm = algorithm;
-        let keys = JwtKeys::load(&settings).expect("Failed to load the signing keys");
+        let material = KeyMaterial::generate(algorithm).expect("Failed to generate a key");
+        let key = OpenedKey {
+            kid: kid_of(algorithm, &material).expect("Failed to name the key"),
+            algorithm,
+            activates_at: 0,
+            material,
+        };
+        let keys = JwtKeys::new(&settings, vec![key]).expect("Failed to load the signing key");
         let token = keys
             .issue(&user(), "family")
             .expect("Failed to issue a token")

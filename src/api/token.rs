@@ -65,7 +65,7 @@ pub async fn token(
         .ok_or(ApiError::InvalidCredentials {
             basic: config.auth.basic,
         })?;
-    respond(&state, &user, issued)
+    respond(&state, &user, issued).await
 }
 
 async fn password_grant(
@@ -102,7 +102,7 @@ async fn refresh_grant(
     let ttl = config.token.refresh_ttl.0;
     let rotation = state.accounts.rotate_refresh_token(presented, ttl).await?;
     match rotation {
-        Rotation::Rotated { user, issued } => respond(state, &user, issued),
+        Rotation::Rotated { user, issued } => respond(state, &user, issued).await,
         Rotation::Reused => {
             state.metrics.refresh_reuse.inc();
             Err(ApiError::InvalidGrant(
@@ -115,8 +115,8 @@ async fn refresh_grant(
     }
 }
 
-fn respond(state: &AppState, user: &User, issued: Issued) -> Result<HttpResponse, ApiError> {
-    let keys = state.auth.keys.as_ref().ok_or(ApiError::NotFound)?;
+async fn respond(state: &AppState, user: &User, issued: Issued) -> Result<HttpResponse, ApiError> {
+    let keys = state.auth.keys.current().await?;
     let access = keys
         .issue(user, &issued.family_id)
         .map_err(|e| anyhow::anyhow!("signing an access token: {e}"))?;

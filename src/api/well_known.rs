@@ -8,9 +8,12 @@ use super::error::ApiError;
 use crate::state::AppState;
 
 pub async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let keys = state.auth.keys.as_ref().ok_or(ApiError::NotFound)?;
+    let keys = state.auth.keys.current().await?;
+    // A relying party that caches the set this long still sees a rotated-in key before it
+    // signs (`token.key_publish_delay`).
+    let max_age = state.current_config().token.key_publish_delay.0.as_secs();
     Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .insert_header((header::CACHE_CONTROL, format!("public, max-age={max_age}")))
         .json(keys.jwks()))
 }
 

@@ -120,14 +120,15 @@ impl AuthCaches {
             return Ok(hit.claims.clone());
         }
         self.counted.tokens.miss.inc();
-        let claims = Arc::new(keys.verify(token)?);
+        let (claims, kid) = keys.verify_with_kid(token)?;
+        let claims = Arc::new(claims);
         let lives = Duration::from_secs(keys.remaining(&claims));
         if !lives.is_zero() {
             self.tokens.insert(
                 id,
                 Arc::new(Verified {
                     claims: claims.clone(),
-                    kid: keys.kid().to_string(),
+                    kid,
                     lives,
                 }),
             );
@@ -189,7 +190,7 @@ impl Listener for Facts {
                 self.users.invalidate(user_id);
             }
             Change::Family { family_id, .. } => self.families.invalidate(family_id),
-            Change::Session { .. } => {}
+            Change::Session { .. } | Change::Keys => {}
         }
     }
 

@@ -36,7 +36,8 @@ use self::cache::AuthCaches;
 use self::chain::AuthChain;
 use self::lockout::Lockout;
 use self::password::PasswordHasher;
-use self::token::access::{AccessClaims, JwtKeys};
+use self::token::access::AccessClaims;
+use self::token::store::KeyStore;
 
 /// A request whose credentials were verified and whose user is enabled and current.
 #[derive(Debug, Clone)]
@@ -154,8 +155,8 @@ pub struct Authenticator {
     pub hasher: PasswordHasher,
     pub lockout: Lockout,
     pub metrics: Arc<Metrics>,
-    /// Signing keys, when the token API was on at start-up.
-    pub keys: Option<JwtKeys>,
+    /// The signing keys of the key store, as loaded by this instance.
+    pub keys: KeyStore,
     /// The session store, read afresh before a write decided by a session.
     pub sessions: AnyStore,
     /// The key that seals the session cookie (to find the session a cookie names).

@@ -240,6 +240,32 @@ pub enum TokenAlgorithm {
 }
 
 impl TokenAlgorithm {
+    pub const ALL: [Self; 6] = [
+        Self::EdDSA,
+        Self::HS256,
+        Self::HS384,
+        Self::HS512,
+        Self::RS256,
+        Self::ES256,
+    ];
+
+    /// The name as written in config files, JOSE headers and the key store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EdDSA => "EdDSA",
+            Self::HS256 => "HS256",
+            Self::HS384 => "HS384",
+            Self::HS512 => "HS512",
+            Self::RS256 => "RS256",
+            Self::ES256 => "ES256",
+        }
+    }
+
+    /// The algorithm named `name` (exact spelling, as in config files).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+
     /// Whether the algorithm uses a shared secret rather than a key pair.
     pub fn is_hmac(self) -> bool {
         matches!(self, Self::HS256 | Self::HS384 | Self::HS512)

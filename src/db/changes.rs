@@ -26,6 +26,9 @@ pub enum Change {
     Family { family_id: String, user_id: i64 },
     /// One session ended (logout, "end this session"); `id` is its stored id (SHA-256 hex).
     Session { id: String },
+    /// The key store changed (a key rotated in, was retired, imported or re-sealed): every
+    /// instance loads its signing keys again.
+    Keys,
 }
 
 impl Change {
@@ -35,6 +38,7 @@ impl Change {
             Self::UserChanged { user_id } => ("user_changed", Some(*user_id), None),
             Self::Family { family_id, user_id } => ("family", Some(*user_id), Some(family_id)),
             Self::Session { id } => ("session", None, Some(id)),
+            Self::Keys => ("keys", None, None),
         }
     }
 
@@ -49,6 +53,7 @@ impl Change {
                 user_id: user_id?,
             },
             "session" => Self::Session { id: subject? },
+            "keys" => Self::Keys,
             _ => return None,
         })
     }
@@ -122,6 +127,7 @@ mod tests {
                 user_id: 9,
             },
             Change::Session { id: "ab".into() },
+            Change::Keys,
         ] {
             let (kind, user_id, subject) = change.parts();
             let back = Change::from_row(kind, user_id, subject.map(str::to_string));

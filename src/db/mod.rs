@@ -5,6 +5,7 @@
 //! and the queries off the async workers.
 
 pub mod changes;
+pub mod key_store;
 pub mod login_failures;
 pub mod meta;
 pub mod models;

@@ -12,6 +12,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    key_store (kid) {
+        kid -> Text,
+        purpose -> Text,
+        algorithm -> Text,
+        state -> Text,
+        public_pem -> Nullable<Text>,
+        sealed -> Binary,
+        sealed_with -> Text,
+        created_at -> Timestamp,
+        activates_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     login_failures (kind, subject) {
         kind -> Text,
         subject -> Text,
@@ -73,6 +88,7 @@ diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     changes,
+    key_store,
     login_failures,
     meta,
     refresh_tokens,

@@ -19,7 +19,26 @@ pub const FEED_RETENTION: Duration = Duration::from_secs(3600);
 /// How often expired rows are deleted.
 const PURGE_INTERVAL: Duration = Duration::from_secs(300);
 
+/// How often the key store's states are recorded and a due rotation is made: well under the
+/// shortest `token.rotate_every` (1 minute).
+const KEY_INTERVAL: Duration = Duration::from_secs(15);
+
 pub fn spawn_maintenance(state: web::Data<AppState>) {
+    let keys_state = state.clone();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(KEY_INTERVAL);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let state = keys_state.clone();
+            let done = web::block(move || state.auth.keys.maintain(&state.config())).await;
+            match done {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "key store maintenance failed"),
+                Err(e) => tracing::warn!(error = %e, "key store maintenance did not run"),
+            }
+        }
+    });
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(PURGE_INTERVAL);
         loop {

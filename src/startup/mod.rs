@@ -5,12 +5,10 @@
 
 mod bootstrap;
 mod maintenance;
-mod secrets;
 
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::cookie::Key;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
@@ -21,7 +19,7 @@ use crate::auth::cache::AuthCaches;
 use crate::auth::chain::AuthChain;
 use crate::auth::lockout::Lockout;
 use crate::auth::password::PasswordHasher;
-use crate::auth::token::access::JwtKeys;
+use crate::auth::token::store::{KeyStore, Opened};
 use crate::config::Settings;
 use crate::db::{Database, DbError};
 use crate::feed::Feed;
@@ -135,16 +133,21 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
         settings,
         db,
         hasher,
-        session_key,
-        jwt,
+        keys,
         installation_id,
     } = prepared;
+    let Opened {
+        master,
+        cookie_key: session_key,
+        jwt,
+    } = keys;
     let metrics = Arc::new(Metrics::new().map_err(|e| StartupError::Io(format!("metrics: {e}")))?);
     let feed = Feed::new(settings.cache.max_staleness.0);
     let sessions = AnyStore::open(&settings, &db, &installation_id, &feed, &metrics)
         .await
         .map_err(|e| StartupError::Io(format!("{e:#}")))?;
     let caches = AuthCaches::new(&settings.cache, &feed, &metrics);
+    let keys = KeyStore::new(db.clone(), master, jwt, &feed);
     {
         let (feed, db) = (feed.clone(), db.clone());
         tokio::task::spawn_blocking(move || feed.start_polling(&db))
@@ -157,7 +160,7 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
         hasher: hasher.clone(),
         lockout: lockout.clone(),
         metrics: metrics.clone(),
-        keys: jwt,
+        keys,
         sessions: sessions.clone(),
         cookie_key: session_key.clone(),
         caches,
@@ -179,8 +182,7 @@ struct Prepared {
     settings: Settings,
     db: Database,
     hasher: PasswordHasher,
-    session_key: Key,
-    jwt: Option<JwtKeys>,
+    keys: Opened,
     installation_id: String,
 }
 
@@ -194,15 +196,8 @@ fn prepare(settings: Settings) -> Result<Prepared, StartupError> {
         .and_then(|()| crate::files::check_private_dir(data_dir))
         .map_err(|e| StartupError::Io(format!("server.data_dir: {e}")))?;
     let db = Database::open(&settings.database.url, settings.database.pool_size)?;
-    let session_key = secrets::load_or_create_key(&data_dir.join("session.key"))?;
-    let jwt = if settings.auth.mode.tokens() {
-        Some(
-            JwtKeys::load(&settings)
-                .map_err(|e| StartupError::Config(format!("token keys: {e}")))?,
-        )
-    } else {
-        None
-    };
+    let keys = crate::auth::token::store::prepare(&settings, &db)
+        .map_err(|e| StartupError::Config(format!("key store: {e}")))?;
     let hasher = PasswordHasher::from_settings(&settings.password)
         .map_err(|e| StartupError::Io(e.to_string()))?;
     bootstrap::bootstrap_admin(&settings, &db)?;
@@ -211,8 +206,7 @@ fn prepare(settings: Settings) -> Result<Prepared, StartupError> {
         settings,
         db,
         hasher,
-        session_key,
-        jwt,
+        keys,
         installation_id,
     })
 }

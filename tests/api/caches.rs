@@ -19,11 +19,11 @@ use crate::ops::scrape;
 const PASSWORD: &str = "correct horse battery";
 const NEW_PASSWORD: &str = "another long passphrase";
 /// The bound the multi-instance tests run with (short, so that they stay quick).
-const BOUND: Duration = Duration::from_millis(400);
+pub(crate) const BOUND: Duration = Duration::from_millis(400);
 /// How long a test polls past the bound before it gives up.
-const PATIENCE: Duration = Duration::from_secs(10);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
 
-fn with_bound(s: &mut gatehouse::config::Settings) {
+pub(crate) fn with_bound(s: &mut gatehouse::config::Settings) {
     s.cache.max_staleness = gatehouse::config::HumanDuration(BOUND);
 }
 
@@ -61,7 +61,7 @@ fn on(app: &TestApp, h: &Holder) -> Holder {
     }
 }
 
-async fn me(app: &TestApp, access: &str) -> StatusCode {
+pub(crate) async fn me(app: &TestApp, access: &str) -> StatusCode {
     app.me(access).await.status()
 }
 
@@ -86,7 +86,7 @@ async fn lookups(app: &TestApp, cache: &str, result: &str) -> f64 {
 
 /// Polls until `refused` holds for a request; fails if a request sent at least `BOUND` after
 /// `since` was still honoured, or if none is refused within `PATIENCE`.
-async fn refused_within_bound<F, Fut>(since: Instant, what: &str, mut request: F)
+pub(crate) async fn refused_within_bound<F, Fut>(since: Instant, what: &str, mut request: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

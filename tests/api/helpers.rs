@@ -279,6 +279,15 @@ pub fn run_gatehouse(
 }
 
 impl TestApp {
+    /// The signing keys in force, opened from the key store with the app's master secret,
+    /// oldest activation first (the last one that has activated signs).
+    pub fn stored_signing_keys(&self) -> Vec<gatehouse::auth::token::access::OpenedKey> {
+        use gatehouse::auth::token::store;
+        let mut conn = self.db.get().expect("connection");
+        let master = store::open_master(&self.settings, &mut conn, false).expect("master secret");
+        store::load_access(&mut conn, &master).expect("keys open")
+    }
+
     /// Runs a `gatehouse` command against this app's database, data directory and session
     /// store, as an operator on the same machine would.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {

@@ -136,16 +136,30 @@ fn sign_raw(header: &Value, claims: &Value, key: &EncodingKey, alg: Algorithm) -
     format!("{input}.{signature}")
 }
 
-/// The key the app signs with, read from its data directory.
+/// The key the app signs with, opened from its key store.
 fn server_signing_key(app: &TestApp) -> EncodingKey {
-    let settings = &app.settings;
-    if settings.token.algorithm.is_hmac() {
-        let raw = std::fs::read(settings.secret_file()).expect("secret file");
-        EncodingKey::from_secret(raw.trim_ascii())
-    } else {
-        assert_eq!(settings.token.algorithm, TokenAlgorithm::EdDSA);
-        let pem = std::fs::read(settings.private_key_file()).expect("private key file");
-        EncodingKey::from_ed_pem(&pem).expect("Ed25519 private key")
+    use gatehouse::auth::token::keys::KeyMaterial;
+    let key = app.stored_signing_keys().pop().expect("a signing key");
+    match key.material {
+        KeyMaterial::Secret(secret) => EncodingKey::from_secret(&secret),
+        KeyMaterial::Pair { private_pem, .. } => {
+            assert_eq!(key.algorithm, TokenAlgorithm::EdDSA);
+            EncodingKey::from_ed_pem(&private_pem).expect("Ed25519 private key")
+        }
+    }
+}
+
+/// The public key the app verifies with, as PEM, from its key store.
+fn server_public_pem(app: &TestApp) -> Vec<u8> {
+    use gatehouse::auth::token::keys::KeyMaterial;
+    match app
+        .stored_signing_keys()
+        .pop()
+        .expect("a signing key")
+        .material
+    {
+        KeyMaterial::Pair { public_pem, .. } => public_pem,
+        KeyMaterial::Secret(_) => panic!("an HMAC key has no public key"),
     }
 }
 
@@ -315,7 +329,7 @@ async fn a_token_signed_with_another_ed25519_key_is_refused() {
 async fn an_hs256_token_keyed_with_the_server_public_key_is_refused() {
     let app = spawn_app().await;
     let mut f = forge(&app, "admin").await;
-    let public_pem = std::fs::read(app.settings.public_key_file()).expect("public key file");
+    let public_pem = server_public_pem(&app);
     let raw_public = unb64(jwks(&app).await["keys"][0]["x"].as_str().expect("x"));
     assert_eq!(raw_public.len(), 32);
     f.header().insert("alg".into(), json!("HS256"));
@@ -617,8 +631,8 @@ async fn the_jwks_key_verifies_real_tokens_with_an_independent_ed25519_implement
     let x: [u8; 32] = unb64(jwk["x"].as_str().expect("x"))
         .try_into()
         .expect("x is 32 bytes");
-    // The JWK is the key in the public key file (SubjectPublicKeyInfo: 12-byte prefix + key).
-    let pem = std::fs::read_to_string(app.settings.public_key_file()).expect("public key file");
+    // The JWK is the stored public key (SubjectPublicKeyInfo: 12-byte prefix + key).
+    let pem = String::from_utf8(server_public_pem(&app)).expect("PEM text");
     let der_b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     let der = STANDARD.decode(der_b64).expect("PEM body");
     assert_eq!(der.len(), 44);

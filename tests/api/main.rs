@@ -9,6 +9,7 @@ mod caches;
 mod cli;
 mod config;
 mod hostile_tokens;
+mod key_store;
 mod lockout;
 mod login;
 mod logout;

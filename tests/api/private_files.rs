@@ -195,7 +195,11 @@ async fn a_data_dir_created_at_start_up_is_private() {
     assert!(app.is_ok(), "{:?}", app.err());
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join("gatehouse.db")), 0o600);
-    assert_eq!(mode(&data.join("session.key")), 0o600);
+    assert_eq!(mode(&data.join("master.key")), 0o600);
+    assert!(
+        !data.join("session.key").exists() && !data.join("signing.pem").exists(),
+        "keys live in the database, not in files"
+    );
 }
 
 #[tokio::test]
@@ -287,6 +291,40 @@ async fn a_signing_key_behind_a_symlink_is_refused() {
 }
 
 #[tokio::test]
+async fn a_master_secret_readable_by_others_or_behind_a_symlink_is_refused() {
+    // Arrange: a first start creates the master secret.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir(&tmp);
+    let app = build(sqlite_settings(&tmp, &data)).await;
+    assert!(app.is_ok(), "{:?}", app.err());
+    drop(app);
+    let master = data.join("master.key");
+    chmod(&master, 0o644);
+
+    // Act
+    let err = build_error(sqlite_settings(&tmp, &data)).await;
+
+    // Assert
+    assert!(
+        err.contains(&format!("chmod 600 {}", master.display())),
+        "{err}"
+    );
+
+    // Arrange: the secret moved elsewhere and linked back.
+    chmod(&master, 0o600);
+    let elsewhere = tmp.path().join("elsewhere.key");
+    std::fs::rename(&master, &elsewhere).unwrap();
+    symlink(&elsewhere, &master).unwrap();
+
+    // Act
+    let err = build_error(sqlite_settings(&tmp, &data)).await;
+
+    // Assert
+    assert!(err.contains("master.key"), "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+}
+
+#[tokio::test]
 async fn a_dangling_symlink_at_the_session_key_is_refused_and_nothing_is_created_elsewhere() {
     // Arrange
     let tmp = tempfile::tempdir().unwrap();
@@ -305,12 +343,15 @@ async fn a_dangling_symlink_at_the_session_key_is_refused_and_nothing_is_created
 
 #[tokio::test]
 async fn a_public_key_with_a_wider_mode_is_narrowed_to_0600() {
-    // Arrange: keys made by a first start, then the public key opened up.
+    // Arrange: legacy key files (imported at start-up), the public key opened up.
     let tmp = tempfile::tempdir().unwrap();
     let data = data_dir(&tmp);
-    let app = build(sqlite_settings(&tmp, &data)).await;
-    assert!(app.is_ok(), "{:?}", app.err());
-    drop(app);
+    gatehouse::auth::token::keys::generate_into(
+        TokenAlgorithm::EdDSA,
+        &data.join("signing.pem"),
+        Some(&data.join("signing.pub.pem")),
+    )
+    .unwrap();
     let public = data.join("signing.pub.pem");
     chmod(&public, 0o644);
 

@@ -62,8 +62,9 @@ impl AuthStrategy for BearerStrategy {
             let Some(token) = bearer_token(req) else {
                 return Verdict::Absent;
             };
-            let Some(keys) = auth.keys.as_ref() else {
-                return Verdict::Absent;
+            let keys = match auth.keys.current().await {
+                Ok(keys) => keys,
+                Err(failure) => return Verdict::Failed(failure),
             };
             let claims = match auth.caches.verify(keys, token) {
                 Ok(claims) => claims,

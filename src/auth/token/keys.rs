@@ -1,7 +1,8 @@
-//! Signing keys for access tokens: loaded from the configured files, or generated (mode 0600)
-//! when missing. Generation uses aws-lc-rs, the same crypto backend jsonwebtoken runs on. The
-//! files are read and written through `crate::files`: never through a symlink, and a secret
-//! that group or others can open is refused.
+//! Key material for access tokens: generated in memory for the key store (`crate::keys`), read
+//! from the legacy key files for a one-time import, or written as files by `gatehouse keys
+//! generate`. Generation uses aws-lc-rs, the same crypto backend jsonwebtoken runs on. Files
+//! are read and written through `crate::files`: never through a symlink, and a secret that
+//! group or others can open is refused.
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,8 @@ pub enum KeyError {
     File { path: PathBuf, problem: String },
     #[error("cannot generate a {0:?} key")]
     Generate(TokenAlgorithm),
+    #[error("key {kid}: {problem}")]
+    Invalid { kid: String, problem: String },
     #[error(transparent)]
     Private(#[from] FileError),
 }
@@ -38,7 +41,8 @@ fn file_err(path: &Path, problem: impl std::fmt::Display) -> KeyError {
     }
 }
 
-/// Key material as read from disk.
+/// Key material: an HMAC secret, or a PEM pair.
+#[derive(Clone)]
 pub enum KeyMaterial {
     Secret(Vec<u8>),
     Pair {
@@ -47,42 +51,73 @@ pub enum KeyMaterial {
     },
 }
 
-/// Where the key files of `settings` live.
-pub fn key_paths(settings: &Settings) -> Vec<PathBuf> {
-    if settings.token.algorithm.is_hmac() {
-        vec![settings.secret_file()]
-    } else {
-        vec![settings.private_key_file(), settings.public_key_file()]
+impl KeyMaterial {
+    pub fn is_pair(&self) -> bool {
+        matches!(self, Self::Pair { .. })
+    }
+
+    /// A new key of `alg`, in memory: 64 random bytes for HMAC, else a fresh pair as PEM.
+    pub fn generate(alg: TokenAlgorithm) -> Result<Self, KeyError> {
+        if alg.is_hmac() {
+            let mut secret = vec![0u8; 64];
+            rand::fill(&mut secret[..]);
+            return Ok(Self::Secret(secret));
+        }
+        let (private_der, public_der) = generate_pair(alg)?;
+        Ok(Self::Pair {
+            private_pem: pem::encode(&pem::Pem::new("PRIVATE KEY", private_der)).into_bytes(),
+            public_pem: pem::encode(&pem::Pem::new("PUBLIC KEY", public_der)).into_bytes(),
+        })
     }
 }
 
-/// Reads the configured key files, generating them first if none exist.
-pub fn load_or_generate(settings: &Settings) -> Result<KeyMaterial, KeyError> {
-    let alg = settings.token.algorithm;
-    if alg.is_hmac() {
+/// The legacy key files of `settings` (from before keys lived in the database): the HMAC
+/// secret when `token.algorithm` is an HS* one, else the PEM pair. `None` when absent; never
+/// created.
+pub fn read_legacy(settings: &Settings) -> Result<Option<(Vec<PathBuf>, KeyMaterial)>, KeyError> {
+    if settings.token.algorithm.is_hmac() {
         let path = settings.secret_file();
         if !exists_no_follow(&path) {
-            generate_into(alg, &path, None)?;
-            tracing::info!(path = %path.display(), "generated a new HMAC secret");
+            return Ok(None);
         }
         let secret = read_secret(&path)?;
-        return Ok(KeyMaterial::Secret(secret));
+        return Ok(Some((vec![path], KeyMaterial::Secret(secret))));
     }
     let (private, public) = (settings.private_key_file(), settings.public_key_file());
     match (exists_no_follow(&private), exists_no_follow(&public)) {
-        (false, false) => {
-            generate_into(alg, &private, Some(&public))?;
-            tracing::info!(path = %private.display(), ?alg, "generated a new signing key pair");
-        }
-        (true, false) => return Err(file_err(&public, "missing, while the private key exists")),
-        (false, true) => return Err(file_err(&private, "missing, while the public key exists")),
-        (true, true) => {}
+        (false, false) => Ok(None),
+        (true, false) => Err(file_err(&public, "missing, while the private key exists")),
+        (false, true) => Err(file_err(&private, "missing, while the public key exists")),
+        (true, true) => Ok(Some((
+            vec![private.clone(), public.clone()],
+            KeyMaterial::Pair {
+                private_pem: read_secret_file(&private)?,
+                // Public, but whoever could replace it could have their own tokens accepted.
+                public_pem: read_private_file(&public)?,
+            },
+        ))),
     }
-    Ok(KeyMaterial::Pair {
-        private_pem: read_secret_file(&private)?,
-        // Public, but whoever could replace it could have their own tokens accepted.
-        public_pem: read_private_file(&public)?,
-    })
+}
+
+/// The algorithm of a legacy PEM pair: the configured one when it reads as that, else the
+/// first asymmetric algorithm it reads as.
+pub fn pair_algorithm(preferred: TokenAlgorithm, material: &KeyMaterial) -> Option<TokenAlgorithm> {
+    let KeyMaterial::Pair { private_pem, .. } = material else {
+        return None;
+    };
+    let reads_as = |alg: TokenAlgorithm| match alg {
+        TokenAlgorithm::EdDSA => jsonwebtoken::EncodingKey::from_ed_pem(private_pem).is_ok(),
+        TokenAlgorithm::RS256 => jsonwebtoken::EncodingKey::from_rsa_pem(private_pem).is_ok(),
+        TokenAlgorithm::ES256 => jsonwebtoken::EncodingKey::from_ec_pem(private_pem).is_ok(),
+        _ => false,
+    };
+    std::iter::once(preferred)
+        .chain([
+            TokenAlgorithm::EdDSA,
+            TokenAlgorithm::ES256,
+            TokenAlgorithm::RS256,
+        ])
+        .find(|&alg| !alg.is_hmac() && reads_as(alg))
 }
 
 /// Reads an HMAC secret (surrounding whitespace ignored) and checks its length.

@@ -1,6 +1,9 @@
-//! Tokens of the token API: signed access tokens (`access`), their keys (`keys`) and opaque,
-//! rotating refresh tokens (`refresh`).
+//! Tokens of the token API: signed access tokens (`access`), their key material (`keys`), the
+//! key store that keeps the keys in the database (`store`) sealed under the master secret
+//! (`master`), and opaque, rotating refresh tokens (`refresh`).
 
 pub mod access;
 pub mod keys;
+pub mod master;
 pub mod refresh;
+pub mod store;
