@@ -20,6 +20,7 @@ mod ops;
 mod private_files;
 mod properties;
 mod races;
+mod refresh_max_age;
 mod register;
 mod revocation;
 mod robustness;
