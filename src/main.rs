@@ -31,7 +31,7 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {
-    gatehouse::telemetry::init();
+    gatehouse::telemetry::init(&settings.server.log_level);
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings).await?;
         tracing::info!(port = app.port(), "gatehouse is listening");
