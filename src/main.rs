@@ -3,12 +3,21 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use gatehouse::cli::config::ConfigCommand;
 use gatehouse::cli::{Cli, Command};
 use gatehouse::config::Settings;
 use gatehouse::startup::Application;
 
 fn main() -> ExitCode {
     let cli = Cli::parse(); // usage errors exit 2
+    // `config check` loads what it checks itself: FILE rather than the default source, and
+    // its own error rather than the one of a configuration loaded here first.
+    if let Some(Command::Config(ConfigCommand::Check { file })) = &cli.command {
+        return match gatehouse::cli::config::check(file.as_deref().or(cli.config.as_deref())) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(format!("{e:#}")),
+        };
+    }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => return fail(e),
