@@ -22,6 +22,7 @@ mod properties;
 mod races;
 mod refresh_max_age;
 mod register;
+mod reload;
 mod revocation;
 mod robustness;
 mod scale_out;
