@@ -459,11 +459,11 @@ impl Accounts {
     pub async fn rotate_refresh_token(
         &self,
         presented: String,
-        ttl: std::time::Duration,
+        policy: refresh::RefreshPolicy,
     ) -> Result<Rotation, AccountError> {
         let (rotation, ended) = self
             .db
-            .run(move |conn| refresh::rotate(conn, &presented, ttl))
+            .run(move |conn| refresh::rotate(conn, &presented, policy))
             .await?;
         if let Some(change) = ended {
             self.publish(change).await;

@@ -4,7 +4,8 @@
 //! Dependencies point one way, from the surfaces down to the domain types:
 //! - surfaces — `web` (HTML), `api` (JSON), `ops` (health, metrics), `cli` — translate
 //!   requests and failures, and decide nothing;
-//! - wiring — `startup` (`Application::build`), `routes` (`configure`), `state` (`AppState`);
+//! - wiring — `startup` (`Application::build`), `routes` (`configure`), `state` (`AppState`),
+//!   `reload` (the configuration reloaded on SIGHUP or a changed file);
 //! - decisions — `auth` (who is this, and is that credential still good?) and `accounts`
 //!   (the account lifecycle and the one revocation seam);
 //! - storage — `db` (Diesel repository), `session_store` (session stores, `TypedSession`);
@@ -24,6 +25,7 @@ pub mod files;
 pub mod http;
 pub mod metrics;
 pub mod ops;
+pub mod reload;
 pub mod routes;
 pub mod session_store;
 pub mod startup;

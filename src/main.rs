@@ -3,12 +3,21 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use gatehouse::cli::config::ConfigCommand;
 use gatehouse::cli::{Cli, Command};
 use gatehouse::config::Settings;
 use gatehouse::startup::Application;
 
 fn main() -> ExitCode {
     let cli = Cli::parse(); // usage errors exit 2
+    // `config check` loads what it checks itself: FILE rather than the default source, and
+    // its own error rather than the one of a configuration loaded here first.
+    if let Some(Command::Config(ConfigCommand::Check { file })) = &cli.command {
+        return match gatehouse::cli::config::check(file.as_deref().or(cli.config.as_deref())) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(format!("{e:#}")),
+        };
+    }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => return fail(e),
@@ -31,7 +40,7 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {
-    gatehouse::telemetry::init();
+    gatehouse::telemetry::init(&settings.server.log_level);
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings).await?;
         tracing::info!(port = app.port(), "gatehouse is listening");

@@ -1,5 +1,5 @@
 //! Prometheus metrics (SPEC §10), served as text at `/metrics`: requests by route and status,
-//! latency, logins, lockouts, tokens issued and refresh-token reuse.
+//! latency, logins, lockouts, tokens issued, refresh-token reuse and configuration reloads.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
@@ -23,6 +23,8 @@ pub struct Metrics {
     /// Lookups in the request-path caches (`tokens`, `users`, `families`, `sessions`) by
     /// result (`hit`, or `miss`: read from the database or store).
     pub cache_lookups: IntCounterVec,
+    /// Configuration reloads by result (`ok`, or `error`: the configuration in force was kept).
+    pub config_reloads: IntCounterVec,
 }
 
 /// The hit and miss counters of one cache.
@@ -89,9 +91,21 @@ impl Metrics {
                 cache_lookups.with_label_values(&[cache, result]);
             }
         }
-        // Show every login result from the start, so that dashboards see zeros, not gaps.
+        let config_reloads = IntCounterVec::new(
+            Opts::new(
+                "config_reload_total",
+                "Configuration reloads by result (ok; error: the configuration in force was kept)",
+            ),
+            &["result"],
+        )?;
+        registry.register(Box::new(config_reloads.clone()))?;
+        // Show every login and reload result from the start, so that dashboards see zeros,
+        // not gaps.
         for result in ["ok", "failed", "locked"] {
             logins.with_label_values(&[result]);
+        }
+        for result in ["ok", "error"] {
+            config_reloads.with_label_values(&[result]);
         }
         Ok(Self {
             registry,
@@ -103,6 +117,7 @@ impl Metrics {
             refresh_reuse,
             password_checks,
             cache_lookups,
+            config_reloads,
         })
     }
 

@@ -2,7 +2,8 @@
 //! above the parts it holds (the authenticator, accounts, stores, metrics), so nothing it
 //! holds imports it.
 
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use actix_web::cookie::Key;
 use actix_web::{HttpRequest, web};
@@ -30,6 +31,45 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Signs the session cookie.
     pub session_key: Key,
+    /// Configuration reloads: when the last one happened, and one at a time.
+    pub reload: ReloadStatus,
+}
+
+/// What a configuration reload (the `reload` module) needs to remember between reloads.
+#[derive(Default)]
+pub struct ReloadStatus {
+    /// Held for the whole of a reload: a SIGHUP and the file watcher may ask at once.
+    running: tokio::sync::Mutex<()>,
+    /// When a reload last put a configuration in force.
+    last: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    /// The address the server listens on: an unset `server.public_url` in a reloaded file
+    /// follows it, as at start-up.
+    bound: OnceLock<SocketAddr>,
+}
+
+impl ReloadStatus {
+    /// Waits for any reload in progress; the next one may run while the guard lives.
+    pub async fn one_at_a_time(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.running.lock().await
+    }
+
+    /// When a reload last put a configuration in force (`None`: never since start-up).
+    pub fn last(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn record(&self, at: chrono::DateTime<chrono::Utc>) {
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(at);
+    }
+
+    pub fn bound(&self) -> Option<SocketAddr> {
+        self.bound.get().copied()
+    }
+
+    /// Remembers the bound address (once; `Application::build` knows it).
+    pub fn set_bound(&self, bound: SocketAddr) {
+        let _ = self.bound.set(bound);
+    }
 }
 
 impl AppState {
@@ -50,6 +90,7 @@ impl AppState {
             sessions,
             metrics,
             session_key,
+            reload: ReloadStatus::default(),
         }
     }
 

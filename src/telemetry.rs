@@ -1,25 +1,65 @@
-//! Logging: `tracing` with an env filter (`RUST_LOG`, default `info`), as text or as JSON
-//! lines when `GATEHOUSE_LOG_FORMAT=json`; [`quoted`] for every client-controlled value in a
-//! log line (SPEC §8).
+//! Logging: `tracing` with an env filter (`RUST_LOG` when set, else `server.log_level`, default
+//! `info`), as text or as JSON lines when `GATEHOUSE_LOG_FORMAT=json`; the filter can be
+//! replaced while running ([`set_log_filter`], for a configuration reload); [`quoted`] for
+//! every client-controlled value in a log line (SPEC §8).
 
 use std::fmt;
+use std::sync::OnceLock;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Registry, reload};
 
-pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Swaps the filter of the subscriber [`init`] installed. That subscriber is tracing's global
+/// default, one per process, so its handle is kept beside it rather than threaded through
+/// `Application::build` (which tests call many times in one process, without `init`).
+static FILTER: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
+
+/// Installs the process's subscriber: the filter of `RUST_LOG` when it is set (and valid), else
+/// `log_level` (`server.log_level`).
+pub fn init(log_level: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::builder()
+            .parse(log_level)
+            .unwrap_or_else(|_| EnvFilter::new("info"))
+    });
+    let (filter, handle) = reload::Layer::new(filter);
     let json = std::env::var("GATEHOUSE_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     // Colour codes only for a terminal: in files and journals they are noise.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
-    // A second init (tests) is harmless: keep the first subscriber.
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let text = (!json).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_ansi(ansi)
+            .with_writer(std::io::stderr)
+    });
+    let json = json.then(|| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+    });
+    // A second init (tests) is harmless: keep the first subscriber and its handle.
+    if tracing_subscriber::registry()
+        .with(filter)
+        .with(text)
+        .with(json)
+        .try_init()
+        .is_ok()
+    {
+        let _ = FILTER.set(handle);
+    }
+}
+
+/// Puts the filter `directives` (a validated `server.log_level`) in force. Without a
+/// subscriber installed by [`init`] (tests that build the app in-process) there is nothing to
+/// change, and that is not an error.
+pub fn set_log_filter(directives: &str) -> Result<(), String> {
+    let Some(handle) = FILTER.get() else {
+        return Ok(());
     };
+    let filter = EnvFilter::builder()
+        .parse(directives)
+        .map_err(|e| e.to_string())?;
+    handle.reload(filter).map_err(|e| e.to_string())
 }
 
 /// Longest client-controlled value written into a log line, in characters.

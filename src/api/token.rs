@@ -99,8 +99,11 @@ async fn refresh_grant(
     config: &Settings,
     presented: String,
 ) -> Result<HttpResponse, ApiError> {
-    let ttl = config.token.refresh_ttl.0;
-    let rotation = state.accounts.rotate_refresh_token(presented, ttl).await?;
+    let policy = refresh::RefreshPolicy::of(&config.token);
+    let rotation = state
+        .accounts
+        .rotate_refresh_token(presented, policy)
+        .await?;
     match rotation {
         Rotation::Rotated { user, issued } => respond(state, &user, issued).await,
         Rotation::Reused => {

@@ -14,10 +14,15 @@
 //!
 //! User state and families are used only while the [`Feed`] is trusted, and dropped by the
 //! changes it reports (see `crate::feed`).
+//!
+//! A moka cache's capacity is fixed when it is built, so new caps (a configuration reload of
+//! `cache.tokens` or `cache.users`) put a new, empty set of caches in place
+//! ([`AuthCaches::resize`]): emptying a cache never makes an answer wrong, only slower once.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use moka::Expiry;
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
@@ -51,23 +56,34 @@ impl Expiry<[u8; 32], Arc<Verified>> for UntilExpiry {
     }
 }
 
-/// The caches of the request path; cheap to clone.
+/// The caches of the request path; cheap to clone, and every clone shares the set in force.
 #[derive(Clone)]
 pub struct AuthCaches {
-    tokens: Cache<[u8; 32], Arc<Verified>>,
-    facts: Facts,
+    /// The caches in force; the feed's listener holds the same cell, so it always drops
+    /// entries from the set that requests use.
+    current: Arc<ArcSwap<Caches>>,
     feed: Feed,
     counted: Counted,
 }
 
-/// What the feed drops: user state and live families (the feed's listener; it holds no
-/// feed, so that dropping the last handle of the feed ends its polling thread).
-#[derive(Clone)]
+/// One set of caches, of the caps it was built with.
+struct Caches {
+    tokens: Cache<[u8; 32], Arc<Verified>>,
+    /// User state and live families: what the feed drops.
+    facts: Facts,
+    /// `cache.tokens` and `cache.users` when built.
+    caps: (u64, u64),
+}
+
 struct Facts {
     users: Cache<i64, Arc<UserState>>,
     /// Family id → when its sign-in was checked (Unix microseconds).
     families: Cache<String, i64>,
 }
+
+/// The feed's listener: drops what a change names from the caches in force. It holds the
+/// cell, never the feed, so that dropping the last handle of the feed ends its polling thread.
+struct InForce(Arc<ArcSwap<Caches>>);
 
 #[derive(Clone)]
 struct Counted {
@@ -76,10 +92,10 @@ struct Counted {
     families: Lookups,
 }
 
-impl AuthCaches {
-    /// Empty caches sized by `cache.*`, subscribed to `feed`.
-    pub fn new(settings: &CacheSettings, feed: &Feed, metrics: &Metrics) -> Self {
-        let caches = Self {
+impl Caches {
+    /// Empty caches of the caps of `settings`.
+    fn new(settings: &CacheSettings) -> Self {
+        Self {
             tokens: Cache::builder()
                 .max_capacity(settings.tokens)
                 .expire_after(UntilExpiry)
@@ -90,15 +106,40 @@ impl AuthCaches {
                 users: Cache::builder().max_capacity(settings.users).build(),
                 families: Cache::builder().max_capacity(settings.users).build(),
             },
+            caps: (settings.tokens, settings.users),
+        }
+    }
+}
+
+impl AuthCaches {
+    /// Empty caches sized by `cache.*`, subscribed to `feed`.
+    pub fn new(settings: &CacheSettings, feed: &Feed, metrics: &Metrics) -> Self {
+        let current = Arc::new(ArcSwap::from_pointee(Caches::new(settings)));
+        feed.subscribe(Arc::new(InForce(current.clone())));
+        Self {
+            current,
             feed: feed.clone(),
             counted: Counted {
                 tokens: metrics.lookups("tokens"),
                 users: metrics.lookups("users"),
                 families: metrics.lookups("families"),
             },
-        };
-        feed.subscribe(Arc::new(caches.facts.clone()));
-        caches
+        }
+    }
+
+    /// Puts empty caches of the caps of `settings` in place when `cache.tokens` or
+    /// `cache.users` differ from the caps in force; returns whether it did.
+    pub fn resize(&self, settings: &CacheSettings) -> bool {
+        if self.current.load().caps == (settings.tokens, settings.users) {
+            return false;
+        }
+        self.current.store(Arc::new(Caches::new(settings)));
+        true
+    }
+
+    /// The caps in force (`cache.tokens`, `cache.users`).
+    pub fn caps(&self) -> (u64, u64) {
+        self.current.load().caps
     }
 
     pub fn feed(&self) -> &Feed {
@@ -110,10 +151,11 @@ impl AuthCaches {
     /// cached when good.
     pub fn verify(&self, keys: &JwtKeys, token: &str) -> Result<Arc<AccessClaims>, TokenError> {
         let id: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(hit) = self.tokens.get(&id) {
+        let caches = self.current.load();
+        if let Some(hit) = caches.tokens.get(&id) {
             self.counted.tokens.hit.inc();
             if !keys.knows(&hit.kid) {
-                self.tokens.invalidate(&id);
+                caches.tokens.invalidate(&id);
                 return Err(TokenError::Invalid);
             }
             keys.check_times(&hit.claims)?;
@@ -124,7 +166,7 @@ impl AuthCaches {
         let claims = Arc::new(claims);
         let lives = Duration::from_secs(keys.remaining(&claims));
         if !lives.is_zero() {
-            self.tokens.insert(
+            caches.tokens.insert(
                 id,
                 Arc::new(Verified {
                     claims: claims.clone(),
@@ -141,7 +183,7 @@ impl AuthCaches {
         let hit = self
             .feed
             .trusted()
-            .then(|| self.facts.users.get(&user_id))
+            .then(|| self.current.load().facts.users.get(&user_id))
             .flatten();
         count(&self.counted.users, hit.is_some());
         hit
@@ -153,7 +195,7 @@ impl AuthCaches {
         let checked_at = self
             .feed
             .trusted()
-            .then(|| self.facts.families.get(family_id))
+            .then(|| self.current.load().facts.families.get(family_id))
             .flatten();
         count(&self.counted.families, checked_at.is_some());
         Some(user.session_current(Some(checked_at?)))
@@ -161,14 +203,21 @@ impl AuthCaches {
 
     /// Caches what a load that began at `ticket` found (see `Feed::fill`).
     pub fn fill_user(&self, ticket: crate::feed::Ticket, user: &Arc<UserState>) {
-        self.feed
-            .fill(ticket, || self.facts.users.insert(user.id, user.clone()));
+        self.feed.fill(ticket, || {
+            self.current
+                .load()
+                .facts
+                .users
+                .insert(user.id, user.clone());
+        });
     }
 
     /// Caches a family found live, checked at `checked_at` (Unix microseconds).
     pub fn fill_family(&self, ticket: crate::feed::Ticket, family_id: &str, checked_at: i64) {
         self.feed.fill(ticket, || {
-            self.facts
+            self.current
+                .load()
+                .facts
                 .families
                 .insert(family_id.to_string(), checked_at);
         });
@@ -183,19 +232,21 @@ fn count(lookups: &Lookups, hit: bool) {
     }
 }
 
-impl Listener for Facts {
+impl Listener for InForce {
     fn apply(&self, change: &Change) {
+        let facts = &self.0.load().facts;
         match change {
             Change::UserRevoked { user_id } | Change::UserChanged { user_id } => {
-                self.users.invalidate(user_id);
+                facts.users.invalidate(user_id);
             }
-            Change::Family { family_id, .. } => self.families.invalidate(family_id),
+            Change::Family { family_id, .. } => facts.families.invalidate(family_id),
             Change::Session { .. } | Change::Keys => {}
         }
     }
 
     fn flush(&self) {
-        self.users.invalidate_all();
-        self.families.invalidate_all();
+        let facts = &self.0.load().facts;
+        facts.users.invalidate_all();
+        facts.families.invalidate_all();
     }
 }

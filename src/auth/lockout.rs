@@ -7,6 +7,9 @@
 //! the username's count and gives its reservation of the address back (successful sign-ins never
 //! count toward the per-address limit, or people behind one NAT would lock each other out).
 
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 use chrono::NaiveDateTime;
 
 use crate::config::LockoutSettings;
@@ -17,12 +20,30 @@ use crate::domain::clock::{chrono_duration, now};
 /// Longest username key kept (longer input cannot be a valid username anyway).
 const MAX_SUBJECT_CHARS: usize = 128;
 
+/// The throttle; cheap to clone, and every clone shares the limits in force.
 #[derive(Debug, Clone)]
 pub struct Lockout {
+    /// `lockout.*` in force: replaced whole by [`Lockout::set`] (a configuration reload).
+    limits: Arc<ArcSwap<Limits>>,
+}
+
+#[derive(Debug)]
+struct Limits {
     max_per_user: u32,
     max_per_ip: u32,
     max_registrations_per_ip: u32,
     window: chrono::Duration,
+}
+
+impl Limits {
+    fn of(settings: &LockoutSettings) -> Self {
+        Self {
+            max_per_user: settings.max_failures,
+            max_per_ip: settings.max_failures_per_ip,
+            max_registrations_per_ip: settings.max_registrations_per_ip,
+            window: chrono_duration(settings.duration.0),
+        }
+    }
 }
 
 /// A reserved try: it counts as a failure unless [`Lockout::succeeded`] or
@@ -67,22 +88,23 @@ fn seconds_until(until: NaiveDateTime, now: NaiveDateTime) -> u64 {
 impl Lockout {
     pub fn new(settings: &LockoutSettings) -> Self {
         Self {
-            max_per_user: settings.max_failures,
-            max_per_ip: settings.max_failures_per_ip,
-            max_registrations_per_ip: settings.max_registrations_per_ip,
-            window: chrono_duration(settings.duration.0),
+            limits: Arc::new(ArcSwap::from_pointee(Limits::of(settings))),
         }
     }
 
+    /// Puts new limits in force for the tries reserved from now on (every clone sees them).
+    pub fn set(&self, settings: &LockoutSettings) {
+        self.limits.store(Arc::new(Limits::of(settings)));
+    }
+
     fn reserve_one(
-        &self,
         conn: &mut AnyConnection,
         kind: Kind,
         subject: &str,
-        max: u32,
+        (max, window): (u32, chrono::Duration),
         now: NaiveDateTime,
     ) -> Result<bool, Refused> {
-        match login_failures::reserve(conn, kind, subject, max, self.window, now)? {
+        match login_failures::reserve(conn, kind, subject, max, window, now)? {
             Reservation::Reserved { locks } => Ok(locks),
             Reservation::Locked { until } => Err(Refused::Locked {
                 retry_after: seconds_until(until, now),
@@ -98,10 +120,18 @@ impl Lockout {
         user: &str,
         ip: &str,
     ) -> Result<Attempt, Refused> {
+        let limits = self.limits.load();
         write_transaction(conn, |conn| {
             let now = now();
-            let user_locks = self.reserve_one(conn, Kind::User, user, self.max_per_user, now)?;
-            let ip_locks = self.reserve_one(conn, Kind::Ip, ip, self.max_per_ip, now)?;
+            let user_locks = Self::reserve_one(
+                conn,
+                Kind::User,
+                user,
+                (limits.max_per_user, limits.window),
+                now,
+            )?;
+            let ip_locks =
+                Self::reserve_one(conn, Kind::Ip, ip, (limits.max_per_ip, limits.window), now)?;
             Ok(Attempt {
                 locks: user_locks || ip_locks,
             })
@@ -112,9 +142,10 @@ impl Lockout {
     /// account must not let an address keep guessing others), and the address's reservation
     /// is given back.
     pub fn succeeded(&self, conn: &mut AnyConnection, user: &str, ip: &str) -> Result<(), DbError> {
+        let limits = self.limits.load();
         write_transaction(conn, |conn| {
             login_failures::clear(conn, Kind::User, user)?;
-            login_failures::release(conn, Kind::Ip, ip, self.max_per_ip)?;
+            login_failures::release(conn, Kind::Ip, ip, limits.max_per_ip)?;
             Ok(())
         })
     }
@@ -122,9 +153,10 @@ impl Lockout {
     /// The try could not be checked at all (the hashing queue was full): both reservations
     /// are given back.
     pub fn cancel(&self, conn: &mut AnyConnection, user: &str, ip: &str) -> Result<(), DbError> {
+        let limits = self.limits.load();
         write_transaction(conn, |conn| {
-            login_failures::release(conn, Kind::User, user, self.max_per_user)?;
-            login_failures::release(conn, Kind::Ip, ip, self.max_per_ip)?;
+            login_failures::release(conn, Kind::User, user, limits.max_per_user)?;
+            login_failures::release(conn, Kind::Ip, ip, limits.max_per_ip)?;
             Ok(())
         })
     }
@@ -132,13 +164,14 @@ impl Lockout {
     /// Counts a registration attempt from the client address, whatever its outcome; refused
     /// past `lockout.max_registrations_per_ip` within `lockout.duration`.
     pub fn reserve_registration(&self, conn: &mut AnyConnection, ip: &str) -> Result<(), Refused> {
+        let limits = self.limits.load();
         write_transaction(conn, |conn| {
             let now = now();
-            self.reserve_one(
+            Self::reserve_one(
                 conn,
                 Kind::Registration,
                 ip,
-                self.max_registrations_per_ip,
+                (limits.max_registrations_per_ip, limits.window),
                 now,
             )
             .map(|_| ())
@@ -159,7 +192,11 @@ impl Lockout {
 
     /// Deletes counters that no longer matter.
     pub fn purge(&self, conn: &mut AnyConnection) -> Result<usize, DbError> {
-        Ok(login_failures::purge(conn, self.window, now())?)
+        Ok(login_failures::purge(
+            conn,
+            self.limits.load().window,
+            now(),
+        )?)
     }
 }
 

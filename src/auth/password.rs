@@ -12,6 +12,8 @@
 use std::sync::Arc;
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 
+use arc_swap::ArcSwap;
+
 use crate::domain::{MAX_PASSWORD_BYTES, Password, random_token};
 use crate::error::Failure;
 
@@ -44,10 +46,31 @@ pub struct PasswordHasher {
 
 struct Inner {
     queue: SyncSender<Job>,
+    /// `password.bcrypt_cost` in force, with its dummy hash: replaced together by
+    /// [`PasswordHasher::set_cost`] (a configuration reload).
+    cost: ArcSwap<Cost>,
+}
+
+/// A bcrypt cost and the dummy hash made at it.
+pub struct Cost {
     cost: u32,
     /// Hash of a random password at `cost`: unknown users are checked against it so that
     /// their timing matches a wrong password.
     dummy_hash: String,
+}
+
+impl Cost {
+    /// `cost` with a fresh dummy hash: one bcrypt computation at that cost, on the calling
+    /// thread (start-up, or a blocking thread of a reload; never an async worker).
+    pub fn new(cost: u32) -> Result<Self, HashError> {
+        let random = random_token(24);
+        let dummy_hash = hash_blocking(&Password::new(random), cost)?;
+        Ok(Self { cost, dummy_hash })
+    }
+
+    pub fn cost(&self) -> u32 {
+        self.cost
+    }
 }
 
 impl PasswordHasher {
@@ -75,13 +98,10 @@ impl PasswordHasher {
                 })
                 .map_err(|e| HashError::Failed(format!("cannot start hashing thread: {e}")))?;
         }
-        let random = random_token(24);
-        let dummy_hash = hash_blocking(&Password::new(random), cost)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 queue: tx,
-                cost,
-                dummy_hash,
+                cost: ArcSwap::from_pointee(Cost::new(cost)?),
             }),
         })
     }
@@ -96,8 +116,15 @@ impl PasswordHasher {
         Self::start(settings.bcrypt_cost, threads, queue)
     }
 
+    /// The bcrypt cost in force.
     pub fn cost(&self) -> u32 {
-        self.inner.cost
+        self.inner.cost.load().cost
+    }
+
+    /// Puts another cost in force for the hashes, checks and padding that start from now on
+    /// (see [`Cost::new`] for making one).
+    pub fn set_cost(&self, cost: Cost) {
+        self.inner.cost.store(Arc::new(cost));
     }
 
     /// Queues `work` at once, or answers `Busy` when the queue is full.
@@ -134,7 +161,7 @@ impl PasswordHasher {
 
     /// Hashes a password at the configured cost.
     pub async fn hash(&self, password: Password) -> Result<String, HashError> {
-        let cost = self.inner.cost;
+        let cost = self.cost();
         self.submit(move || hash_blocking(&password, cost)).await
     }
 
@@ -146,7 +173,7 @@ impl PasswordHasher {
         hash: Option<String>,
     ) -> Result<bool, HashError> {
         let known = hash.is_some();
-        let hash = hash.unwrap_or_else(|| self.inner.dummy_hash.clone());
+        let hash = hash.unwrap_or_else(|| self.inner.cost.load().dummy_hash.clone());
         let matched = self
             .submit(move || {
                 let too_long = password.expose().len() > MAX_PASSWORD_BYTES;
@@ -164,13 +191,13 @@ impl PasswordHasher {
     /// Whether a stored hash should be upgraded: only upward, to the configured cost (a
     /// lower setting never weakens a stored hash).
     pub fn needs_rehash(&self, hash: &str) -> bool {
-        cost_of(hash).is_some_and(|cost| cost < self.inner.cost)
+        cost_of(hash).is_some_and(|cost| cost < self.cost())
     }
 
     /// Whether a failed check of `hash` cost less than one hash at the configured cost, so
     /// that it must be padded to look like an unknown user's (SPEC §8).
     pub fn cheaper_than_configured(&self, hash: &str) -> bool {
-        cost_of(hash).is_none_or(|cost| cost < self.inner.cost)
+        cost_of(hash).is_none_or(|cost| cost < self.cost())
     }
 
     /// Checks `password` against the dummy hash at the configured cost, and forgets the

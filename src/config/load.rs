@@ -34,7 +34,11 @@ impl ConfigError {
         let origin = err
             .metadata
             .as_ref()
-            .map(|m| format!(" (from {})", m.name))
+            .map(|m| match &m.source {
+                // The file's path, so that a reload's log line and `config check` say which.
+                Some(source @ figment::Source::File(_)) => format!(" (from {} {source})", m.name),
+                _ => format!(" (from {})", m.name),
+            })
             .unwrap_or_default();
         let problem = match &err.kind {
             Kind::UnknownField(field, _) => {
@@ -85,15 +89,21 @@ pub fn config_file_path(explicit: Option<&Path>) -> Option<PathBuf> {
 impl Settings {
     /// Loads defaults, then the TOML file (if any), then the environment; validates the result.
     pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(config_file_path(explicit))
+    }
+
+    /// As [`Settings::load`], from a source already chosen (`None`: no file, even if
+    /// `./gatehouse.toml` has appeared since): what a reload reads.
+    pub fn load_from(file: Option<PathBuf>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
-        if let Some(path) = config_file_path(explicit) {
+        if let Some(path) = &file {
             if !path.is_file() {
                 return Err(ConfigError(format!(
                     "configuration: file {} not found",
                     path.display()
                 )));
             }
-            figment = figment.merge(Toml::file_exact(&path));
+            figment = figment.merge(Toml::file_exact(path));
         }
         // Only `GATEHOUSE_<SECTION>__<KEY>` names settings: other GATEHOUSE_* variables
         // (GATEHOUSE_CONFIG, GATEHOUSE_ADMIN_PASSWORD, test variables) are not keys.
@@ -106,6 +116,7 @@ impl Settings {
         settings.admin_password = std::env::var("GATEHOUSE_ADMIN_PASSWORD")
             .ok()
             .map(Password::new);
+        settings.config_file = file;
         Ok(settings)
     }
 

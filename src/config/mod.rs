@@ -62,6 +62,15 @@ impl Settings {
         }
     }
 
+    /// Where these settings came from, for people: the file's path, or "defaults and
+    /// environment" when no file was read.
+    pub fn source(&self) -> String {
+        self.config_file.as_ref().map_or_else(
+            || "defaults and environment".to_string(),
+            |path| path.display().to_string(),
+        )
+    }
+
     /// `server.max_body` in bytes.
     pub fn max_body(&self) -> usize {
         usize::try_from(self.server.max_body.0).unwrap_or(usize::MAX)
@@ -283,6 +292,43 @@ mod tests {
             std::time::Duration::from_secs(10)
         );
         assert_eq!(s.server.client_ip_header, ClientIpHeader::XForwardedFor);
+    }
+
+    #[test]
+    fn every_key_is_in_the_example_file_with_its_environment_name() {
+        let example = include_str!("../../gatehouse.example.toml");
+        let Ok(serde_json::Value::Object(sections)) = serde_json::to_value(Settings::default())
+        else {
+            panic!("settings serialize to an object");
+        };
+
+        let mut missing = Vec::new();
+        for (section, keys) in &sections {
+            let serde_json::Value::Object(keys) = keys else {
+                panic!("{section} is a section");
+            };
+            for key in keys.keys() {
+                let env = format!("GATEHOUSE_{section}__{key}").to_ascii_uppercase();
+                if !example.contains(&env) {
+                    missing.push(env);
+                }
+            }
+        }
+
+        assert!(missing.is_empty(), "not documented: {missing:?}");
+    }
+
+    #[test]
+    fn a_log_level_that_is_not_a_filter_names_its_key() {
+        let ok = Settings::from_toml_str("[server]\nlog_level = \"warn,gatehouse=debug\"\n");
+        assert_eq!(ok.unwrap().server.log_level, "warn,gatehouse=debug");
+
+        for bad in ["info,gatehouse=loud", "", "=debug"] {
+            let err =
+                Settings::from_toml_str(&format!("[server]\nlog_level = {bad:?}\n")).unwrap_err();
+            assert!(err.0.contains("server.log_level"), "{bad:?}: {err}");
+            assert!(!err.0.contains('\n'), "{err}");
+        }
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub struct Settings {
     /// Password of the first `admin` user, from `GATEHOUSE_ADMIN_PASSWORD`; never a file key.
     #[serde(skip)]
     pub admin_password: Option<Password>,
+    /// The TOML file these settings were read from (chosen by `config_file_path`), or `None`
+    /// for defaults and environment only: a reload reads the same source again. Never a key.
+    #[serde(skip)]
+    pub config_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,6 +51,9 @@ pub struct ServerSettings {
     pub client_ip_header: ClientIpHeader,
     /// Also reload when the configuration file changes on disk (SIGHUP always reloads).
     pub watch_config: bool,
+    /// The log filter, an `EnvFilter` directive string (`RUST_LOG`, when set, wins at
+    /// start-up); applied again by a reload that changes it.
+    pub log_level: String,
 }
 
 impl Default for ServerSettings {
@@ -59,12 +66,17 @@ impl Default for ServerSettings {
             max_body: ByteSize(16 * 1024),
             request_timeout: HumanDuration(Duration::from_secs(10)),
             metrics_allow: vec![
-                Network(IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::LOCALHOST, 8))),
+                // 127.0.0.0/8 (as `"127.0.0.0/8"` parses), not 127.0.0.1/8: the same network,
+                // but an unequal value, which a reload would report as a change.
+                Network(IpNet::V4(
+                    Ipv4Net::new_assert(Ipv4Addr::LOCALHOST, 8).trunc(),
+                )),
                 Network(IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::LOCALHOST, 128))),
             ],
             trusted_proxies: Vec::new(),
             client_ip_header: ClientIpHeader::XForwardedFor,
             watch_config: false,
+            log_level: "info".into(),
         }
     }
 }

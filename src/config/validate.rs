@@ -189,6 +189,21 @@ impl Settings {
                 ));
             }
         }
+        if self.server.log_level.trim().is_empty() {
+            return Err(ConfigError::key(
+                "server.log_level",
+                "must not be empty (e.g. \"info\" or \"warn,gatehouse=debug\")",
+            ));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&self.server.log_level) {
+            return Err(ConfigError::key(
+                "server.log_level",
+                format!(
+                    "{:?} is not a log filter such as \"info\" or \"warn,gatehouse=debug\" ({e})",
+                    self.server.log_level
+                ),
+            ));
+        }
         if self.lockout.max_failures_per_ip == 0 {
             return Err(ConfigError::key(
                 "lockout.max_failures_per_ip",

@@ -98,6 +98,19 @@ pub struct RefreshTokenRow {
     pub revoked_at: Option<NaiveDateTime>,
     /// When the sign-in that started the family checked its credentials.
     pub checked_at: Option<NaiveDateTime>,
+    /// When the family started (see [`RefreshTokenRow::family_started_at`]).
+    pub family_created_at: Option<NaiveDateTime>,
+}
+
+impl RefreshTokenRow {
+    /// When the token's family started: its first sign-in, the origin of
+    /// `token.refresh_max_age`. A row without the column's value (written by an older binary
+    /// during an upgrade) falls back to the family's sign-in check, then to its own creation.
+    pub fn family_started_at(&self) -> NaiveDateTime {
+        self.family_created_at
+            .or(self.checked_at)
+            .unwrap_or(self.created_at)
+    }
 }
 
 /// Values for a new refresh token row.
@@ -110,4 +123,5 @@ pub struct NewRefreshToken<'a> {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub checked_at: NaiveDateTime,
+    pub family_created_at: NaiveDateTime,
 }

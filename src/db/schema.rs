@@ -47,6 +47,7 @@ diesel::table! {
         used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
         checked_at -> Nullable<Timestamp>,
+        family_created_at -> Nullable<Timestamp>,
     }
 }
 

@@ -143,7 +143,11 @@ pub fn unless_header_credentials(req: &ServiceRequest) -> bool {
     applies
 }
 
-/// actix-session over our store, with the cookie of `session.*`.
+/// actix-session over our store, with the cookie of `session.*`. The cookie's name and `Secure`
+/// flag are fixed here, when the app is built; the lifetimes are not: the store writes the idle
+/// expiry of the configuration in force whatever TTL this middleware hands it (the browser
+/// cookie carries no `Max-Age`), and `session.ttl` is enforced by the store and the session
+/// strategy.
 pub fn session_middleware(state: &AppState) -> SessionMiddleware<AnyStore> {
     let config = state.config();
     SessionMiddleware::builder(state.sessions.clone(), state.session_key.clone())
@@ -160,11 +164,11 @@ pub fn session_middleware(state: &AppState) -> SessionMiddleware<AnyStore> {
         .build()
 }
 
-/// actix-identity, with the absolute lifetime `session.ttl`.
-pub fn identity_middleware(state: &AppState) -> IdentityMiddleware {
-    IdentityMiddleware::builder()
-        .login_deadline(Some(state.config().session.ttl.0))
-        .build()
+/// actix-identity. Its own login deadline would fix `session.ttl` when the app is built; the
+/// absolute limit is enforced instead by the store (from the session's creation) and by the
+/// session strategy (from its sign-in), both with the value in force.
+pub fn identity_middleware(_state: &AppState) -> IdentityMiddleware {
+    IdentityMiddleware::builder().login_deadline(None).build()
 }
 
 fn to_cookie_duration(d: Duration) -> actix_web::cookie::time::Duration {

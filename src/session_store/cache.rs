@@ -8,13 +8,17 @@
 //! anywhere (logout, "end this session") reaches every instance through the feed, and an
 //! entry past its idle or absolute limit is never served (the store is asked again: another
 //! instance may have pushed the expiry further).
+//!
+//! The cap (`cache.sessions`) is fixed when a moka cache is built: a reload that changes it
+//! puts a new, empty cache in place ([`SessionCache::resize`]), which only costs store reads.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use moka::sync::Cache;
 
-use super::State;
+use super::{LiveDuration, State};
 use crate::db::changes::Change;
 use crate::domain::clock::{micros, now};
 use crate::feed::{Feed, Listener, Ticket};
@@ -32,26 +36,57 @@ pub struct Entry {
 
 #[derive(Clone)]
 pub struct SessionCache {
-    /// Stored id (SHA-256 hex of the key) → entry.
-    entries: Cache<String, Arc<Entry>>,
+    /// The entries in force (stored id, the SHA-256 hex of the key → entry); the feed's
+    /// listener holds the same cell, and every clone shares it.
+    entries: Arc<ArcSwap<Entries>>,
     feed: Feed,
-    /// `session.ttl` in microseconds.
-    absolute: i64,
+    /// `session.ttl` in force, shared with the store.
+    absolute: LiveDuration,
     lookups: Lookups,
 }
 
+/// One cache of entries, of the cap it was built with.
+struct Entries {
+    cache: Cache<String, Arc<Entry>>,
+    capacity: u64,
+}
+
+impl Entries {
+    fn new(capacity: u64) -> Self {
+        Self {
+            cache: Cache::builder().max_capacity(capacity).build(),
+            capacity,
+        }
+    }
+}
+
 impl SessionCache {
-    pub fn new(capacity: u64, absolute_ttl: Duration, feed: &Feed, lookups: Lookups) -> Self {
-        let cache = Self {
-            entries: Cache::builder().max_capacity(capacity).build(),
-            feed: feed.clone(),
-            absolute: i64::try_from(absolute_ttl.as_micros()).unwrap_or(i64::MAX),
-            lookups,
-        };
+    pub fn new(capacity: u64, absolute: LiveDuration, feed: &Feed, lookups: Lookups) -> Self {
+        let entries = Arc::new(ArcSwap::from_pointee(Entries::new(capacity)));
         // The listener holds the entries only: a listener holding the feed would keep it (and
         // its polling thread) alive for ever.
-        feed.subscribe(Arc::new(Entries(cache.entries.clone())));
-        cache
+        feed.subscribe(Arc::new(InForce(entries.clone())));
+        Self {
+            entries,
+            feed: feed.clone(),
+            absolute,
+            lookups,
+        }
+    }
+
+    /// Puts an empty cache of `capacity` entries in place when the cap in force differs;
+    /// returns whether it did.
+    pub fn resize(&self, capacity: u64) -> bool {
+        if self.entries.load().capacity == capacity {
+            return false;
+        }
+        self.entries.store(Arc::new(Entries::new(capacity)));
+        true
+    }
+
+    /// The cap in force (`cache.sessions`).
+    pub fn capacity(&self) -> u64 {
+        self.entries.load().capacity
     }
 
     pub fn ticket(&self) -> Ticket {
@@ -75,16 +110,17 @@ impl SessionCache {
         if !self.feed.trusted() {
             return None;
         }
-        let entry = self.entries.get(id)?;
+        let entry = self.entries.load().cache.get(id)?;
         let now = micros(now());
-        (now < entry.expires_at && now < entry.created_at.saturating_add(self.absolute))
-            .then_some(entry)
+        let absolute = i64::try_from(self.absolute.get().as_micros()).unwrap_or(i64::MAX);
+        (now < entry.expires_at && now < entry.created_at.saturating_add(absolute)).then_some(entry)
     }
 
     /// Caches what a store read or write that began at `ticket` found (see `Feed::fill`).
     pub fn fill(&self, ticket: Ticket, id: String, entry: Entry) {
-        self.feed
-            .fill(ticket, || self.entries.insert(id, Arc::new(entry)));
+        self.feed.fill(ticket, || {
+            self.entries.load().cache.insert(id, Arc::new(entry));
+        });
     }
 
     /// Whether the idle expiry of `entry` is recent enough that pushing it to `now + idle`
@@ -96,29 +132,29 @@ impl SessionCache {
     }
 
     pub fn forget(&self, id: &str) {
-        self.entries.invalidate(id);
+        self.entries.load().cache.invalidate(id);
     }
 
     /// Drops every entry (after sessions were changed behind the store's back by a test hook).
     pub fn forget_all(&self) {
-        self.entries.invalidate_all();
+        self.entries.load().cache.invalidate_all();
     }
 }
 
-/// The feed's listener for the session cache.
-struct Entries(Cache<String, Arc<Entry>>);
+/// The feed's listener for the session cache: drops from the entries in force.
+struct InForce(Arc<ArcSwap<Entries>>);
 
-impl Listener for Entries {
+impl Listener for InForce {
     fn apply(&self, change: &Change) {
         // A revoked user's sessions fail on the user's revocation stamp (user state is
         // dropped by the same change); only a single session's end concerns this cache.
         if let Change::Session { id } = change {
-            self.0.invalidate(id);
+            self.0.load().cache.invalidate(id);
         }
     }
 
     fn flush(&self) {
-        self.0.invalidate_all();
+        self.0.load().cache.invalidate_all();
     }
 }
 
@@ -155,7 +191,7 @@ mod tests {
         let metrics = crate::metrics::Metrics::new().unwrap();
         let cache = SessionCache::new(
             10,
-            Duration::from_secs(3600),
+            LiveDuration::new(Duration::from_secs(3600)),
             &feed,
             metrics.lookups("sessions"),
         );

@@ -6,7 +6,7 @@
 //! timeout: see `session_store::cache`).
 
 use super::cache::Entry;
-use super::{SessionRecord, State, hash_key, user_id_of};
+use super::{LiveDuration, SessionRecord, State, hash_key, user_id_of};
 use crate::db::changes::{self, Change};
 use crate::db::models::SessionRow;
 use crate::db::{Database, DbError, sessions, write_transaction};
@@ -19,19 +19,25 @@ use chrono::{Duration, NaiveDateTime};
 #[derive(Clone)]
 pub struct DatabaseSessionStore {
     db: Database,
-    absolute_ttl: Duration,
+    /// `session.ttl` in force.
+    absolute_ttl: LiveDuration,
 }
 
 impl DatabaseSessionStore {
     pub fn new(db: Database, absolute_ttl: std::time::Duration) -> Self {
         Self {
             db,
-            absolute_ttl: Duration::from_std(absolute_ttl).unwrap_or(Duration::MAX),
+            absolute_ttl: LiveDuration::new(absolute_ttl),
         }
     }
 
+    /// The absolute limit, shared (see `AnyStore::set_lifetimes`).
+    pub(super) fn absolute_ttl(&self) -> LiveDuration {
+        self.absolute_ttl.clone()
+    }
+
     fn created_after(&self, now: NaiveDateTime) -> NaiveDateTime {
-        now.checked_sub_signed(self.absolute_ttl)
+        now.checked_sub_signed(self.absolute_ttl.chrono())
             .unwrap_or(NaiveDateTime::MIN)
     }
 

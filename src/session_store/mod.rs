@@ -9,6 +9,7 @@ pub mod typed;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration as CookieDuration;
@@ -59,6 +60,40 @@ fn unavailable_state(e: &anyhow::Error) -> State {
     HashMap::from([(UNAVAILABLE_KEY.to_string(), "true".to_string())])
 }
 
+/// A session lifetime in force (`session.ttl`, `session.idle_timeout`), shared by the store, its
+/// backend and its cache (every clone): a reload sets it, and the next read or write of any
+/// session follows it.
+#[derive(Debug, Clone)]
+pub struct LiveDuration(Arc<AtomicU64>);
+
+impl LiveDuration {
+    pub fn new(value: std::time::Duration) -> Self {
+        Self(Arc::new(AtomicU64::new(Self::micros(value))))
+    }
+
+    fn micros(value: std::time::Duration) -> u64 {
+        u64::try_from(value.as_micros()).unwrap_or(u64::MAX)
+    }
+
+    pub fn get(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.0.load(Ordering::Relaxed))
+    }
+
+    pub fn set(&self, value: std::time::Duration) {
+        self.0.store(Self::micros(value), Ordering::Relaxed);
+    }
+
+    /// As a chrono duration (for timestamp arithmetic).
+    pub fn chrono(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.get()).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// As the duration actix-session hands to a store (whole seconds).
+    fn cookie(&self) -> CookieDuration {
+        CookieDuration::seconds(i64::try_from(self.get().as_secs()).unwrap_or(i64::MAX))
+    }
+}
+
 /// One live session of a user, as `/account` lists it.
 pub struct SessionRecord {
     pub id: String,
@@ -75,14 +110,27 @@ pub struct AnyStore {
     feed: Feed,
     /// Records the end of a session in the change feed.
     db: crate::db::Database,
-    /// `session.idle_timeout`: the step of the idle extension is a tenth of it.
-    idle: std::time::Duration,
+    /// `session.idle_timeout` in force: the idle expiry written on every save and extension
+    /// (whatever the middleware was built with), and a tenth of it is the extension's step.
+    idle: LiveDuration,
+    /// `session.ttl` in force, shared with the backend and the cache.
+    absolute: LiveDuration,
 }
 
 #[derive(Clone)]
 pub enum Backend {
     Database(DatabaseSessionStore),
     Redis(RedisSessionStore),
+}
+
+impl Backend {
+    /// The backend's absolute limit, shared with it.
+    fn absolute_ttl(&self) -> LiveDuration {
+        match self {
+            Self::Database(s) => s.absolute_ttl(),
+            Self::Redis(s) => s.absolute_ttl(),
+        }
+    }
 }
 
 impl AnyStore {
@@ -116,7 +164,8 @@ impl AnyStore {
         Ok(Self::with_backend(backend, settings, db, feed, metrics))
     }
 
-    /// A store over `backend`, with the cache of `cache.sessions`.
+    /// A store over `backend`, with the cache of `cache.sessions`; the lifetimes of
+    /// `settings.session` are in force from now on (the backend's included).
     pub fn with_backend(
         backend: Backend,
         settings: &crate::config::Settings,
@@ -124,18 +173,39 @@ impl AnyStore {
         feed: &Feed,
         metrics: &Metrics,
     ) -> Self {
+        let absolute = backend.absolute_ttl();
+        absolute.set(settings.session.ttl.0);
         Self {
             backend,
             cache: SessionCache::new(
                 settings.cache.sessions,
-                settings.session.ttl.0,
+                absolute.clone(),
                 feed,
                 metrics.lookups("sessions"),
             ),
             feed: feed.clone(),
             db: db.clone(),
-            idle: settings.session.idle_timeout.0,
+            idle: LiveDuration::new(settings.session.idle_timeout.0),
+            absolute,
         }
+    }
+
+    /// Puts `session.ttl` and `session.idle_timeout` in force for every session's next read
+    /// and write, on every clone of this store.
+    pub fn set_lifetimes(&self, ttl: std::time::Duration, idle_timeout: std::time::Duration) {
+        self.absolute.set(ttl);
+        self.idle.set(idle_timeout);
+    }
+
+    /// Puts an empty session cache of `capacity` entries in place when `cache.sessions`
+    /// changed; returns whether it did.
+    pub fn resize_cache(&self, capacity: u64) -> bool {
+        self.cache.resize(capacity)
+    }
+
+    /// The session cache's cap in force.
+    pub fn cache_capacity(&self) -> u64 {
+        self.cache.capacity()
     }
 
     pub async fn list_for_user(&self, user_id: i64) -> anyhow::Result<Vec<SessionRecord>> {
@@ -260,7 +330,9 @@ impl SessionStore for AnyStore {
         }
     }
 
-    async fn save(&self, state: State, ttl: &CookieDuration) -> Result<SessionKey, SaveError> {
+    async fn save(&self, state: State, _: &CookieDuration) -> Result<SessionKey, SaveError> {
+        // The middleware's TTL is the idle timeout it was built with; the one in force wins.
+        let ttl = &self.idle.cookie();
         let ticket = self.cache.ticket();
         let created_at = micros(now());
         let key = match &self.backend {
@@ -280,8 +352,9 @@ impl SessionStore for AnyStore {
         &self,
         key: SessionKey,
         state: State,
-        ttl: &CookieDuration,
+        _: &CookieDuration,
     ) -> Result<SessionKey, UpdateError> {
+        let ttl = &self.idle.cookie();
         if state.contains_key(UNAVAILABLE_KEY) {
             // Never write the marker over the real session: keep the key for when the store
             // is back.
@@ -310,12 +383,13 @@ impl SessionStore for AnyStore {
         Ok(kept)
     }
 
-    async fn update_ttl(&self, key: &SessionKey, ttl: &CookieDuration) -> anyhow::Result<()> {
+    async fn update_ttl(&self, key: &SessionKey, _: &CookieDuration) -> anyhow::Result<()> {
+        let ttl = &self.idle.cookie();
         let id = hash_key(key);
         let known = self.cache.peek(&id);
         if known
             .as_ref()
-            .is_some_and(|entry| SessionCache::extension_can_wait(entry, self.idle))
+            .is_some_and(|entry| SessionCache::extension_can_wait(entry, self.idle.get()))
         {
             return Ok(());
         }

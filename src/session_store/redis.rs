@@ -15,7 +15,7 @@ use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 
 use super::cache::Entry;
-use super::{SessionRecord, State, hash_key, user_id_of};
+use super::{LiveDuration, SessionRecord, State, hash_key, user_id_of};
 use crate::domain::clock::{from_micros, micros, now};
 use crate::domain::random_token;
 
@@ -23,7 +23,8 @@ use crate::domain::random_token;
 pub struct RedisSessionStore {
     conn: ConnectionManager,
     prefix: String,
-    absolute_ttl: chrono::Duration,
+    /// `session.ttl` in force.
+    absolute_ttl: LiveDuration,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -50,10 +51,15 @@ impl RedisSessionStore {
         let store = Self {
             conn,
             prefix,
-            absolute_ttl: chrono::Duration::from_std(absolute_ttl).unwrap_or(chrono::Duration::MAX),
+            absolute_ttl: LiveDuration::new(absolute_ttl),
         };
         store.ping().await?;
         Ok(store)
+    }
+
+    /// The absolute limit, shared (see `AnyStore::set_lifetimes`).
+    pub(super) fn absolute_ttl(&self) -> LiveDuration {
+        self.absolute_ttl.clone()
     }
 
     fn session_key(&self, id: &str) -> String {
@@ -74,7 +80,7 @@ impl RedisSessionStore {
 
     /// Seconds a session may live from now: the idle timeout, cut at the absolute limit.
     fn expiry_secs(&self, created_at: i64, idle: &CookieDuration) -> Option<u64> {
-        let end = from_micros(created_at).checked_add_signed(self.absolute_ttl);
+        let end = from_micros(created_at).checked_add_signed(self.absolute_ttl.chrono());
         let left = end.map_or(i64::MAX, |end| (end - now()).num_seconds());
         let secs = idle.whole_seconds().min(left);
         u64::try_from(secs).ok().filter(|s| *s > 0)
@@ -93,7 +99,7 @@ impl RedisSessionStore {
     fn live(&self, raw: Option<String>) -> anyhow::Result<Option<Stored>> {
         let Some(raw) = raw else { return Ok(None) };
         let stored: Stored = serde_json::from_str(&raw)?;
-        let end = from_micros(stored.created_at).checked_add_signed(self.absolute_ttl);
+        let end = from_micros(stored.created_at).checked_add_signed(self.absolute_ttl.chrono());
         if end.is_some_and(|end| end <= now()) {
             return Ok(None);
         }
@@ -115,7 +121,7 @@ impl RedisSessionStore {
             .ignore();
         if let Some(user_id) = stored.user_id {
             let index = self.user_key(user_id);
-            let index_secs = self.absolute_ttl.num_seconds().max(1);
+            let index_secs = self.absolute_ttl.chrono().num_seconds().max(1);
             pipe.cmd("SADD").arg(&index).arg(id).ignore();
             pipe.cmd("EXPIRE").arg(&index).arg(index_secs).ignore();
         }

@@ -61,6 +61,7 @@ impl Application {
         }
         let state = web::Data::new(build_state(settings).await?);
         maintenance::spawn_maintenance(state.clone());
+        crate::reload::spawn(&state, bound);
         let config = state.config();
         let workers = config
             .server

@@ -677,6 +677,15 @@ impl ServeProcess {
         );
     }
 
+    /// Sends `signal` (a name `kill` knows, e.g. `HUP`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal}");
+    }
+
     /// Sends SIGTERM and returns what the process printed and how it exited.
     pub async fn stop(self) -> std::process::Output {
         let killed = std::process::Command::new("kill")

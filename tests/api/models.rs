@@ -27,6 +27,11 @@ use crate::helpers::TestDatabase;
 
 /// Refresh-token lifetime: long enough that nothing expires inside a case.
 const TOKEN_TTL: Duration = Duration::from_secs(3600);
+/// Refresh tokens live an hour; families far longer than any case runs.
+const POLICY: tokens::RefreshPolicy = tokens::RefreshPolicy {
+    ttl: TOKEN_TTL,
+    max_age: Duration::from_secs(90 * 86400),
+};
 
 /// Lock duration: long enough that no window or lock runs out inside a case.
 const LOCK_MINUTES: u64 = 15;
@@ -245,7 +250,7 @@ impl TokenWorld {
     fn present(&mut self, t: usize, step: &str) -> Result<(), TestCaseError> {
         let expected = self.model.refresh(t);
         let presented = self.model.tokens[t].value.clone();
-        let actual = tokens::rotate(&mut self.case.conn(), &presented, TOKEN_TTL)
+        let actual = tokens::rotate(&mut self.case.conn(), &presented, POLICY)
             .expect("rotate")
             .0;
         match (expected, &actual) {
@@ -326,7 +331,7 @@ impl TokenWorld {
                 let forged = gatehouse::domain::random_token(32);
                 let mut conn = self.case.conn();
                 tokens::revoke(&mut conn, &forged).expect("revoke of an unknown token");
-                let actual = tokens::rotate(&mut conn, &forged, TOKEN_TTL)
+                let actual = tokens::rotate(&mut conn, &forged, POLICY)
                     .expect("rotate")
                     .0;
                 prop_assert!(
@@ -373,20 +378,12 @@ fn a_reused_refresh_token_revokes_its_family_including_the_newer_token() {
     world.present(0, "first refresh").expect("rotates");
 
     // Act
-    let reuse = tokens::rotate(
-        &mut world.case.conn(),
-        &world.model.tokens[0].value,
-        TOKEN_TTL,
-    )
-    .expect("rotate")
-    .0;
-    let newer = tokens::rotate(
-        &mut world.case.conn(),
-        &world.model.tokens[1].value,
-        TOKEN_TTL,
-    )
-    .expect("rotate")
-    .0;
+    let reuse = tokens::rotate(&mut world.case.conn(), &world.model.tokens[0].value, POLICY)
+        .expect("rotate")
+        .0;
+    let newer = tokens::rotate(&mut world.case.conn(), &world.model.tokens[1].value, POLICY)
+        .expect("rotate")
+        .0;
 
     // Assert
     assert!(
@@ -410,13 +407,9 @@ fn revoking_an_old_token_of_a_family_kills_its_current_token() {
 
     // Act
     tokens::revoke(&mut world.case.conn(), &world.model.tokens[0].value).expect("revoke");
-    let current = tokens::rotate(
-        &mut world.case.conn(),
-        &world.model.tokens[1].value,
-        TOKEN_TTL,
-    )
-    .expect("rotate")
-    .0;
+    let current = tokens::rotate(&mut world.case.conn(), &world.model.tokens[1].value, POLICY)
+        .expect("rotate")
+        .0;
 
     // Assert
     assert!(
@@ -444,20 +437,12 @@ fn tokens_of_a_disabled_user_no_longer_refresh() {
                 .set_disabled(By::Operator, world.user_ids[0], true),
         )
         .expect("disable");
-    let disabled = tokens::rotate(
-        &mut world.case.conn(),
-        &world.model.tokens[0].value,
-        TOKEN_TTL,
-    )
-    .expect("rotate")
-    .0;
-    let bystander = tokens::rotate(
-        &mut world.case.conn(),
-        &world.model.tokens[1].value,
-        TOKEN_TTL,
-    )
-    .expect("rotate")
-    .0;
+    let disabled = tokens::rotate(&mut world.case.conn(), &world.model.tokens[0].value, POLICY)
+        .expect("rotate")
+        .0;
+    let bystander = tokens::rotate(&mut world.case.conn(), &world.model.tokens[1].value, POLICY)
+        .expect("rotate")
+        .0;
 
     // Assert
     assert!(

@@ -1,8 +1,8 @@
 //! The session cookie (actix-session + actix-identity), with the HTML surface on.
 //!
-//! Valid when the store holds the session, its user exists and is enabled, and it signed in
-//! after the user's last revocation (`sessions_revoked_at`: password change, sign-out
-//! everywhere, disable). A session that fails is ended, and counts as no credentials: the
+//! Valid when the store holds the session, it signed in less than `session.ttl` ago, its user
+//! exists and is enabled, and it signed in after the user's last revocation
+//! (`sessions_revoked_at`: password change, sign-out everywhere, disable). A session that fails is ended, and counts as no credentials: the
 //! browser is simply signed out.
 //!
 //! actix-session loads the session when the request starts. For a request that may write
@@ -19,7 +19,7 @@ use futures_util::future::LocalBoxFuture;
 use super::{AuthStrategy, Verdict};
 use crate::auth::{Authenticated, Authenticator, Credential, CredentialKind};
 use crate::config::Settings;
-use crate::domain::UserState;
+use crate::domain::{UserState, clock};
 use crate::error::Failure;
 use crate::session_store::TypedSession;
 
@@ -50,6 +50,12 @@ async fn still_stored(
 /// Whether a session signed in at `login_at` (Unix microseconds) is still valid for `user`.
 pub fn is_current(login_at: Option<i64>, user: &UserState) -> bool {
     user.session_current(login_at)
+}
+
+/// Whether a session signed in at `login_at` is within `session.ttl` (the value in force).
+fn within_ttl(login_at: Option<i64>, config: &Settings) -> bool {
+    let ttl = i64::try_from(config.session.ttl.0.as_micros()).unwrap_or(i64::MAX);
+    login_at.is_some_and(|at| clock::micros(clock::now()) < at.saturating_add(ttl))
 }
 
 impl AuthStrategy for SessionStrategy {
@@ -94,9 +100,10 @@ impl AuthStrategy for SessionStrategy {
                 Err(failure) => return Verdict::Failed(failure),
             };
             let login_at = session.login_at();
-            let current = user
-                .as_ref()
-                .is_some_and(|u| !u.disabled && is_current(login_at, u));
+            let current = within_ttl(login_at, config)
+                && user
+                    .as_ref()
+                    .is_some_and(|u| !u.disabled && is_current(login_at, u));
             if current && !req.method().is_safe() {
                 match still_stored(req, auth, config).await {
                     Ok(true) => {}

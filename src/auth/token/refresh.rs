@@ -1,5 +1,7 @@
 //! Refresh tokens (SPEC §6): opaque, 256 random bits, stored as SHA-256, single use with
-//! rotation. Presenting a used token revokes its whole family.
+//! rotation. Presenting a used token revokes its whole family. A family can be refreshed for
+//! `token.refresh_max_age` from its first sign-in (`family_created_at`, carried over by
+//! rotation), however often it rotates; what it issued before stays valid until its own expiry.
 
 use chrono::{Duration, NaiveDateTime};
 use sha2::{Digest, Sha256};
@@ -41,20 +43,47 @@ pub struct Issued {
 pub enum Rotation {
     /// A new token of the same family, for this user.
     Rotated { user: User, issued: Issued },
-    /// Unknown, expired, revoked, or its user is gone, disabled, or changed password or was
-    /// revoked after the family's sign-in was checked.
+    /// Unknown, expired, revoked, of a family past `token.refresh_max_age`, or its user is
+    /// gone, disabled, or changed password or was revoked after the family's sign-in was
+    /// checked.
     Invalid,
     /// Already used: the family is now revoked.
     Reused,
 }
 
+/// The lifetimes of refresh tokens in force: `token.refresh_ttl` (one token) and
+/// `token.refresh_max_age` (its family, from the family's first sign-in, however often it
+/// rotates).
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshPolicy {
+    pub ttl: std::time::Duration,
+    pub max_age: std::time::Duration,
+}
+
+impl RefreshPolicy {
+    pub fn of(settings: &crate::config::TokenSettings) -> Self {
+        Self {
+            ttl: settings.refresh_ttl.0,
+            max_age: settings.refresh_max_age.0,
+        }
+    }
+
+    /// Whether a family that started at `started` is past `max_age` at `now`.
+    fn too_old(&self, started: NaiveDateTime, now: NaiveDateTime) -> bool {
+        started
+            .checked_add_signed(Duration::from_std(self.max_age).unwrap_or(Duration::MAX))
+            .is_some_and(|end| end <= now)
+    }
+}
+
 fn insert_token(
     conn: &mut AnyConnection,
     user_id: i64,
-    family_id: &str,
+    family: (&str, NaiveDateTime),
     checked_at: NaiveDateTime,
     ttl: std::time::Duration,
 ) -> Result<String, DbError> {
+    let (family_id, family_created_at) = family;
     let token = random_token(32);
     let hash = HashedToken::of(&token);
     let now = now();
@@ -67,6 +96,7 @@ fn insert_token(
             created_at: now,
             expires_at: now + Duration::from_std(ttl).unwrap_or(Duration::MAX),
             checked_at,
+            family_created_at,
         },
     )?;
     Ok(token)
@@ -80,7 +110,7 @@ pub fn start_family(
     ttl: std::time::Duration,
 ) -> Result<Issued, DbError> {
     let family_id = random_token(16);
-    let token = insert_token(conn, user_id, &family_id, checked_at, ttl)?;
+    let token = insert_token(conn, user_id, (&family_id, now()), checked_at, ttl)?;
     Ok(Issued { token, family_id })
 }
 
@@ -125,16 +155,25 @@ fn end_family(
 }
 
 /// Uses a refresh token once. Exactly one of several concurrent callers rotates it; the others
-/// see it used and revoke the family. Returns, with the outcome, the family it ended (to be
-/// published after the commit: see `Accounts::rotate_refresh_token`).
+/// see it used and revoke the family. A token of a family past `policy.max_age` is refused
+/// (and left unused). Returns, with the outcome, the family it ended (to be published after the
+/// commit: see `Accounts::rotate_refresh_token`).
 pub fn rotate(
     conn: &mut AnyConnection,
     presented: &str,
-    ttl: std::time::Duration,
+    policy: RefreshPolicy,
 ) -> Result<(Rotation, Option<Change>), DbError> {
     let hash = HashedToken::of(presented);
     write_transaction(conn, |conn| {
         let now = now();
+        // The family's age is checked before its token is used up: an unused token stays
+        // unused, so presenting it again is not taken for a reuse, which would end the family
+        // and with it the access tokens already issued from it, before their own `exp`.
+        if refresh_tokens::find_by_hash(conn, hash.as_str())?.is_some_and(|row| {
+            row.used_at.is_none() && policy.too_old(row.family_started_at(), now)
+        }) {
+            return Ok((Rotation::Invalid, None));
+        }
         if refresh_tokens::mark_used(conn, hash.as_str(), now)? == 1 {
             let Some(row) = refresh_tokens::find_by_hash(conn, hash.as_str())? else {
                 return Ok((Rotation::Invalid, None));
@@ -144,9 +183,16 @@ pub fn rotate(
                 return Ok((Rotation::Invalid, None));
             }
             let checked = row.checked_at.unwrap_or(row.created_at);
+            let started = row.family_started_at();
             match users::find(conn, row.user_id)? {
                 Some(user) if family_current(&user, checked) => {
-                    let token = insert_token(conn, user.id, &row.family_id, checked, ttl)?;
+                    let token = insert_token(
+                        conn,
+                        user.id,
+                        (&row.family_id, started),
+                        checked,
+                        policy.ttl,
+                    )?;
                     Ok((
                         Rotation::Rotated {
                             user,

@@ -748,10 +748,28 @@ impl KeyStore {
         Ok(())
     }
 
-    /// After a configuration reload: new lifetimes, and a rotation when `token.algorithm`
-    /// changed. Blocking.
-    pub fn reconfigure(&self, settings: &Settings) -> Result<(), KeyStoreError> {
-        self.jwt.reconfigure(settings);
+    /// What blocking work on the key store needs, to move onto a blocking thread.
+    pub fn handle(&self) -> KeyStoreHandle {
+        KeyStoreHandle {
+            db: self.db.clone(),
+            master: self.master.clone(),
+            feed: self.feed.clone(),
+        }
+    }
+}
+
+/// The key store's database, master secret and feed, for blocking work (a reload's rotation to
+/// a new `token.algorithm`).
+pub struct KeyStoreHandle {
+    db: Database,
+    master: Arc<MasterSecrets>,
+    feed: Feed,
+}
+
+impl KeyStoreHandle {
+    /// Rotates to a key of `settings.token.algorithm` when the newest key has another (see
+    /// [`ensure`]); the instance loads it at its next request. Blocking.
+    pub fn ensure_algorithm(&self, settings: &Settings) -> Result<(), KeyStoreError> {
         let mut conn = self.db.get()?;
         if ensure(settings, &mut conn, &self.master)? {
             self.feed.publish(&Change::Keys);

@@ -1,9 +1,10 @@
-//! `GET /admin`: the list of users with their actions.
+//! `GET /admin`: the list of users with their actions, and the server's configuration facts
+//! (mode, source, last reload).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
-use super::{AdminPage, UserRow};
+use super::{AdminPage, ServerFacts, UserRow};
 use crate::db::{login_failures, users};
 use crate::domain::UserState;
 use crate::domain::clock::now;
@@ -39,6 +40,7 @@ pub async fn page(
                 .collect(),
             notice,
             error,
+            server: ServerFacts::of(&state.config(), state.reload.last()),
         },
     )
 }

@@ -7,6 +7,7 @@ use askama::Template;
 use chrono::NaiveDateTime;
 
 use super::Nav;
+use crate::config::{AuthMode, Settings};
 use crate::db::models::User;
 
 /// What the admin page shows of a user.
@@ -43,6 +44,33 @@ impl UserRow {
     }
 }
 
+/// What the admin page shows of the running server's configuration.
+pub struct ServerFacts {
+    /// `auth.mode` in force.
+    pub mode: &'static str,
+    /// The configuration file, or "defaults and environment".
+    pub source: String,
+    /// When a reload last put a configuration in force, or "never".
+    pub last_reload: String,
+}
+
+impl ServerFacts {
+    pub fn of(config: &Settings, last_reload: Option<chrono::DateTime<chrono::Utc>>) -> Self {
+        Self {
+            mode: match config.auth.mode {
+                AuthMode::Session => "session",
+                AuthMode::Token => "token",
+                AuthMode::Both => "both",
+            },
+            source: config.source(),
+            last_reload: last_reload.map_or_else(
+                || "never".into(),
+                |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            ),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin.html")]
 pub struct AdminPage {
@@ -50,4 +78,5 @@ pub struct AdminPage {
     pub users: Vec<UserRow>,
     pub notice: Option<String>,
     pub error: Option<String>,
+    pub server: ServerFacts,
 }
