@@ -9,12 +9,18 @@
 //! session store is cleaned up. Changes that alter what is cached about a user without ending
 //! anything (promotion, re-enabling) go the same way.
 
+mod mfa;
+
+pub use self::mfa::{Enroller, Keep, Reauth, Started};
+
 use crate::auth::lockout::{self, Lockout, Refused};
 use crate::auth::login::{LoginError, check_password};
+use crate::auth::mfa::{Door, SignInPolicy};
 use crate::auth::password::PasswordHasher;
 use crate::auth::strategy::session::is_current;
 use crate::auth::token::refresh::{self, Rotation};
 use crate::auth::{Authenticated, Authenticator, Credential};
+use crate::config::RequireMfa;
 use crate::db::changes::{self, Change};
 use crate::db::models::User;
 use crate::db::users::CreateUserError;
@@ -47,6 +53,21 @@ pub enum AccountError {
     /// The change would leave no enabled administrator.
     #[error("The last enabled administrator cannot be disabled, demoted or deleted.")]
     LastAdmin,
+    /// The change needs the current password (the sign-in is more than 10 minutes old).
+    #[error("Enter your current password: your sign-in is more than 10 minutes old.")]
+    ReauthRequired,
+    /// A TOTP code that does not match (or was already used).
+    #[error("The code is wrong or was already used.")]
+    WrongCode,
+    /// TOTP is already on: it must be removed before enrolling again.
+    #[error("Two-factor authentication is already on; remove it first to enrol again.")]
+    AlreadyEnrolled,
+    /// No enrolment to confirm (never started, or started more than 15 minutes ago).
+    #[error("No TOTP enrolment is waiting for confirmation; start again.")]
+    NoEnrolment,
+    /// The user has no second factor to remove or regenerate codes for.
+    #[error("Two-factor authentication is not on.")]
+    NoFactor,
     #[error(transparent)]
     Failed(#[from] Failure),
 }
@@ -222,20 +243,33 @@ impl Accounts {
         F: FnOnce(&mut AnyConnection) -> Result<(T, Option<Change>), AccountError> + Send + 'static,
         T: Send + 'static,
     {
-        let (value, change) = self
+        self.commit_all(move |conn| {
+            change(conn).map(|(value, change)| (value, change.into_iter().collect()))
+        })
+        .await
+    }
+
+    /// As [`Accounts::commit`], for a change that reports several [`Change`]s: recorded and
+    /// published in their order.
+    async fn commit_all<T, F>(&self, change: F) -> Result<T, AccountError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<(T, Vec<Change>), AccountError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (value, made) = self
             .db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
-                    let (value, change) = change(conn)?;
-                    if let Some(change) = &change {
-                        changes::record(conn, change)?;
+                    let (value, made) = change(conn)?;
+                    for one in &made {
+                        changes::record(conn, one)?;
                     }
-                    Ok::<_, AccountError>((value, change))
+                    Ok::<_, AccountError>((value, made))
                 })
             })
             .await?;
-        if let Some(change) = change {
-            self.publish(change).await;
+        for one in made {
+            self.publish(one).await;
         }
         Ok(value)
     }
@@ -299,7 +333,9 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         new.check_policy(min_length)
             .map_err(AccountError::Invalid)?;
-        let verified = match check_password(auth, &caller.user.username, current, ip).await {
+        let policy = SignInPolicy::new(Door::Reauth, RequireMfa::None);
+        let verified = match check_password(auth, &caller.user.username, current, ip, policy).await
+        {
             Ok(verified) if verified.user.id == caller.user.id => verified,
             Ok(_) | Err(LoginError::InvalidCredentials) => return Err(AccountError::WrongPassword),
             Err(LoginError::Failed(failure)) => return Err(failure.into()),

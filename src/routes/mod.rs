@@ -129,6 +129,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             .route("/", web::get().to(pages::home::get::home))
             .route("/login", web::get().to(pages::login::get::login_form))
             .route("/login", web::post().to(pages::login::post::login))
+            .route(
+                "/login/mfa",
+                web::get().to(pages::login::mfa::second_step_form),
+            )
+            .route("/login/mfa", web::post().to(pages::login::mfa::second_step))
+            .route(
+                "/login/mfa/cancel",
+                web::post().to(pages::login::mfa::cancel),
+            )
             .route("/logout", web::post().to(pages::logout::logout))
             .route("/account", web::get().to(pages::account::get::account))
             .route(

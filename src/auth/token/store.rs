@@ -702,6 +702,11 @@ impl KeyStore {
         &self.master
     }
 
+    /// The master secret, shared (to move into blocking work: TOTP secrets are sealed with it).
+    pub fn master_arc(&self) -> Arc<MasterSecrets> {
+        self.master.clone()
+    }
+
     fn fresh(&self) -> bool {
         self.feed.trusted()
             && self.wanted.load(Ordering::Acquire) == self.loaded.load(Ordering::Acquire)

@@ -151,8 +151,16 @@ pub fn account_failure(e: AccountError) -> PageError {
         AccountError::LastAdmin => {
             PageError::Client(StatusCode::CONFLICT, AccountError::LastAdmin.to_string())
         }
-        other @ (AccountError::Invalid(_) | AccountError::Taken | AccountError::WrongPassword) => {
+        other @ (AccountError::Invalid(_)
+        | AccountError::Taken
+        | AccountError::WrongPassword
+        | AccountError::ReauthRequired
+        | AccountError::WrongCode
+        | AccountError::NoEnrolment) => {
             PageError::Client(StatusCode::UNPROCESSABLE_ENTITY, other.to_string())
+        }
+        other @ (AccountError::AlreadyEnrolled | AccountError::NoFactor) => {
+            PageError::Client(StatusCode::CONFLICT, other.to_string())
         }
     }
 }

@@ -83,7 +83,12 @@ pub async fn register(
             other @ (AccountError::WrongPassword
             | AccountError::CallerRevoked
             | AccountError::NotAdmin
-            | AccountError::LastAdmin),
+            | AccountError::LastAdmin
+            | AccountError::ReauthRequired
+            | AccountError::WrongCode
+            | AccountError::AlreadyEnrolled
+            | AccountError::NoEnrolment
+            | AccountError::NoFactor),
         ) => Err(anyhow::Error::new(other).context("registration").into()),
         Err(AccountError::Failed(failure)) => Err(failure.into()),
     }
