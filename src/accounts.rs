@@ -308,12 +308,39 @@ impl Accounts {
         password: Password,
         is_admin: bool,
     ) -> Result<User, AccountError> {
+        self.create_by(By::Operator, name, password, is_admin, false)
+            .await
+    }
+
+    /// As [`Accounts::create`], by an operator or an administrator (checked again inside the
+    /// transaction), optionally as a service account.
+    pub async fn create_by(
+        &self,
+        by: By<'_>,
+        name: Username,
+        password: Password,
+        is_admin: bool,
+        service: bool,
+    ) -> Result<User, AccountError> {
         let hash = self.hasher.hash(password).await.map_err(Failure::from)?;
+        let by = by.caller();
         let user = self
             .db
-            .run(move |conn| create_user(conn, &name, &hash, is_admin))
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    if let Some(caller) = &by {
+                        check_caller(conn, caller, true)?;
+                    }
+                    let mut user = create_user(conn, &name, &hash, is_admin)?;
+                    if service {
+                        users::set_service(conn, user.id, true)?;
+                        user.service = true;
+                    }
+                    Ok::<_, AccountError>(user)
+                })
+            })
             .await?;
-        tracing::info!(target: "audit", event = "user_created", user_id = user.id, username = %user.username, admin = is_admin);
+        tracing::info!(target: "audit", event = "user_created", user_id = user.id, username = %user.username, admin = is_admin, service);
         Ok(user)
     }
 

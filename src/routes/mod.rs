@@ -49,10 +49,6 @@ fn html(c: &Settings) -> bool {
     c.auth.mode.sessions()
 }
 
-fn api_registration(c: &Settings) -> bool {
-    c.auth.mode.tokens() && c.auth.registration
-}
-
 fn html_registration(c: &Settings) -> bool {
     c.auth.registration
 }
@@ -85,12 +81,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
         web::post().guard(gate(token_api)).to(api::revoke::revoke),
     )
     .route(
-        "/api/users",
-        web::post()
-            .guard(gate(api_registration))
-            .to(api::users::register),
-    )
-    .route(
         "/.well-known/jwks.json",
         web::get().guard(gate(token_api)).to(api::well_known::jwks),
     )
@@ -117,6 +107,25 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             .route(
                 "/users",
                 web::get().guard(gate(token_api)).to(api::users::list),
+            )
+            // Admins create users in every case; others only with `auth.registration`.
+            .route(
+                "/users",
+                web::post().guard(gate(token_api)).to(api::users::register),
+            )
+            .route(
+                "/users/{id}/mfa",
+                web::delete().guard(gate(token_api)).to(api::users::reset_mfa),
+            )
+            .route("/account/totp", web::post().to(api::account::start))
+            .route("/account/totp", web::delete().to(api::account::remove))
+            .route(
+                "/account/totp/confirm",
+                web::post().to(api::account::confirm),
+            )
+            .route(
+                "/account/totp/recovery-codes",
+                web::post().to(api::account::regenerate),
             ),
     );
 
