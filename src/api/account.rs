@@ -84,13 +84,17 @@ async fn enroller(
         let lookup = token.clone();
         let found = state
             .db
-            .run(move |conn| second_step::find(conn, &lookup, PendingDoor::Api).map_err(Failure::from))
+            .run(move |conn| {
+                second_step::find(conn, &lookup, PendingDoor::Api).map_err(Failure::from)
+            })
             .await?;
         return match found {
-            Found::Live(pending) if pending.purpose == Purpose::Enrolment => Ok(Enroller::Pending {
-                token,
-                user_id: pending.row.user_id,
-            }),
+            Found::Live(pending) if pending.purpose == Purpose::Enrolment => {
+                Ok(Enroller::Pending {
+                    token,
+                    user_id: pending.row.user_id,
+                })
+            }
             _ => Err(invalid_token()),
         };
     }

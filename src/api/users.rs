@@ -53,17 +53,25 @@ fn flag(body: &[u8], kind: super::body::BodyKind, name: &str) -> Result<bool, Ap
             match value.get(name) {
                 None | Some(serde_json::Value::Null) => Ok(false),
                 Some(serde_json::Value::Bool(b)) => Ok(*b),
-                Some(_) => Err(ApiError::InvalidRequest(format!("{name} must be true or false"))),
+                Some(_) => Err(ApiError::InvalidRequest(format!(
+                    "{name} must be true or false"
+                ))),
             }
         }
         super::body::BodyKind::Form => {
             let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
                 .map_err(|_| ApiError::InvalidRequest("the form could not be read".into()))?;
-            match pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()) {
+            match pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+            {
                 None => Ok(false),
                 Some("true") => Ok(true),
                 Some("false") => Ok(false),
-                Some(_) => Err(ApiError::InvalidRequest(format!("{name} must be true or false"))),
+                Some(_) => Err(ApiError::InvalidRequest(format!(
+                    "{name} must be true or false"
+                ))),
             }
         }
         super::body::BodyKind::Empty => Ok(false),

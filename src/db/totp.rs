@@ -48,6 +48,14 @@ pub fn is_active(conn: &mut AnyConnection, user_id: i64) -> QueryResult<bool> {
     Ok(n > 0)
 }
 
+/// The ids of users whose TOTP is active (for the admin page).
+pub fn active_user_ids(conn: &mut AnyConnection) -> QueryResult<Vec<i64>> {
+    ts::table
+        .filter(ts::confirmed_at.is_not_null())
+        .select(ts::user_id)
+        .load(conn)
+}
+
 /// Stores a new pending (unconfirmed) secret for the user, replacing a pending one; a
 /// confirmed secret is never replaced (returns 0 then).
 pub fn start(

@@ -115,7 +115,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             )
             .route(
                 "/users/{id}/mfa",
-                web::delete().guard(gate(token_api)).to(api::users::reset_mfa),
+                web::delete()
+                    .guard(gate(token_api))
+                    .to(api::users::reset_mfa),
             )
             .route("/account/totp", web::post().to(api::account::start))
             .route("/account/totp", web::delete().to(api::account::remove))
@@ -160,6 +162,22 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             .route(
                 "/account/sessions/{id}/end",
                 web::post().to(pages::account::post::end_session),
+            )
+            .route(
+                "/account/totp",
+                web::post().to(pages::account::post::start_totp),
+            )
+            .route(
+                "/account/totp/confirm",
+                web::post().to(pages::account::post::confirm_totp),
+            )
+            .route(
+                "/account/totp/remove",
+                web::post().to(pages::account::post::remove_totp),
+            )
+            .route(
+                "/account/recovery-codes",
+                web::post().to(pages::account::post::regenerate_codes),
             )
             .route("/admin", web::get().to(pages::admin::get::admin))
             .route(
