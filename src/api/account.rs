@@ -155,7 +155,7 @@ pub async fn start(
         .accounts
         .start_totp(&state.auth, enroller, reauth, &ip)
         .await?;
-    let issuer = crate::web::login::mfa::issuer_name(&state);
+    let issuer = crate::auth::mfa::totp::issuer(&state.config().public_url());
     Ok(json_no_store(StartedView {
         secret: started.secret.base32(),
         otpauth_uri: started.secret.otpauth_uri(&issuer, &username),

@@ -8,8 +8,8 @@ use diesel::prelude::*;
 use super::AnyConnection;
 use super::schema::pending_logins as pl;
 
-/// A row of `pending_logins`.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+/// A row of `pending_logins`; its `Debug` leaves the token's hash out.
+#[derive(Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = pl)]
 pub struct PendingRow {
     pub token_hash: String,
@@ -27,6 +27,18 @@ pub struct PendingRow {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub used_at: Option<NaiveDateTime>,
+}
+
+impl std::fmt::Debug for PendingRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingRow")
+            .field("user_id", &self.user_id)
+            .field("purpose", &self.purpose)
+            .field("door", &self.door)
+            .field("expires_at", &self.expires_at)
+            .field("used_at", &self.used_at)
+            .finish_non_exhaustive()
+    }
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &PendingRow) -> QueryResult<usize> {

@@ -135,6 +135,19 @@ impl TotpSecret {
     }
 }
 
+/// The issuer authenticator apps show next to the account: the public URL's host.
+pub fn issuer(public_url: &str) -> String {
+    let host = public_url
+        .split("://")
+        .nth(1)
+        .unwrap_or(public_url)
+        .split('/')
+        .next()
+        .filter(|h| !h.is_empty())
+        .unwrap_or("gatehouse");
+    format!("Gatehouse ({host})")
+}
+
 /// The QR code of `text` as an inline SVG element (black modules on white, four modules of
 /// quiet zone, scaled by CSS through its `viewBox`). Built from numbers only, so it is safe to
 /// put in a page unescaped.

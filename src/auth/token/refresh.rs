@@ -44,7 +44,7 @@ pub enum Rotation {
     /// A new token of the same family, for this user; `auth_time` is when the family's
     /// sign-in completed (a refresh is not a sign-in).
     Rotated {
-        user: User,
+        user: Box<User>,
         issued: Issued,
         auth_time: NaiveDateTime,
     },
@@ -240,7 +240,7 @@ pub fn rotate(
                     let token = insert_token(conn, user.id, family, checked, policy.ttl)?;
                     Ok((
                         Rotation::Rotated {
-                            user,
+                            user: Box::new(user),
                             issued: Issued {
                                 token,
                                 family_id: row.family_id,

@@ -143,18 +143,9 @@ async fn enrol_view(
     })
 }
 
-/// The issuer authenticator apps show: the public URL's host.
+/// The issuer authenticator apps show, for this server.
 pub fn issuer_name(state: &AppState) -> String {
-    let url = state.config().public_url();
-    let host = url
-        .split("://")
-        .nth(1)
-        .unwrap_or(&url)
-        .split('/')
-        .next()
-        .unwrap_or("gatehouse")
-        .to_string();
-    format!("Gatehouse ({host})")
+    crate::auth::mfa::totp::issuer(&state.config().public_url())
 }
 
 /// Renders the step page for the pending sign-in `token` names.
