@@ -18,9 +18,9 @@ use chrono::NaiveDateTime;
 
 use super::Authenticator;
 use super::lockout::{Refused, user_subject};
-use super::mfa::{NextStep, SignInPolicy, next_step};
+use super::mfa::{NextStep, SignInPolicy, has_second_factor, next_step};
 use crate::db::models::User;
-use crate::db::{DbError, totp, users, write_transaction};
+use crate::db::{DbError, users, write_transaction};
 use crate::domain::clock::now;
 use crate::domain::{Password, Username};
 use crate::error::Failure;
@@ -179,7 +179,7 @@ async fn confirm(
                 let Some(fresh) = users::find(conn, id)?.filter(|f| verified.still_holds(f)) else {
                     return Ok(None);
                 };
-                let next = next_step(&fresh, totp::is_active(conn, id)?, policy);
+                let next = next_step(&fresh, has_second_factor(conn, id)?, policy);
                 if next == NextStep::Done {
                     users::record_login(conn, id)?;
                 }

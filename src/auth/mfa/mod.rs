@@ -148,6 +148,12 @@ pub fn factors(
     })
 }
 
+/// Whether the user has a second factor that a sign-in must pass (the one question the
+/// password check asks; a new kind of factor answers here too).
+pub fn has_second_factor(conn: &mut AnyConnection, user_id: i64) -> Result<bool, DbError> {
+    Ok(totp_rows::is_active(conn, user_id)?)
+}
+
 /// Why a factor could not be checked.
 #[derive(Debug, thiserror::Error)]
 pub enum FactorError {
