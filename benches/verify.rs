@@ -32,6 +32,7 @@ fn user() -> User {
         created_at: now,
         updated_at: now,
         sessions_revoked_at: None,
+        service: false,
     }
 }
 

@@ -9,12 +9,18 @@
 //! session store is cleaned up. Changes that alter what is cached about a user without ending
 //! anything (promotion, re-enabling) go the same way.
 
+mod mfa;
+
+pub use self::mfa::{Enroller, Keep, Reauth, Started};
+
 use crate::auth::lockout::{self, Lockout, Refused};
 use crate::auth::login::{LoginError, check_password};
+use crate::auth::mfa::{Door, SignInPolicy};
 use crate::auth::password::PasswordHasher;
 use crate::auth::strategy::session::is_current;
 use crate::auth::token::refresh::{self, Rotation};
 use crate::auth::{Authenticated, Authenticator, Credential};
+use crate::config::RequireMfa;
 use crate::db::changes::{self, Change};
 use crate::db::models::User;
 use crate::db::users::CreateUserError;
@@ -47,6 +53,21 @@ pub enum AccountError {
     /// The change would leave no enabled administrator.
     #[error("The last enabled administrator cannot be disabled, demoted or deleted.")]
     LastAdmin,
+    /// The change needs the current password (the sign-in is more than 10 minutes old).
+    #[error("Enter your current password: your sign-in is more than 10 minutes old.")]
+    ReauthRequired,
+    /// A TOTP code that does not match (or was already used).
+    #[error("The code is wrong or was already used.")]
+    WrongCode,
+    /// TOTP is already on: it must be removed before enrolling again.
+    #[error("Two-factor authentication is already on; remove it first to enrol again.")]
+    AlreadyEnrolled,
+    /// No enrolment to confirm (never started, or started more than 15 minutes ago).
+    #[error("No TOTP enrolment is waiting for confirmation; start again.")]
+    NoEnrolment,
+    /// The user has no second factor to remove or regenerate codes for.
+    #[error("Two-factor authentication is not on.")]
+    NoFactor,
     #[error(transparent)]
     Failed(#[from] Failure),
 }
@@ -222,20 +243,33 @@ impl Accounts {
         F: FnOnce(&mut AnyConnection) -> Result<(T, Option<Change>), AccountError> + Send + 'static,
         T: Send + 'static,
     {
-        let (value, change) = self
+        self.commit_all(move |conn| {
+            change(conn).map(|(value, change)| (value, change.into_iter().collect()))
+        })
+        .await
+    }
+
+    /// As [`Accounts::commit`], for a change that reports several [`Change`]s: recorded and
+    /// published in their order.
+    async fn commit_all<T, F>(&self, change: F) -> Result<T, AccountError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<(T, Vec<Change>), AccountError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (value, made) = self
             .db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
-                    let (value, change) = change(conn)?;
-                    if let Some(change) = &change {
-                        changes::record(conn, change)?;
+                    let (value, made) = change(conn)?;
+                    for one in &made {
+                        changes::record(conn, one)?;
                     }
-                    Ok::<_, AccountError>((value, change))
+                    Ok::<_, AccountError>((value, made))
                 })
             })
             .await?;
-        if let Some(change) = change {
-            self.publish(change).await;
+        for one in made {
+            self.publish(one).await;
         }
         Ok(value)
     }
@@ -274,12 +308,39 @@ impl Accounts {
         password: Password,
         is_admin: bool,
     ) -> Result<User, AccountError> {
+        self.create_by(By::Operator, name, password, is_admin, false)
+            .await
+    }
+
+    /// As [`Accounts::create`], by an operator or an administrator (checked again inside the
+    /// transaction), optionally as a service account.
+    pub async fn create_by(
+        &self,
+        by: By<'_>,
+        name: Username,
+        password: Password,
+        is_admin: bool,
+        service: bool,
+    ) -> Result<User, AccountError> {
         let hash = self.hasher.hash(password).await.map_err(Failure::from)?;
+        let by = by.caller();
         let user = self
             .db
-            .run(move |conn| create_user(conn, &name, &hash, is_admin))
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    if let Some(caller) = &by {
+                        check_caller(conn, caller, true)?;
+                    }
+                    let mut user = create_user(conn, &name, &hash, is_admin)?;
+                    if service {
+                        users::set_service(conn, user.id, true)?;
+                        user.service = true;
+                    }
+                    Ok::<_, AccountError>(user)
+                })
+            })
             .await?;
-        tracing::info!(target: "audit", event = "user_created", user_id = user.id, username = %user.username, admin = is_admin);
+        tracing::info!(target: "audit", event = "user_created", user_id = user.id, username = %user.username, admin = is_admin, service);
         Ok(user)
     }
 
@@ -299,7 +360,9 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         new.check_policy(min_length)
             .map_err(AccountError::Invalid)?;
-        let verified = match check_password(auth, &caller.user.username, current, ip).await {
+        let policy = SignInPolicy::new(Door::Reauth, RequireMfa::None);
+        let verified = match check_password(auth, &caller.user.username, current, ip, policy).await
+        {
             Ok(verified) if verified.user.id == caller.user.id => verified,
             Ok(_) | Err(LoginError::InvalidCredentials) => return Err(AccountError::WrongPassword),
             Err(LoginError::Failed(failure)) => return Err(failure.into()),

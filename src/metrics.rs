@@ -25,7 +25,18 @@ pub struct Metrics {
     pub cache_lookups: IntCounterVec,
     /// Configuration reloads by result (`ok`, or `error`: the configuration in force was kept).
     pub config_reloads: IntCounterVec,
+    /// Second-factor checks by factor ([`FACTORS`]) and result (`ok`, `failed`).
+    pub second_factor: IntCounterVec,
+    /// Second factors enrolled (TOTP confirmed).
+    pub mfa_enrolments: IntCounter,
+    /// Second factors removed, by whom (`user`, `admin`).
+    pub mfa_removals: IntCounterVec,
+    /// Recovery codes used to sign in.
+    pub recovery_codes_used: IntCounter,
 }
+
+/// The second factors counted in `second_factor_total` (a fixed label set).
+pub const FACTORS: [&str; 2] = ["totp", "recovery_code"];
 
 /// The hit and miss counters of one cache.
 #[derive(Clone)]
@@ -107,6 +118,40 @@ impl Metrics {
         for result in ["ok", "error"] {
             config_reloads.with_label_values(&[result]);
         }
+        let second_factor = IntCounterVec::new(
+            Opts::new(
+                "second_factor_total",
+                "Second-factor checks by factor (totp, recovery_code) and result (ok, failed)",
+            ),
+            &["factor", "result"],
+        )?;
+        let mfa_enrolments = IntCounter::new(
+            "mfa_enrolments_total",
+            "Second factors enrolled (TOTP confirmed)",
+        )?;
+        let mfa_removals = IntCounterVec::new(
+            Opts::new(
+                "mfa_removals_total",
+                "Second factors removed, by whom (user, admin)",
+            ),
+            &["by"],
+        )?;
+        let recovery_codes_used = IntCounter::new(
+            "recovery_codes_used_total",
+            "Recovery codes used to sign in",
+        )?;
+        registry.register(Box::new(second_factor.clone()))?;
+        registry.register(Box::new(mfa_enrolments.clone()))?;
+        registry.register(Box::new(mfa_removals.clone()))?;
+        registry.register(Box::new(recovery_codes_used.clone()))?;
+        for factor in FACTORS {
+            for result in ["ok", "failed"] {
+                second_factor.with_label_values(&[factor, result]);
+            }
+        }
+        for by in ["user", "admin"] {
+            mfa_removals.with_label_values(&[by]);
+        }
         Ok(Self {
             registry,
             http_requests,
@@ -118,6 +163,10 @@ impl Metrics {
             password_checks,
             cache_lookups,
             config_reloads,
+            second_factor,
+            mfa_enrolments,
+            mfa_removals,
+            recovery_codes_used,
         })
     }
 

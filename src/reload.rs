@@ -106,6 +106,7 @@ pub const LIVE_KEYS: &[&str] = &[
     "auth.mode",
     "auth.basic",
     "auth.registration",
+    "auth.require_mfa",
     "session.ttl",
     "session.idle_timeout",
     "token.algorithm",

@@ -32,9 +32,14 @@ pub enum ApiError {
     /// Token endpoint: bad username or password.
     #[error("invalid username or password")]
     InvalidCredentials { basic: bool },
-    /// Token endpoint: bad, expired, revoked or reused refresh token.
+    /// Token endpoint: bad, expired, revoked or reused refresh token; a wrong second factor or
+    /// a bad `mfa_token`.
     #[error("{0}")]
     InvalidGrant(&'static str),
+    /// Token endpoint: the password is right and the sign-in waits for its second step
+    /// (`mfa_required`) or, under `auth.require_mfa`, for enrolment (`mfa_enrollment_required`).
+    #[error("second factor required")]
+    MfaRequired { mfa_token: String, enrollment: bool },
     #[error("{0}")]
     InvalidRequest(String),
     #[error("unsupported grant type")]
@@ -83,6 +88,20 @@ impl From<AccountError> for ApiError {
                 challenges: vec![format!("Bearer realm=\"{REALM}\"")],
             },
             AccountError::NotAdmin => Self::InsufficientScope,
+            AccountError::ReauthRequired => Self::InvalidRequest(
+                "password is required: the sign-in is more than 10 minutes old".into(),
+            ),
+            AccountError::WrongCode => {
+                Self::InvalidRequest("the code is wrong or was already used".into())
+            }
+            AccountError::NoEnrolment => Self::InvalidRequest(
+                "no TOTP enrolment is waiting for confirmation; start one with POST /api/account/totp"
+                    .into(),
+            ),
+            AccountError::AlreadyEnrolled => {
+                Self::Conflict("TOTP is already on; remove it first to enrol again")
+            }
+            AccountError::NoFactor => Self::Conflict("TOTP is not on"),
             AccountError::Failed(failure) => Self::Failed(failure),
         }
     }
@@ -126,6 +145,12 @@ impl ApiError {
             Self::InsufficientScope => "insufficient_scope",
             Self::Csrf => "invalid_csrf_token",
             Self::InvalidCredentials { .. } | Self::InvalidGrant(_) => "invalid_grant",
+            Self::MfaRequired {
+                enrollment: false, ..
+            } => "mfa_required",
+            Self::MfaRequired {
+                enrollment: true, ..
+            } => "mfa_enrollment_required",
             Self::InvalidRequest(_) | Self::UnsupportedMediaType(_) | Self::PayloadTooLarge => {
                 "invalid_request"
             }
@@ -149,13 +174,24 @@ impl ApiError {
                     .into()
             }
             Self::InvalidCredentials { .. } => "invalid username or password".into(),
+            Self::MfaRequired {
+                enrollment: false, ..
+            } => "a second factor is required: complete with grant_type urn:gatehouse:mfa-otp \
+                  (mfa_token, otp) or urn:gatehouse:mfa-recovery (mfa_token, recovery_code)"
+                .into(),
+            Self::MfaRequired {
+                enrollment: true, ..
+            } => "a second factor must be enrolled first: use mfa_token as a bearer token on \
+                  POST /api/account/totp and /api/account/totp/confirm, then complete with \
+                  grant_type urn:gatehouse:mfa-otp"
+                .into(),
             Self::InvalidGrant(d) | Self::UnsupportedMediaType(d) | Self::Conflict(d) => {
                 (*d).into()
             }
             Self::InvalidRequest(d) | Self::Unprocessable(d) => d.clone(),
-            Self::UnsupportedGrantType => {
-                "grant_type must be \"password\" or \"refresh_token\"".into()
-            }
+            Self::UnsupportedGrantType => "grant_type must be \"password\", \"refresh_token\", \
+                 \"urn:gatehouse:mfa-otp\" or \"urn:gatehouse:mfa-recovery\""
+                .into(),
             Self::PayloadTooLarge => "the request body is too large".into(),
             Self::NotFound => "no such endpoint".into(),
             Self::Failed(Failure::Busy) => "too many logins at once; retry shortly".into(),
@@ -194,7 +230,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Unauthorized { .. } | Self::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
-            Self::InvalidCredentials { .. } => StatusCode::UNAUTHORIZED,
+            Self::InvalidCredentials { .. } | Self::MfaRequired { .. } => StatusCode::UNAUTHORIZED,
             Self::InsufficientScope | Self::Csrf => StatusCode::FORBIDDEN,
             Self::InvalidGrant(_) | Self::InvalidRequest(_) | Self::UnsupportedGrantType => {
                 StatusCode::BAD_REQUEST
@@ -229,6 +265,13 @@ impl ResponseError for ApiError {
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             _ => {}
+        }
+        if let Self::MfaRequired { mfa_token, .. } = self {
+            return response.json(json!({
+                "error": self.code(),
+                "error_description": self.description(),
+                "mfa_token": mfa_token,
+            }));
         }
         response.json(json!({
             "error": self.code(),

@@ -25,6 +25,19 @@ impl FromRequest for Caller {
 /// A caller with the `admin` role; others get 403 `insufficient_scope`.
 pub struct AdminCaller(pub Authenticated);
 
+impl AdminCaller {
+    /// Resolves the administrator now, after the body arrived (for writes: the extractor
+    /// would decide on facts from when the head arrived).
+    pub async fn after_body(req: &HttpRequest) -> Result<Self, ApiError> {
+        let who = AppState::resolve(req, AuthCheck::any()).await?;
+        if who.user.is_admin {
+            Ok(AdminCaller(who))
+        } else {
+            Err(ApiError::InsufficientScope)
+        }
+    }
+}
+
 impl FromRequest for AdminCaller {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;

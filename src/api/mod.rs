@@ -2,6 +2,7 @@
 //! Handlers ask `auth` who is calling (`extract`) and translate failures into RFC 6749/6750
 //! answers (`error`); the routes are wired in the `routes` module.
 
+pub mod account;
 pub mod body;
 pub mod error;
 pub mod extract;

@@ -27,7 +27,12 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
             "token_endpoint": format!("{base}/api/token"),
             "revocation_endpoint": format!("{base}/api/token/revoke"),
             "jwks_uri": format!("{base}/.well-known/jwks.json"),
-            "grant_types_supported": ["password", "refresh_token"],
+            "grant_types_supported": [
+                "password",
+                "refresh_token",
+                super::token::GRANT_MFA_OTP,
+                super::token::GRANT_MFA_RECOVERY,
+            ],
             "response_types_supported": [],
             "token_endpoint_auth_methods_supported": ["none"],
             "revocation_endpoint_auth_methods_supported": ["none"],

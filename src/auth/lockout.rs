@@ -138,6 +138,33 @@ impl Lockout {
         })
     }
 
+    /// Reserves a try for the client address alone (a second step whose user is unknown: an
+    /// unknown `mfa_token`), refused when the address is locked.
+    pub fn reserve_ip(&self, conn: &mut AnyConnection, ip: &str) -> Result<Attempt, Refused> {
+        let limits = self.limits.load();
+        write_transaction(conn, |conn| {
+            let locks = Self::reserve_one(
+                conn,
+                Kind::Ip,
+                ip,
+                (limits.max_per_ip, limits.window),
+                now(),
+            )?;
+            Ok(Attempt { locks })
+        })
+    }
+
+    /// Gives back a try reserved by [`Lockout::reserve_ip`].
+    pub fn cancel_ip(&self, conn: &mut AnyConnection, ip: &str) -> Result<(), DbError> {
+        let limits = self.limits.load();
+        Ok(login_failures::release(
+            conn,
+            Kind::Ip,
+            ip,
+            limits.max_per_ip,
+        )?)
+    }
+
     /// The try succeeded: the username's count is cleared (not the address's: one good
     /// account must not let an address keep guessing others), and the address's reservation
     /// is given back.
@@ -150,8 +177,9 @@ impl Lockout {
         })
     }
 
-    /// The try could not be checked at all (the hashing queue was full): both reservations
-    /// are given back.
+    /// The try could not be checked at all (the hashing queue was full), or was a correct
+    /// password whose sign-in still waits for a second factor (only a completed sign-in clears
+    /// the username's count): both reservations are given back.
     pub fn cancel(&self, conn: &mut AnyConnection, user: &str, ip: &str) -> Result<(), DbError> {
         let limits = self.limits.load();
         write_transaction(conn, |conn| {

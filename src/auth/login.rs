@@ -8,11 +8,17 @@
 //! failure costs the same; a success re-reads the user in a transaction and counts as a failure
 //! if the password changed or the user's credentials were revoked meanwhile; an upgrade of the
 //! hash to the configured cost is a compare-and-swap on the hash just checked.
+//!
+//! A correct password completes the sign-in only when nothing is left ([`NextStep::Done`]):
+//! then the username's count is cleared. When a second factor (or, under `auth.require_mfa`,
+//! enrolment) is left, the password only gives its own reservation back: a correct password
+//! alone never clears the count (or it would be an unlimited oracle for the second factor).
 
 use chrono::NaiveDateTime;
 
 use super::Authenticator;
 use super::lockout::{Refused, user_subject};
+use super::mfa::{NextStep, SignInPolicy, has_second_factor, next_step};
 use crate::db::models::User;
 use crate::db::{DbError, users, write_transaction};
 use crate::domain::clock::now;
@@ -39,6 +45,8 @@ pub struct Verified {
     /// session, a refresh family) date from then, so a revocation that commits while bcrypt
     /// runs still ends them.
     pub checked_at: NaiveDateTime,
+    /// What is left of the sign-in after this password.
+    pub next: NextStep,
 }
 
 impl Verified {
@@ -58,13 +66,15 @@ fn shown(username: &str) -> String {
     format!("{:?}", username.chars().take(80).collect::<String>())
 }
 
-/// Checks a username and password from the client address `ip` (its lockout key).
+/// Checks a username and password from the client address `ip` (its lockout key), typed at
+/// the door `policy` names.
 #[tracing::instrument(skip_all, fields(username = %shown(username), ip))]
 pub async fn check_password(
     auth: &Authenticator,
     username: &str,
     password: Password,
     ip: &str,
+    policy: SignInPolicy,
 ) -> Result<Verified, LoginError> {
     let subject = user_subject(username);
     let key = Username::parse(username).ok().map(|name| name.key());
@@ -111,7 +121,12 @@ pub async fn check_password(
     };
     let verified = match user {
         Some(user) if matched && !user.disabled => {
-            confirm(auth, Verified { user, checked_at }, &subject, ip).await?
+            let verified = Verified {
+                user,
+                checked_at,
+                next: NextStep::Done,
+            };
+            confirm(auth, verified, &subject, ip, policy).await?
         }
         _ => None,
     };
@@ -134,37 +149,51 @@ pub async fn check_password(
         return Err(LoginError::InvalidCredentials);
     };
     upgrade_hash(auth, &verified.user, password).await;
-    auth.metrics.logins.with_label_values(&["ok"]).inc();
-    tracing::info!(target: "audit", event = "login_ok", user_id = verified.user.id, username = %shown(&verified.user.username), ip);
+    if verified.next == NextStep::Done {
+        auth.metrics.logins.with_label_values(&["ok"]).inc();
+        tracing::info!(target: "audit", event = "login_ok", user_id = verified.user.id, username = %shown(&verified.user.username), ip);
+    } else {
+        tracing::info!(target: "audit", event = "password_ok_second_step", user_id = verified.user.id, username = %shown(&verified.user.username), next = ?verified.next, ip);
+    }
     Ok(verified)
 }
 
 /// After a matching password: re-reads the user in a transaction and, if the check still
-/// holds, clears the username's count, gives the address's try back and records the login.
-/// `None` when the password changed or the user was disabled or revoked while bcrypt ran.
+/// holds, tells what is left of the sign-in. A complete sign-in clears the username's count,
+/// gives the address's try back and records the login; one that waits for a second step only
+/// gives both tries back. `None` when the password changed or the user was disabled or
+/// revoked while bcrypt ran.
 async fn confirm(
     auth: &Authenticator,
-    verified: Verified,
+    mut verified: Verified,
     subject: &str,
     ip: &str,
+    policy: SignInPolicy,
 ) -> Result<Option<Verified>, Failure> {
     let (lockout, subject, ip) = (auth.lockout.clone(), subject.to_string(), ip.to_string());
     let id = verified.user.id;
     let holds = auth
         .db
         .run(move |conn| {
-            let holds = write_transaction(conn, |conn| -> Result<bool, DbError> {
-                let holds =
-                    users::find(conn, id)?.is_some_and(|fresh| verified.still_holds(&fresh));
-                if holds {
+            let next = write_transaction(conn, |conn| -> Result<Option<NextStep>, DbError> {
+                let Some(fresh) = users::find(conn, id)?.filter(|f| verified.still_holds(f)) else {
+                    return Ok(None);
+                };
+                let next = next_step(&fresh, has_second_factor(conn, id)?, policy);
+                if next == NextStep::Done {
                     users::record_login(conn, id)?;
                 }
-                Ok(holds)
+                Ok(Some(next))
             })?;
-            if holds {
-                lockout.succeeded(conn, &subject, &ip)?;
+            match next {
+                Some(NextStep::Done) => lockout.succeeded(conn, &subject, &ip)?,
+                Some(_) => lockout.cancel(conn, &subject, &ip)?,
+                None => {}
             }
-            Ok::<_, Failure>(holds.then_some(verified))
+            Ok::<_, Failure>(next.map(|next| {
+                verified.next = next;
+                verified
+            }))
         })
         .await?;
     Ok(holds)

@@ -15,6 +15,7 @@ pub mod chain;
 pub mod csrf;
 pub mod lockout;
 pub mod login;
+pub mod mfa;
 pub mod password;
 pub mod strategy;
 pub mod token;

@@ -107,9 +107,11 @@ pub fn run(cmd: KeysCommand, settings: &Settings) -> anyhow::Result<()> {
             let db = super::open_database(settings)?;
             let mut conn = db.get()?;
             let master = keys::open_master(settings, &mut conn, false)?;
-            let count = keys::reseal(&mut conn, &master)?;
+            let done = keys::reseal_all(&mut conn, &master)?;
             println!(
-                "re-sealed {count} key(s) under master secret {}",
+                "re-sealed {} key(s) and {} TOTP secret(s) under master secret {}",
+                done.keys,
+                done.totp_secrets,
                 master.sealing_id()
             );
             Ok(())

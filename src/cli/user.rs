@@ -1,4 +1,4 @@
-//! `gatehouse user add|passwd|disable|enable|delete|list`.
+//! `gatehouse user add|passwd|disable|enable|delete|unlock|list|mfa|mfa-reset|service`.
 
 use std::io::{BufRead, IsTerminal};
 
@@ -24,6 +24,10 @@ pub enum UserCommand {
         /// Make the user an administrator.
         #[arg(long)]
         admin: bool,
+        /// Make the user a service account: HTTP Basic with the password alone, second
+        /// factor or not.
+        #[arg(long)]
+        service: bool,
         /// Read the password from the first line of standard input instead of the terminal.
         #[arg(long)]
         password_stdin: bool,
@@ -48,6 +52,19 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show a user's second factors (and recovery codes left).
+    Mfa { name: String },
+    /// Remove every second factor of a user; their sessions and refresh tokens end too.
+    MfaReset { name: String },
+    /// Mark a user as a service account (on) or not (off).
+    Service { name: String, state: OnOff },
+}
+
+/// `on` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 /// What `user list --json` prints of a user.
@@ -57,6 +74,7 @@ struct UserView<'a> {
     username: &'a str,
     admin: bool,
     disabled: bool,
+    service: bool,
     created_at: String,
     last_login_at: Option<String>,
 }
@@ -68,6 +86,7 @@ impl<'a> From<&'a User> for UserView<'a> {
             username: &u.username,
             admin: u.is_admin,
             disabled: u.disabled,
+            service: u.service,
             created_at: u.created_at.and_utc().to_rfc3339(),
             last_login_at: u.last_login_at.map(|t| t.and_utc().to_rfc3339()),
         }
@@ -145,6 +164,7 @@ async fn run_async(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> 
         UserCommand::Add {
             name,
             admin,
+            service,
             password_stdin,
         } => {
             let username = Username::parse(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -157,14 +177,25 @@ async fn run_async(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> 
             }
             let password = read_password(password_stdin, min_length)?;
             let user = accounts
-                .create(username, password, admin)
+                .create_by(By::Operator, username, password, admin, service)
                 .await
                 .map_err(|e| account_error(&name, e))?;
+            let mut roles = Vec::new();
+            if admin {
+                roles.push("admin");
+            }
+            if service {
+                roles.push("service account");
+            }
             println!(
                 "created user '{}' (id {}){}",
                 user.username,
                 user.id,
-                if admin { " as admin" } else { "" }
+                if roles.is_empty() {
+                    String::new()
+                } else {
+                    format!(" as {}", roles.join(" and "))
+                }
             );
         }
         UserCommand::Passwd {
@@ -224,6 +255,56 @@ async fn run_async(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> 
                 (false, true) => println!("'{name}' was not locked"),
                 (false, false) => bail!("no user or lock named '{name}'"),
             }
+        }
+        UserCommand::Mfa { name } => {
+            let user = find_user(&db, &name).await?;
+            let id = user.id;
+            let factors = with_conn(&db, move |c| {
+                Ok(crate::auth::mfa::factors(
+                    c,
+                    id,
+                    crate::domain::clock::now(),
+                )?)
+            })
+            .await?;
+            let totp = if factors.totp {
+                "on"
+            } else if factors.totp_pending {
+                "enrolment started, not confirmed"
+            } else {
+                "off"
+            };
+            println!("user '{}':", user.username);
+            println!("  totp: {totp}");
+            println!("  recovery codes left: {}", factors.recovery_left);
+            println!(
+                "  service account: {}",
+                if user.service { "yes" } else { "no" }
+            );
+        }
+        UserCommand::MfaReset { name } => {
+            let user = find_user(&db, &name).await?;
+            accounts
+                .reset_second_factors(By::Operator, user.id)
+                .await
+                .map_err(|e| account_error(&name, e))?;
+            println!(
+                "second factors of '{}' removed (TOTP and recovery codes); their sessions and refresh tokens were ended",
+                user.username
+            );
+        }
+        UserCommand::Service { name, state } => {
+            let user = find_user(&db, &name).await?;
+            let on = state == OnOff::On;
+            accounts
+                .set_service(By::Operator, user.id, on)
+                .await
+                .map_err(|e| account_error(&name, e))?;
+            println!(
+                "'{}' is {} a service account",
+                user.username,
+                if on { "now" } else { "no longer" }
+            );
         }
         UserCommand::List { json } => {
             let all = with_conn(&db, |c| Ok(users::list(c)?)).await?;

@@ -156,6 +156,8 @@ pub struct AuthSettings {
     pub mode: AuthMode,
     pub basic: bool,
     pub registration: bool,
+    /// Who must have a second factor: without one, a sign-in leads to enrolment first.
+    pub require_mfa: RequireMfa,
 }
 
 impl Default for AuthSettings {
@@ -164,6 +166,28 @@ impl Default for AuthSettings {
             mode: AuthMode::Both,
             basic: false,
             registration: false,
+            require_mfa: RequireMfa::None,
+        }
+    }
+}
+
+/// `auth.require_mfa`: whose sign-in is held until they enrol a second factor. Service
+/// accounts are never held (they sign in with a password alone over HTTP Basic).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequireMfa {
+    None,
+    Admins,
+    All,
+}
+
+impl RequireMfa {
+    /// Whether a user (an administrator or not) must have a second factor.
+    pub fn applies_to(self, is_admin: bool) -> bool {
+        match self {
+            Self::None => false,
+            Self::Admins => is_admin,
+            Self::All => true,
         }
     }
 }

@@ -9,10 +9,13 @@ pub mod key_store;
 pub mod login_failures;
 pub mod meta;
 pub mod models;
+pub mod pending_logins;
 pub mod pool;
+pub mod recovery_codes;
 pub mod refresh_tokens;
 pub mod schema;
 pub mod sessions;
+pub mod totp;
 pub mod users;
 
 pub use pool::{AnyConnection, Database, DatabaseUrl, DbError, write_transaction};

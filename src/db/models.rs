@@ -21,6 +21,8 @@ pub struct User {
     pub updated_at: NaiveDateTime,
     /// Sessions signed in before this instant are revoked.
     pub sessions_revoked_at: Option<NaiveDateTime>,
+    /// A service account: HTTP Basic with the password alone, second factor or not.
+    pub service: bool,
 }
 
 impl std::fmt::Debug for User {
@@ -31,6 +33,7 @@ impl std::fmt::Debug for User {
             .field("username", &self.username)
             .field("is_admin", &self.is_admin)
             .field("disabled", &self.disabled)
+            .field("service", &self.service)
             .finish_non_exhaustive()
     }
 }
@@ -100,9 +103,19 @@ pub struct RefreshTokenRow {
     pub checked_at: Option<NaiveDateTime>,
     /// When the family started (see [`RefreshTokenRow::family_started_at`]).
     pub family_created_at: Option<NaiveDateTime>,
+    /// When the family's sign-in completed (every factor); carried over by rotation.
+    pub auth_time: Option<NaiveDateTime>,
 }
 
 impl RefreshTokenRow {
+    /// When the family's sign-in completed: the access tokens' `auth_time`. Rows from before
+    /// the column fall back to the sign-in check.
+    pub fn family_auth_time(&self) -> NaiveDateTime {
+        self.auth_time
+            .or(self.checked_at)
+            .unwrap_or(self.created_at)
+    }
+
     /// When the token's family started: its first sign-in, the origin of
     /// `token.refresh_max_age`. A row without the column's value (written by an older binary
     /// during an upgrade) falls back to the family's sign-in check, then to its own creation.
@@ -124,4 +137,5 @@ pub struct NewRefreshToken<'a> {
     pub expires_at: NaiveDateTime,
     pub checked_at: NaiveDateTime,
     pub family_created_at: NaiveDateTime,
+    pub auth_time: NaiveDateTime,
 }

@@ -19,6 +19,52 @@ pub fn find_by_hash(conn: &mut AnyConnection, hash: &str) -> QueryResult<Option<
         .optional()
 }
 
+/// Any row of a family (they all carry the family's facts).
+pub fn any_of_family(
+    conn: &mut AnyConnection,
+    family_id: &str,
+) -> QueryResult<Option<RefreshTokenRow>> {
+    rt::table
+        .filter(rt::family_id.eq(family_id))
+        .select(RefreshTokenRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Revokes every token of a user except those of the family `keep`.
+pub fn revoke_for_user_except(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    keep: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        rt::table
+            .filter(rt::user_id.eq(user_id))
+            .filter(rt::family_id.ne(keep))
+            .filter(rt::revoked_at.is_null()),
+    )
+    .set(rt::revoked_at.eq(now))
+    .execute(conn)
+}
+
+/// Carries a live family over a revocation of its user's credentials (stamped at or before
+/// `now`): its sign-in counts as checked at `now`, so it alone stays valid. Its `auth_time`
+/// is unchanged.
+pub fn carry_family_over(
+    conn: &mut AnyConnection,
+    family_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        rt::table
+            .filter(rt::family_id.eq(family_id))
+            .filter(rt::revoked_at.is_null()),
+    )
+    .set(rt::checked_at.eq(Some(now)))
+    .execute(conn)
+}
+
 /// Marks a live token used, atomically: of several concurrent callers exactly one gets 1.
 pub fn mark_used(conn: &mut AnyConnection, hash: &str, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(

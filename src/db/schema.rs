@@ -48,6 +48,7 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
         checked_at -> Nullable<Timestamp>,
         family_created_at -> Nullable<Timestamp>,
+        auth_time -> Nullable<Timestamp>,
     }
 }
 
@@ -74,6 +75,43 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         sessions_revoked_at -> Nullable<Timestamp>,
+        service -> Bool,
+    }
+}
+
+diesel::table! {
+    totp_secrets (user_id) {
+        user_id -> BigInt,
+        sealed -> Binary,
+        sealed_with -> Text,
+        created_at -> Timestamp,
+        confirmed_at -> Nullable<Timestamp>,
+        last_step -> BigInt,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        code_hash -> Text,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    pending_logins (token_hash) {
+        token_hash -> Text,
+        user_id -> BigInt,
+        purpose -> Text,
+        door -> Text,
+        next_path -> Nullable<Text>,
+        checked_at -> Timestamp,
+        password_changed_at -> Timestamp,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
     }
 }
 
@@ -86,13 +124,19 @@ diesel::table! {
 
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(totp_secrets -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
+diesel::joinable!(pending_logins -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     changes,
     key_store,
     login_failures,
     meta,
+    pending_logins,
+    recovery_codes,
     refresh_tokens,
     sessions,
+    totp_secrets,
     users
 );

@@ -153,6 +153,13 @@ pub fn set_admin(conn: &mut AnyConnection, id: i64, is_admin: bool) -> QueryResu
         .execute(conn)
 }
 
+#[tracing::instrument(skip(conn))]
+pub fn set_service(conn: &mut AnyConnection, id: i64, service: bool) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set((users::service.eq(service), users::updated_at.eq(now())))
+        .execute(conn)
+}
+
 pub fn record_login(conn: &mut AnyConnection, id: i64) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
         .set(users::last_login_at.eq(now()))
@@ -161,8 +168,17 @@ pub fn record_login(conn: &mut AnyConnection, id: i64) -> QueryResult<usize> {
 
 /// Marks every session signed in before now as revoked.
 pub fn revoke_sessions(conn: &mut AnyConnection, id: i64) -> QueryResult<usize> {
+    revoke_sessions_at(conn, id, now())
+}
+
+/// Marks every session signed in before `at` as revoked.
+pub fn revoke_sessions_at(
+    conn: &mut AnyConnection,
+    id: i64,
+    at: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
-        .set(users::sessions_revoked_at.eq(Some(now())))
+        .set(users::sessions_revoked_at.eq(Some(at)))
         .execute(conn)
 }
 

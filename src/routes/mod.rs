@@ -49,10 +49,6 @@ fn html(c: &Settings) -> bool {
     c.auth.mode.sessions()
 }
 
-fn api_registration(c: &Settings) -> bool {
-    c.auth.mode.tokens() && c.auth.registration
-}
-
 fn html_registration(c: &Settings) -> bool {
     c.auth.registration
 }
@@ -85,12 +81,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
         web::post().guard(gate(token_api)).to(api::revoke::revoke),
     )
     .route(
-        "/api/users",
-        web::post()
-            .guard(gate(api_registration))
-            .to(api::users::register),
-    )
-    .route(
         "/.well-known/jwks.json",
         web::get().guard(gate(token_api)).to(api::well_known::jwks),
     )
@@ -117,6 +107,27 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             .route(
                 "/users",
                 web::get().guard(gate(token_api)).to(api::users::list),
+            )
+            // Admins create users in every case; others only with `auth.registration`.
+            .route(
+                "/users",
+                web::post().guard(gate(token_api)).to(api::users::register),
+            )
+            .route(
+                "/users/{id}/mfa",
+                web::delete()
+                    .guard(gate(token_api))
+                    .to(api::users::reset_mfa),
+            )
+            .route("/account/totp", web::post().to(api::account::start))
+            .route("/account/totp", web::delete().to(api::account::remove))
+            .route(
+                "/account/totp/confirm",
+                web::post().to(api::account::confirm),
+            )
+            .route(
+                "/account/totp/recovery-codes",
+                web::post().to(api::account::regenerate),
             ),
     );
 
@@ -129,6 +140,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             .route("/", web::get().to(pages::home::get::home))
             .route("/login", web::get().to(pages::login::get::login_form))
             .route("/login", web::post().to(pages::login::post::login))
+            .route(
+                "/login/mfa",
+                web::get().to(pages::login::mfa::second_step_form),
+            )
+            .route("/login/mfa", web::post().to(pages::login::mfa::second_step))
+            .route(
+                "/login/mfa/cancel",
+                web::post().to(pages::login::mfa::cancel),
+            )
             .route("/logout", web::post().to(pages::logout::logout))
             .route("/account", web::get().to(pages::account::get::account))
             .route(
@@ -142,6 +162,22 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             .route(
                 "/account/sessions/{id}/end",
                 web::post().to(pages::account::post::end_session),
+            )
+            .route(
+                "/account/totp",
+                web::post().to(pages::account::post::start_totp),
+            )
+            .route(
+                "/account/totp/confirm",
+                web::post().to(pages::account::post::confirm_totp),
+            )
+            .route(
+                "/account/totp/remove",
+                web::post().to(pages::account::post::remove_totp),
+            )
+            .route(
+                "/account/recovery-codes",
+                web::post().to(pages::account::post::regenerate_codes),
             )
             .route("/admin", web::get().to(pages::admin::get::admin))
             .route(

@@ -18,6 +18,9 @@ use crate::domain::{clock, random_token};
 const CSRF_KEY: &str = "csrf";
 /// When the session signed in (Unix microseconds), compared with the user's revocation stamp.
 const LOGIN_AT_KEY: &str = "login_at";
+/// When the browser's sign-in completed (Unix microseconds): kept when the session is carried
+/// over to a new id, so account changes that need a recent sign-in read the real one.
+const AUTH_AT_KEY: &str = "auth_at";
 /// A random, public id of the session, so `/account` can tell "this session" apart.
 const SID_KEY: &str = "sid";
 const USER_AGENT_KEY: &str = "meta.ua";
@@ -83,6 +86,11 @@ impl TypedSession {
         self.get(LOGIN_AT_KEY)
     }
 
+    /// When the browser's sign-in completed (Unix microseconds): `auth_time` of the session.
+    pub fn auth_at(&self) -> Option<i64> {
+        self.get(AUTH_AT_KEY).or_else(|| self.login_at())
+    }
+
     /// The session's public id.
     pub fn sid(&self) -> Option<String> {
         self.get(SID_KEY)
@@ -103,6 +111,7 @@ impl TypedSession {
             .map_err(|e| anyhow::anyhow!("cannot sign the session in: {e}"))?;
         self.rotate_csrf();
         self.set(LOGIN_AT_KEY, clock::micros(checked_at));
+        self.set(AUTH_AT_KEY, clock::micros(checked_at));
         let user_agent: String = facts
             .user_agent
             .chars()
@@ -115,7 +124,8 @@ impl TypedSession {
     }
 
     /// Keeps this browser signed in after a revocation of every session of its user (the
-    /// browser that changed the password): a new session id, CSRF token and sign-in time.
+    /// browser that changed the password or a second factor): a new session id, CSRF token
+    /// and sign-in time (its `auth_at` stays).
     pub fn carry_over(&self) {
         self.0.renew();
         self.rotate_csrf();

@@ -13,6 +13,9 @@ pub enum PageError {
     /// Anonymous visitor on a page that needs a user: 303 to the login form.
     #[error("sign-in required")]
     SignInRequired { next: String },
+    /// A browser whose sign-in waits for its second step (or enrolment): 303 there.
+    #[error("second step pending")]
+    SecondStepPending,
     #[error("forbidden")]
     Forbidden,
     #[error("not found")]
@@ -51,7 +54,7 @@ struct ErrorPage<'a> {
 impl ResponseError for PageError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::SignInRequired { .. } => StatusCode::SEE_OTHER,
+            Self::SignInRequired { .. } | Self::SecondStepPending => StatusCode::SEE_OTHER,
             Self::Forbidden | Self::Csrf => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Client(status, _) => *status,
@@ -66,6 +69,12 @@ impl ResponseError for PageError {
             let query = serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, format!("/login?{query}")))
+                .finish();
+        }
+        if let Self::SecondStepPending = self {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/login/mfa"))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
                 .finish();
         }
         let locked_message;
@@ -99,7 +108,7 @@ impl ResponseError for PageError {
                     "The server could not complete the request. Please try again later.",
                 )
             }
-            Self::SignInRequired { .. } => ("", ""),
+            Self::SignInRequired { .. } | Self::SecondStepPending => ("", ""),
         };
         let body = ErrorPage { title, message }
             .render()

@@ -3,10 +3,11 @@
 //! login form; a store that cannot be read gives 503.
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
 use super::error::PageError;
+use super::login::mfa::pending_token;
 use crate::auth::{AuthCheck, AuthFailure, Authenticated};
 use crate::state::AppState;
 
@@ -33,11 +34,20 @@ impl SignedIn {
     /// Resolves the signed-in user now. Handlers that write call this after reading their
     /// form: actix polls a handler's extractors together, so an extractor would decide on the
     /// session as it stood when the head arrived, not when the body did.
+    ///
+    /// A browser whose sign-in waits for its second step (or, under `auth.require_mfa`, for
+    /// enrolment) is sent there from every page until it is done or given up.
     pub async fn after_body(req: &HttpRequest) -> Result<Self, PageError> {
         match AppState::resolve(req, AuthCheck::only_session()).await {
             Ok(who) => Ok(SignedIn(who)),
             Err(AuthFailure::Failed(failure)) => Err(failure.into()),
             Err(AuthFailure::Missing { .. } | AuthFailure::Refused(_)) => {
+                let pending = req
+                    .app_data::<web::Data<AppState>>()
+                    .is_some_and(|state| pending_token(req, state).is_some());
+                if pending {
+                    return Err(PageError::SecondStepPending);
+                }
                 Err(PageError::SignInRequired {
                     next: requested_path(req),
                 })

@@ -265,6 +265,8 @@ async fn a_rotation_breaks_no_client_and_the_old_key_leaves_once_its_tokens_expi
             jwks(app).await.0.contains(&new_kid)
         })
         .await;
+    }
+    for app in [&a, &b] {
         let (kids, cache) = jwks(app).await;
         assert!(kids.contains(&old_kid), "{kids:?}");
         assert_eq!(cache, "public, max-age=0");

@@ -13,6 +13,7 @@ mod key_store;
 mod lockout;
 mod login;
 mod logout;
+mod mfa;
 mod models;
 mod modes;
 mod network;

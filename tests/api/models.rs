@@ -254,7 +254,12 @@ impl TokenWorld {
             .expect("rotate")
             .0;
         match (expected, &actual) {
-            (Expected::Rotated { user }, Rotation::Rotated { user: row, issued }) => {
+            (
+                Expected::Rotated { user },
+                Rotation::Rotated {
+                    user: row, issued, ..
+                },
+            ) => {
                 prop_assert_eq!(
                     row.id,
                     self.user_ids[user],

@@ -605,7 +605,12 @@ async fn the_discovery_documents_describe_the_server() {
     assert_eq!(meta["jwks_uri"], format!("{base}/.well-known/jwks.json"));
     assert_eq!(
         meta["grant_types_supported"],
-        json!(["password", "refresh_token"])
+        json!([
+            "password",
+            "refresh_token",
+            "urn:gatehouse:mfa-otp",
+            "urn:gatehouse:mfa-recovery"
+        ])
     );
     let key = &jwks["keys"][0];
     assert_eq!(

@@ -1,7 +1,10 @@
 //! HTTP Basic credentials (RFC 7617), with `auth.basic` on.
 //!
 //! Valid when the password check of every door (`auth::login`) passes: the same lockout,
-//! bcrypt pool and refusal of disabled users as the login form.
+//! bcrypt pool and refusal of disabled users as the login form. Basic cannot carry a second
+//! factor: a user who has one (or must enrol one under `auth.require_mfa`) is refused with
+//! "second factor required", not counted as a failure, unless the account is a service
+//! account.
 
 use actix_web::HttpRequest;
 use base64::Engine;
@@ -9,6 +12,7 @@ use futures_util::future::LocalBoxFuture;
 
 use super::{AuthStrategy, REALM, Verdict, authorization};
 use crate::auth::login::{LoginError, check_password};
+use crate::auth::mfa::{Door, NextStep, SignInPolicy};
 use crate::auth::{Authenticated, Authenticator, Credential, CredentialKind};
 use crate::config::Settings;
 use crate::domain::Password;
@@ -16,6 +20,9 @@ use crate::http::client_ip::client_ip;
 
 /// `error_description` of a refused Basic header.
 const INVALID_CREDENTIALS: &str = "invalid username or password";
+/// `error_description` for a correct password whose user has (or must enrol) a second factor
+/// and is not a service account: Basic cannot carry the second factor.
+pub const SECOND_FACTOR_REQUIRED: &str = "second factor required";
 
 pub struct BasicStrategy;
 
@@ -86,7 +93,12 @@ impl AuthStrategy for BasicStrategy {
                 config.server.client_ip_header,
             )
             .lockout_key();
-            match check_password(auth, &username, password, &ip).await {
+            let policy = SignInPolicy::new(Door::Basic, config.auth.require_mfa);
+            match check_password(auth, &username, password, &ip, policy).await {
+                // Not counted as a failure: the password's try was given back.
+                Ok(verified) if verified.next != NextStep::Done => Verdict::Refused {
+                    description: SECOND_FACTOR_REQUIRED,
+                },
                 Ok(verified) => Verdict::Accepted(Box::new(Authenticated {
                     user: std::sync::Arc::new(verified.user.state()),
                     credential: Credential::Basic,

@@ -46,6 +46,10 @@ pub struct AccessClaims {
     /// from the user's current one was issued before a password change and is refused.
     /// Seconds (`iat`) are too coarse: a login in the same second as the change would pass.
     pub pwd_at: i64,
+    /// When the sign-in this token descends from completed (Unix seconds), kept across
+    /// refreshes: account changes that need a recent sign-in read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
 }
 
 /// Why a token was refused; the description of RFC 6750's `invalid_token`.
@@ -414,6 +418,16 @@ impl JwtKeys {
     /// Signs a new access token for `user`, issued with the refresh-token family `sid`, with
     /// the key that signs now.
     pub fn issue(&self, user: &User, sid: &str) -> Result<IssuedToken, IssueError> {
+        self.issue_at(user, sid, None)
+    }
+
+    /// As [`JwtKeys::issue`], with the `auth_time` claim (Unix seconds) of the sign-in.
+    pub fn issue_at(
+        &self,
+        user: &User,
+        sid: &str,
+        auth_time: Option<i64>,
+    ) -> Result<IssuedToken, IssueError> {
         let params = self.params.load();
         let ring = self.ring.load();
         let key = ring.signer(now_micros()).ok_or(IssueError::NoKey)?;
@@ -430,6 +444,7 @@ impl JwtKeys {
             roles: user.roles().into_iter().map(String::from).collect(),
             sid: sid.to_string(),
             pwd_at: password_marker(user),
+            auth_time,
         };
         let mut header = Header::new(key.algorithm);
         header.typ = Some(ACCESS_TOKEN_TYP.into());
@@ -534,6 +549,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             sessions_revoked_at: None,
+            service: false,
         }
     }
 

@@ -41,8 +41,13 @@ pub struct Issued {
 
 /// What became of a presented refresh token.
 pub enum Rotation {
-    /// A new token of the same family, for this user.
-    Rotated { user: User, issued: Issued },
+    /// A new token of the same family, for this user; `auth_time` is when the family's
+    /// sign-in completed (a refresh is not a sign-in).
+    Rotated {
+        user: Box<User>,
+        issued: Issued,
+        auth_time: NaiveDateTime,
+    },
     /// Unknown, expired, revoked, of a family past `token.refresh_max_age`, or its user is
     /// gone, disabled, or changed password or was revoked after the family's sign-in was
     /// checked.
@@ -76,14 +81,26 @@ impl RefreshPolicy {
     }
 }
 
+/// What every token of a family carries: its id, when it started, and when its sign-in
+/// completed (`auth_time`).
+struct FamilyFacts<'a> {
+    id: &'a str,
+    created_at: NaiveDateTime,
+    auth_time: NaiveDateTime,
+}
+
 fn insert_token(
     conn: &mut AnyConnection,
     user_id: i64,
-    family: (&str, NaiveDateTime),
+    family: FamilyFacts<'_>,
     checked_at: NaiveDateTime,
     ttl: std::time::Duration,
 ) -> Result<String, DbError> {
-    let (family_id, family_created_at) = family;
+    let FamilyFacts {
+        id: family_id,
+        created_at: family_created_at,
+        auth_time,
+    } = family;
     let token = random_token(32);
     let hash = HashedToken::of(&token);
     let now = now();
@@ -97,21 +114,49 @@ fn insert_token(
             expires_at: now + Duration::from_std(ttl).unwrap_or(Duration::MAX),
             checked_at,
             family_created_at,
+            auth_time,
         },
     )?;
     Ok(token)
 }
 
-/// Starts a new family for a sign-in that checked its credentials at `checked_at`.
+/// Starts a new family for a sign-in that checked its credentials at `checked_at` (and
+/// completed then: its `auth_time`).
 pub fn start_family(
     conn: &mut AnyConnection,
     user_id: i64,
     checked_at: NaiveDateTime,
     ttl: std::time::Duration,
 ) -> Result<Issued, DbError> {
+    start_family_at(conn, user_id, checked_at, checked_at, ttl)
+}
+
+/// Starts a new family for a sign-in whose password was checked at `checked_at` and that
+/// completed (every factor) at `auth_time`. Call inside the sign-in's write transaction.
+pub fn start_family_at(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    checked_at: NaiveDateTime,
+    auth_time: NaiveDateTime,
+    ttl: std::time::Duration,
+) -> Result<Issued, DbError> {
     let family_id = random_token(16);
-    let token = insert_token(conn, user_id, (&family_id, now()), checked_at, ttl)?;
+    let family = FamilyFacts {
+        id: &family_id,
+        created_at: now(),
+        auth_time,
+    };
+    let token = insert_token(conn, user_id, family, checked_at, ttl)?;
     Ok(Issued { token, family_id })
+}
+
+/// When the sign-in of a family completed (`auth_time` of its access tokens), if the family
+/// has any row left.
+pub fn family_auth_time(
+    conn: &mut AnyConnection,
+    family_id: &str,
+) -> Result<Option<NaiveDateTime>, DbError> {
+    Ok(refresh_tokens::any_of_family(conn, family_id)?.map(|row| row.family_auth_time()))
 }
 
 /// Starts a family for a verified sign-in, in one transaction that re-reads the user: `None`
@@ -184,22 +229,23 @@ pub fn rotate(
             }
             let checked = row.checked_at.unwrap_or(row.created_at);
             let started = row.family_started_at();
+            let auth_time = row.family_auth_time();
             match users::find(conn, row.user_id)? {
                 Some(user) if family_current(&user, checked) => {
-                    let token = insert_token(
-                        conn,
-                        user.id,
-                        (&row.family_id, started),
-                        checked,
-                        policy.ttl,
-                    )?;
+                    let family = FamilyFacts {
+                        id: &row.family_id,
+                        created_at: started,
+                        auth_time,
+                    };
+                    let token = insert_token(conn, user.id, family, checked, policy.ttl)?;
                     Ok((
                         Rotation::Rotated {
-                            user,
+                            user: Box::new(user),
                             issued: Issued {
                                 token,
                                 family_id: row.family_id,
                             },
+                            auth_time,
                         },
                         None,
                     ))

@@ -518,10 +518,30 @@ pub fn retire(
     })
 }
 
-/// Re-seals every key under the first master secret; returns how many were re-sealed.
+/// What `keys reseal` re-sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resealed {
+    /// Signing keys and the cookie key.
+    pub keys: usize,
+    /// Users' TOTP secrets.
+    pub totp_secrets: usize,
+}
+
+/// Re-seals every key and every TOTP secret under the first master secret, in one
+/// transaction; returns how many keys were re-sealed (see [`reseal_all`] for both counts).
 pub fn reseal(conn: &mut AnyConnection, master: &MasterSecrets) -> Result<usize, KeyStoreError> {
-    write_transaction(conn, |conn| -> Result<usize, KeyStoreError> {
+    reseal_all(conn, master).map(|r| r.keys)
+}
+
+/// Re-seals every key and every TOTP secret under the first master secret, in one
+/// transaction (after it, the older secrets can leave the file).
+pub fn reseal_all(
+    conn: &mut AnyConnection,
+    master: &MasterSecrets,
+) -> Result<Resealed, KeyStoreError> {
+    write_transaction(conn, |conn| -> Result<Resealed, KeyStoreError> {
         key_store::lock(conn)?;
+        let totp_secrets = reseal_totp(conn, master)?;
         let mut count = 0;
         for row in key_store::all(conn)? {
             if row.sealed_with == master.sealing_id() {
@@ -539,8 +559,24 @@ pub fn reseal(conn: &mut AnyConnection, master: &MasterSecrets) -> Result<usize,
         if count > 0 {
             changes::record(conn, &Change::Keys)?;
         }
-        Ok(count)
+        Ok(Resealed {
+            keys: count,
+            totp_secrets,
+        })
     })
+}
+
+/// Re-seals the TOTP secrets not sealed with the first master secret, inside the caller's
+/// transaction (what is cached of a user does not include the secret: nothing to publish).
+fn reseal_totp(conn: &mut AnyConnection, master: &MasterSecrets) -> Result<usize, KeyStoreError> {
+    use crate::auth::mfa::totp::TotpSecret;
+    let rows = crate::db::totp::sealed_with_other(conn, master.sealing_id())?;
+    for row in &rows {
+        let secret = TotpSecret::open(master, row.user_id, &row.sealed_with, &row.sealed)?;
+        let sealed = secret.seal(master, row.user_id)?;
+        crate::db::totp::reseal(conn, row.user_id, &sealed.bytes, &sealed.sealed_with)?;
+    }
+    Ok(rows.len())
 }
 
 /// Records the states that time has reached: `next` keys that activated become `active`,
@@ -700,6 +736,11 @@ impl KeyStore {
 
     pub fn master(&self) -> &MasterSecrets {
         &self.master
+    }
+
+    /// The master secret, shared (to move into blocking work: TOTP secrets are sealed with it).
+    pub fn master_arc(&self) -> Arc<MasterSecrets> {
+        self.master.clone()
     }
 
     fn fresh(&self) -> bool {

@@ -3,13 +3,17 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
-use super::{AccountPage, SessionView};
+use super::{AccountPage, MfaView, SessionView};
+use crate::auth::mfa::totp::qr_svg;
+use crate::auth::mfa::{self, Factors};
 use crate::auth::strategy::session::is_current;
 use crate::domain::UserState;
 use crate::domain::clock::chrono_duration;
+use crate::error::Failure;
 use crate::session_store::{SessionMeta, TypedSession};
 use crate::state::AppState;
 use crate::web::error::PageError;
+use crate::web::login::mfa::{EnrolView, issuer_name};
 use crate::web::{Nav, SignedIn, render};
 
 /// The user's live sessions, this one first.
@@ -47,6 +51,44 @@ pub async fn list_sessions(
     Ok(views)
 }
 
+/// What the page shows of the user's second factors.
+pub async fn mfa_view(
+    state: &AppState,
+    user: &UserState,
+    session: &TypedSession,
+) -> Result<MfaView, PageError> {
+    let user_id = user.id;
+    let factors: Factors = state
+        .db
+        .run(move |conn| {
+            mfa::factors(conn, user_id, crate::domain::clock::now()).map_err(Failure::from)
+        })
+        .await?;
+    let enrol = if factors.totp_pending {
+        state
+            .accounts
+            .pending_totp(&state.auth, user_id)
+            .await
+            .map_err(super::post::account_failure)?
+            .map(|secret| {
+                let uri = secret.otpauth_uri(&issuer_name(state), &user.username);
+                EnrolView {
+                    qr: qr_svg(&uri).unwrap_or_default(),
+                    secret: secret.base32(),
+                    uri,
+                }
+            })
+    } else {
+        None
+    };
+    Ok(MfaView {
+        on: factors.totp,
+        recovery_left: factors.recovery_left,
+        enrol,
+        needs_password: !mfa::recent(session.auth_at(), crate::domain::clock::now()),
+    })
+}
+
 /// Renders the account page.
 pub async fn page(
     state: &AppState,
@@ -57,6 +99,7 @@ pub async fn page(
 ) -> Result<HttpResponse, PageError> {
     let notice = session.take_flash();
     let sessions = list_sessions(state, user, session).await?;
+    let mfa = mfa_view(state, user, session).await?;
     render(
         status,
         &AccountPage {
@@ -66,6 +109,7 @@ pub async fn page(
             errors,
             min_length: state.config().password.min_length,
             sessions,
+            mfa,
         },
     )
 }

@@ -6,6 +6,18 @@ pub mod post;
 use askama::Template;
 
 use super::Nav;
+use super::login::mfa::EnrolView;
+
+/// What `/account` shows of two-step verification.
+pub struct MfaView {
+    /// TOTP is on.
+    pub on: bool,
+    pub recovery_left: i64,
+    /// An enrolment waiting for its first code: the secret to scan or type.
+    pub enrol: Option<EnrolView>,
+    /// Changes need the current password (the sign-in is more than 10 minutes old).
+    pub needs_password: bool,
+}
 
 /// What `/account` shows of one of the user's sessions.
 pub struct SessionView {
@@ -27,4 +39,5 @@ pub struct AccountPage {
     pub errors: Vec<String>,
     pub min_length: usize,
     pub sessions: Vec<SessionView>,
+    pub mfa: MfaView,
 }

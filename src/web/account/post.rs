@@ -1,11 +1,13 @@
-//! `POST /account/password`, `/account/logout-all` and `/account/sessions/{id}/end`.
+//! `POST /account/password`, `/account/logout-all`, `/account/sessions/{id}/end`, and the
+//! second factor: `/account/totp` (start), `/account/totp/confirm`, `/account/totp/remove`,
+//! `/account/recovery-codes`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::get::page;
-use crate::accounts::{AccountError, By};
+use crate::accounts::{AccountError, By, Enroller, Reauth};
 use crate::auth::csrf;
 use crate::domain::Password;
 use crate::session_store::TypedSession;
@@ -151,8 +153,181 @@ pub fn account_failure(e: AccountError) -> PageError {
         AccountError::LastAdmin => {
             PageError::Client(StatusCode::CONFLICT, AccountError::LastAdmin.to_string())
         }
-        other @ (AccountError::Invalid(_) | AccountError::Taken | AccountError::WrongPassword) => {
+        other @ (AccountError::Invalid(_)
+        | AccountError::Taken
+        | AccountError::WrongPassword
+        | AccountError::ReauthRequired
+        | AccountError::WrongCode
+        | AccountError::NoEnrolment) => {
             PageError::Client(StatusCode::UNPROCESSABLE_ENTITY, other.to_string())
         }
+        other @ (AccountError::AlreadyEnrolled | AccountError::NoFactor) => {
+            PageError::Client(StatusCode::CONFLICT, other.to_string())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct FactorForm {
+    #[serde(default)]
+    csrf_token: String,
+    /// Needed when the sign-in is more than 10 minutes old.
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// The current password typed in a factor form, if any.
+fn typed_password(form: &FactorForm) -> Option<Password> {
+    (!form.current_password.is_empty()).then(|| Password::new(form.current_password.clone()))
+}
+
+/// Shows recovery codes once.
+fn codes_page(
+    caller: &crate::auth::Authenticated,
+    session: &TypedSession,
+    title: &str,
+    codes: Vec<String>,
+) -> Result<HttpResponse, PageError> {
+    crate::web::render(
+        StatusCode::OK,
+        &crate::web::login::mfa::RecoveryCodesPage {
+            nav: crate::web::Nav::for_user(&caller.user, session),
+            title: title.into(),
+            message: "Save these recovery codes somewhere safe. Each one signs you in once if \
+                      you lose your authenticator; they are shown only now, and any older set \
+                      no longer works."
+                .into(),
+            codes,
+            continue_to: "/account".into(),
+        },
+    )
+}
+
+/// A factor change refused for its input: the account page again, with the reason.
+async fn refuse_factor(
+    state: &AppState,
+    caller: &crate::auth::Authenticated,
+    session: &TypedSession,
+    e: AccountError,
+) -> Result<HttpResponse, PageError> {
+    let status = match e {
+        AccountError::WrongPassword
+        | AccountError::ReauthRequired
+        | AccountError::WrongCode
+        | AccountError::NoEnrolment => StatusCode::UNPROCESSABLE_ENTITY,
+        AccountError::AlreadyEnrolled | AccountError::NoFactor => StatusCode::CONFLICT,
+        other => return Err(account_failure(other)),
+    };
+    page(state, &caller.user, session, status, vec![e.to_string()]).await
+}
+
+/// `POST /account/totp`: starts a TOTP enrolment; the page then shows the QR code.
+#[tracing::instrument(skip_all)]
+pub async fn start_totp(
+    req: HttpRequest,
+    form: web::Form<FactorForm>,
+    state: web::Data<AppState>,
+    session: TypedSession,
+) -> Result<HttpResponse, PageError> {
+    let signed_in = SignedIn::after_body(&req).await?;
+    let form = form.into_inner();
+    csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
+    let caller = signed_in.0;
+    let reauth = Reauth::of(&caller, session.auth_at(), typed_password(&form));
+    let ip = state.client_ip(&req).lockout_key();
+    match state
+        .accounts
+        .start_totp(&state.auth, Enroller::Caller(caller.clone()), reauth, &ip)
+        .await
+    {
+        Ok(_) => page(&state, &caller.user, &session, StatusCode::OK, Vec::new()).await,
+        Err(e) => refuse_factor(&state, &caller, &session, e).await,
+    }
+}
+
+/// `POST /account/totp/confirm`: a valid code turns TOTP on; the recovery codes are shown once.
+#[tracing::instrument(skip_all)]
+pub async fn confirm_totp(
+    req: HttpRequest,
+    form: web::Form<FactorForm>,
+    state: web::Data<AppState>,
+    session: TypedSession,
+) -> Result<HttpResponse, PageError> {
+    let signed_in = SignedIn::after_body(&req).await?;
+    let form = form.into_inner();
+    csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
+    let caller = signed_in.0;
+    let ip = state.client_ip(&req).lockout_key();
+    match state
+        .accounts
+        .confirm_totp(
+            &state.auth,
+            Enroller::Caller(caller.clone()),
+            form.code,
+            &ip,
+        )
+        .await
+    {
+        Ok(codes) => codes_page(&caller, &session, "Two-step verification is on", codes),
+        Err(e) => refuse_factor(&state, &caller, &session, e).await,
+    }
+}
+
+/// `POST /account/totp/remove`: turns TOTP off (recovery codes go too); every other session
+/// and refresh family of the user ends, this browser is carried over.
+#[tracing::instrument(skip_all)]
+pub async fn remove_totp(
+    req: HttpRequest,
+    form: web::Form<FactorForm>,
+    state: web::Data<AppState>,
+    session: TypedSession,
+) -> Result<HttpResponse, PageError> {
+    let signed_in = SignedIn::after_body(&req).await?;
+    let form = form.into_inner();
+    csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
+    let caller = signed_in.0;
+    let reauth = Reauth::of(&caller, session.auth_at(), typed_password(&form));
+    let ip = state.client_ip(&req).lockout_key();
+    match state
+        .accounts
+        .remove_second_factors(&state.auth, &caller, reauth, &ip)
+        .await
+    {
+        Ok(()) => {
+            session.carry_over();
+            session.flash("Two-step verification is off. Every other session has been signed out.");
+            Ok(see_other("/account"))
+        }
+        Err(e) => refuse_factor(&state, &caller, &session, e).await,
+    }
+}
+
+/// `POST /account/recovery-codes`: a new set of recovery codes (the old set is void); every
+/// other session and refresh family of the user ends, this browser is carried over.
+#[tracing::instrument(skip_all)]
+pub async fn regenerate_codes(
+    req: HttpRequest,
+    form: web::Form<FactorForm>,
+    state: web::Data<AppState>,
+    session: TypedSession,
+) -> Result<HttpResponse, PageError> {
+    let signed_in = SignedIn::after_body(&req).await?;
+    let form = form.into_inner();
+    csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
+    let caller = signed_in.0;
+    let reauth = Reauth::of(&caller, session.auth_at(), typed_password(&form));
+    let ip = state.client_ip(&req).lockout_key();
+    match state
+        .accounts
+        .regenerate_recovery_codes(&state.auth, &caller, reauth, &ip)
+        .await
+    {
+        Ok(codes) => {
+            session.carry_over();
+            codes_page(&caller, &session, "New recovery codes", codes)
+        }
+        Err(e) => refuse_factor(&state, &caller, &session, e).await,
     }
 }

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 use super::{AdminPage, ServerFacts, UserRow};
-use crate::db::{login_failures, users};
+use crate::db::{login_failures, totp, users};
 use crate::domain::UserState;
 use crate::domain::clock::now;
 use crate::error::Failure;
@@ -23,10 +23,14 @@ pub async fn page(
     error: Option<String>,
 ) -> Result<HttpResponse, PageError> {
     let now = now();
-    let (all, locked) = state
+    let (all, locked, with_mfa) = state
         .db
         .run(move |conn| -> Result<_, Failure> {
-            Ok((users::list(conn)?, login_failures::locked_users(conn, now)?))
+            Ok((
+                users::list(conn)?,
+                login_failures::locked_users(conn, now)?,
+                totp::active_user_ids(conn)?,
+            ))
         })
         .await?;
     let notice = session.take_flash();
@@ -36,7 +40,7 @@ pub async fn page(
             nav: Nav::for_user(admin, session),
             users: all
                 .iter()
-                .map(|u| UserRow::new(u, admin.id, &locked))
+                .map(|u| UserRow::new(u, admin.id, &locked, with_mfa.contains(&u.id)))
                 .collect(),
             notice,
             error,

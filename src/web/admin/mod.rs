@@ -18,6 +18,10 @@ pub struct UserRow {
     pub disabled: bool,
     pub locked: bool,
     pub is_self: bool,
+    /// A service account (HTTP Basic with the password alone).
+    pub service: bool,
+    /// TOTP is on.
+    pub mfa: bool,
     pub created_at: String,
     pub last_login_at: String,
 }
@@ -30,7 +34,7 @@ fn show_time(t: Option<NaiveDateTime>) -> String {
 }
 
 impl UserRow {
-    pub fn new(user: &User, me: i64, locked: &[String]) -> Self {
+    pub fn new(user: &User, me: i64, locked: &[String], mfa: bool) -> Self {
         Self {
             id: user.id,
             username: user.username.clone(),
@@ -38,6 +42,8 @@ impl UserRow {
             disabled: user.disabled,
             locked: locked.contains(&user.username_key),
             is_self: user.id == me,
+            service: user.service,
+            mfa,
             created_at: show_time(Some(user.created_at)),
             last_login_at: show_time(user.last_login_at),
         }

@@ -1,4 +1,5 @@
-//! `POST /admin/users/{id}/{action}`: disable, enable, delete, grant-admin, revoke-admin.
+//! `POST /admin/users/{id}/{action}`: disable, enable, delete, grant-admin, revoke-admin,
+//! logout, unlock, service-on, service-off, mfa-reset.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -25,6 +26,11 @@ enum Action {
     Logout,
     /// Lift a lockout of the username.
     Unlock,
+    /// Mark as a service account (HTTP Basic with the password alone).
+    ServiceOn,
+    ServiceOff,
+    /// Remove every second factor (and end every session and refresh family).
+    MfaReset,
 }
 
 impl Action {
@@ -37,13 +43,19 @@ impl Action {
             "revoke-admin" => Self::RevokeAdmin,
             "logout" => Self::Logout,
             "unlock" => Self::Unlock,
+            "service-on" => Self::ServiceOn,
+            "service-off" => Self::ServiceOff,
+            "mfa-reset" => Self::MfaReset,
             _ => return None,
         })
     }
 
     /// Actions an admin may not take against their own account (it would lock them out).
     fn locks_out_self(self) -> bool {
-        matches!(self, Self::Disable | Self::Delete | Self::RevokeAdmin)
+        matches!(
+            self,
+            Self::Disable | Self::Delete | Self::RevokeAdmin | Self::MfaReset
+        )
     }
 
     fn done(self) -> &'static str {
@@ -55,6 +67,9 @@ impl Action {
             Self::RevokeAdmin => "is no longer an admin",
             Self::Logout => "was signed out everywhere",
             Self::Unlock => "was unlocked",
+            Self::ServiceOn => "is now a service account",
+            Self::ServiceOff => "is no longer a service account",
+            Self::MfaReset => "has no second factor any more; their sessions were ended",
         }
     }
 }
@@ -87,7 +102,11 @@ pub async fn user_action(
             &admin.user,
             &session,
             StatusCode::CONFLICT,
-            Some("You cannot disable, delete or demote your own account.".into()),
+            Some(
+                "You cannot disable, delete or demote your own account, or reset its second \
+                 factor here (use your account page)."
+                    .into(),
+            ),
         )
         .await;
     }
@@ -107,6 +126,19 @@ pub async fn user_action(
         Action::RevokeAdmin => accounts.set_admin(by, id, false).await,
         Action::Logout => accounts.sign_out_everywhere(by, id).await.map(|()| true),
         Action::Unlock => accounts.unlock(by, target.username.clone()).await,
+        Action::ServiceOn => accounts.set_service(by, id, true).await,
+        Action::ServiceOff => accounts.set_service(by, id, false).await,
+        Action::MfaReset => {
+            let reset = accounts.reset_second_factors(by, id).await;
+            if reset.is_ok() {
+                state
+                    .metrics
+                    .mfa_removals
+                    .with_label_values(&["admin"])
+                    .inc();
+            }
+            reset
+        }
     };
     match done {
         Ok(_) => {}

@@ -1,6 +1,7 @@
 //! `/login`: the sign-in form.
 
 pub mod get;
+pub mod mfa;
 pub mod post;
 
 use askama::Template;

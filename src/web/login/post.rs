@@ -1,11 +1,16 @@
-//! `POST /login`: checks the form, signs the user in with a fresh session id.
+//! `POST /login`: checks the form, signs the user in with a fresh session id, or, for a user
+//! with a second factor (or who must enrol one), holds the sign-in for its second step
+//! (`/login/mfa`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::LoginPage;
+use super::mfa::set_pending_cookie;
 use crate::auth::login::{LoginError, check_password};
+use crate::auth::mfa::second_step::{self, PendingDoor, Purpose};
+use crate::auth::mfa::{Door, NextStep, SignInPolicy};
 use crate::domain::Password;
 use crate::error::Failure;
 use crate::session_store::TypedSession;
@@ -63,7 +68,28 @@ pub async fn login(
         );
     }
     let ip = state.client_ip(&req).lockout_key();
-    match check_password(&state.auth, &username, Password::new(password), &ip).await {
+    let policy = SignInPolicy::new(Door::Form, state.config().auth.require_mfa);
+    match check_password(&state.auth, &username, Password::new(password), &ip, policy).await {
+        Ok(verified) if verified.next != NextStep::Done => {
+            // The password is right; the sign-in waits for its second step, held server-side
+            // and bound to this browser by a cookie of its own. No session yet.
+            let purpose = if verified.next == NextStep::Enrol {
+                Purpose::Enrolment
+            } else {
+                Purpose::SecondFactor
+            };
+            let held_next = next.clone();
+            let token = state
+                .db
+                .run(move |conn| {
+                    second_step::hold(conn, &verified, purpose, PendingDoor::Html, Some(held_next))
+                        .map_err(Failure::from)
+                })
+                .await?;
+            let mut response = see_other("/login/mfa");
+            set_pending_cookie(&state, &mut response, &token)?;
+            Ok(response)
+        }
         Ok(verified) => {
             // Renews the session id: an id planted before sign-in is worthless after it.
             start_session(&req, &state, &session, &verified.user, verified.checked_at)?;

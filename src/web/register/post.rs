@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::RegisterPage;
 use crate::accounts::AccountError;
+use crate::auth::mfa::second_step::{self, PendingDoor, Purpose};
 use crate::domain::Password;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
@@ -69,6 +70,30 @@ pub async fn register(
         )
         .await;
     match result {
+        Ok(user) if state.config().auth.require_mfa.applies_to(user.is_admin) => {
+            // `auth.require_mfa`: no session before a second factor is enrolled.
+            let verified = crate::auth::login::Verified {
+                user,
+                checked_at: crate::domain::clock::now(),
+                next: crate::auth::mfa::NextStep::Enrol,
+            };
+            let token = state
+                .db
+                .run(move |conn| {
+                    second_step::hold(
+                        conn,
+                        &verified,
+                        Purpose::Enrolment,
+                        PendingDoor::Html,
+                        Some("/".into()),
+                    )
+                    .map_err(crate::error::Failure::from)
+                })
+                .await?;
+            let mut response = see_other("/login/mfa");
+            crate::web::login::mfa::set_pending_cookie(&state, &mut response, &token)?;
+            Ok(response)
+        }
         Ok(user) => {
             start_session(&req, &state, &session, &user, crate::domain::clock::now())?;
             Ok(see_other("/"))
@@ -83,7 +108,12 @@ pub async fn register(
             other @ (AccountError::WrongPassword
             | AccountError::CallerRevoked
             | AccountError::NotAdmin
-            | AccountError::LastAdmin),
+            | AccountError::LastAdmin
+            | AccountError::ReauthRequired
+            | AccountError::WrongCode
+            | AccountError::AlreadyEnrolled
+            | AccountError::NoEnrolment
+            | AccountError::NoFactor),
         ) => Err(anyhow::Error::new(other).context("registration").into()),
         Err(AccountError::Failed(failure)) => Err(failure.into()),
     }
