@@ -82,8 +82,8 @@ pub fn run(cmd: KeysCommand, settings: &Settings) -> anyhow::Result<()> {
             let db = super::open_database(settings)?;
             let row = keys::retire(settings, &mut *db.get()?, &kid)?;
             println!(
-                "retired key {}: tokens it signed are refused (at once here, within \
-                 cache.max_staleness on every running instance)",
+                "retired key {}: tokens it signed are refused by every running instance within \
+                 cache.max_staleness",
                 row.kid
             );
             Ok(())
