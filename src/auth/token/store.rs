@@ -402,6 +402,43 @@ fn overlap(settings: &Settings) -> chrono::Duration {
     chrono_duration(settings.token.access_ttl.0 + settings.token.leeway.0)
 }
 
+/// A new signing key of `alg`, generated before any lock is taken (an RSA key takes a while).
+struct NewKey {
+    alg: TokenAlgorithm,
+    kid: String,
+    material: KeyMaterial,
+}
+
+impl NewKey {
+    fn generate(alg: TokenAlgorithm) -> Result<Self, KeyStoreError> {
+        let material = KeyMaterial::generate(alg)?;
+        let kid = kid_of(alg, &material)?;
+        Ok(Self { alg, kid, material })
+    }
+
+    /// Seals and stores it, signing after `token.key_publish_delay`, and records the change.
+    /// Call it inside the key store's write transaction, after [`key_store::lock`].
+    fn add(
+        self,
+        settings: &Settings,
+        conn: &mut AnyConnection,
+        master: &MasterSecrets,
+    ) -> Result<KeyRow, KeyStoreError> {
+        let activates_at = now() + chrono_duration(settings.token.key_publish_delay.0);
+        let row = seal_row(
+            master,
+            self.kid,
+            PURPOSE_ACCESS,
+            self.alg.as_str(),
+            &self.material,
+            activates_at,
+        )?;
+        key_store::insert(conn, &row)?;
+        changes::record(conn, &Change::Keys)?;
+        Ok(row)
+    }
+}
+
 /// Adds a signing key of `alg`: in the JWKS at once, signing after `token.key_publish_delay`.
 pub fn rotate(
     settings: &Settings,
@@ -409,22 +446,10 @@ pub fn rotate(
     master: &MasterSecrets,
     alg: TokenAlgorithm,
 ) -> Result<KeyRow, KeyStoreError> {
-    let material = KeyMaterial::generate(alg)?;
-    let kid = kid_of(alg, &material)?;
-    let activates_at = now() + chrono_duration(settings.token.key_publish_delay.0);
+    let key = NewKey::generate(alg)?;
     write_transaction(conn, |conn| -> Result<KeyRow, KeyStoreError> {
         key_store::lock(conn)?;
-        let row = seal_row(
-            master,
-            kid,
-            PURPOSE_ACCESS,
-            alg.as_str(),
-            &material,
-            activates_at,
-        )?;
-        key_store::insert(conn, &row)?;
-        changes::record(conn, &Change::Keys)?;
-        Ok(row)
+        key.add(settings, conn, master)
     })
 }
 
@@ -449,26 +474,13 @@ pub fn rotate_if_due(
     if !due(conn)? {
         return Ok(None);
     }
-    let alg = settings.token.algorithm;
-    let material = KeyMaterial::generate(alg)?;
-    let kid = kid_of(alg, &material)?;
+    let key = NewKey::generate(settings.token.algorithm)?;
     let row = write_transaction(conn, |conn| -> Result<Option<KeyRow>, KeyStoreError> {
         key_store::lock(conn)?;
         if !due(conn)? {
             return Ok(None);
         }
-        let activates_at = now() + chrono_duration(settings.token.key_publish_delay.0);
-        let row = seal_row(
-            master,
-            kid,
-            PURPOSE_ACCESS,
-            alg.as_str(),
-            &material,
-            activates_at,
-        )?;
-        key_store::insert(conn, &row)?;
-        changes::record(conn, &Change::Keys)?;
-        Ok(Some(row))
+        key.add(settings, conn, master).map(Some)
     })?;
     if let Some(row) = &row {
         tracing::info!(kid = %row.kid, algorithm = %row.algorithm, activates_at = %row.activates_at, "rotated the signing key (token.rotate_every)");
