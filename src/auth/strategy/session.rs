@@ -2,8 +2,8 @@
 //!
 //! Valid when the store holds the session, it signed in less than `session.ttl` ago, its user
 //! exists and is enabled, and it signed in after the user's last revocation
-//! (`sessions_revoked_at`: password change, sign-out everywhere, disable). A session that fails is ended, and counts as no credentials: the
-//! browser is simply signed out.
+//! (`sessions_revoked_at`: password change, sign-out everywhere, disable). A session that fails
+//! is ended, and counts as no credentials: the browser is simply signed out.
 //!
 //! actix-session loads the session when the request starts. For a request that may write
 //! (any method but GET, HEAD, OPTIONS) the store is asked again when the credential is
