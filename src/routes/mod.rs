@@ -72,23 +72,24 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
         .route("/static/{name}", web::get().to(pages::assets::asset));
 
     // The token API (SPEC §6): no session.
-    cfg.route(
-        "/api/token",
-        web::post().guard(gate(token_api)).to(api::token::token),
+    cfg.service(
+        json_resource("/api/token", token_api, "POST")
+            .route(web::post().guard(gate(token_api)).to(api::token::token)),
     )
-    .route(
-        "/api/token/revoke",
-        web::post().guard(gate(token_api)).to(api::revoke::revoke),
+    .service(
+        json_resource("/api/token/revoke", token_api, "POST")
+            .route(web::post().guard(gate(token_api)).to(api::revoke::revoke)),
     )
-    .route(
-        "/.well-known/jwks.json",
-        web::get().guard(gate(token_api)).to(api::well_known::jwks),
+    .service(
+        json_resource("/.well-known/jwks.json", token_api, "GET")
+            .route(web::get().guard(gate(token_api)).to(api::well_known::jwks)),
     )
-    .route(
-        "/.well-known/oauth-authorization-server",
-        web::get()
-            .guard(gate(token_api))
-            .to(api::well_known::metadata),
+    .service(
+        json_resource("/.well-known/oauth-authorization-server", token_api, "GET").route(
+            web::get()
+                .guard(gate(token_api))
+                .to(api::well_known::metadata),
+        ),
     );
 
     // JSON routes that also take the session cookie (in every mode).
@@ -102,32 +103,36 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                 session_middleware(state),
                 unless_header_credentials,
             ))
-            .route("/me", web::get().to(api::me::me))
-            .route("/logout-all", web::post().to(api::me::logout_all))
-            .route(
-                "/users",
-                web::get().guard(gate(token_api)).to(api::users::list),
+            .service(json_resource("/me", always, "GET").route(web::get().to(api::me::me)))
+            .service(
+                json_resource("/logout-all", always, "POST")
+                    .route(web::post().to(api::me::logout_all)),
             )
-            // Admins create users in every case; others only with `auth.registration`.
-            .route(
-                "/users",
-                web::post().guard(gate(token_api)).to(api::users::register),
+            .service(
+                json_resource("/users", token_api, "GET, POST")
+                    .route(web::get().guard(gate(token_api)).to(api::users::list))
+                    // Admins create users in every case; others only with `auth.registration`.
+                    .route(web::post().guard(gate(token_api)).to(api::users::register)),
             )
-            .route(
-                "/users/{id}/mfa",
-                web::delete()
-                    .guard(gate(token_api))
-                    .to(api::users::reset_mfa),
+            .service(
+                json_resource("/users/{id}/mfa", token_api, "DELETE").route(
+                    web::delete()
+                        .guard(gate(token_api))
+                        .to(api::users::reset_mfa),
+                ),
             )
-            .route("/account/totp", web::post().to(api::account::start))
-            .route("/account/totp", web::delete().to(api::account::remove))
-            .route(
-                "/account/totp/confirm",
-                web::post().to(api::account::confirm),
+            .service(
+                json_resource("/account/totp", always, "POST, DELETE")
+                    .route(web::post().to(api::account::start))
+                    .route(web::delete().to(api::account::remove)),
             )
-            .route(
-                "/account/totp/recovery-codes",
-                web::post().to(api::account::regenerate),
+            .service(
+                json_resource("/account/totp/confirm", always, "POST")
+                    .route(web::post().to(api::account::confirm)),
+            )
+            .service(
+                json_resource("/account/totp/recovery-codes", always, "POST")
+                    .route(web::post().to(api::account::regenerate)),
             ),
     );
 
@@ -199,6 +204,34 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     );
 
     cfg.default_service(web::to(not_found));
+}
+
+fn always(_: &Settings) -> bool {
+    true
+}
+
+/// A resource of the JSON surface that answers any method it has no route for with 405 and
+/// `Allow: <allow>` (RFC 9110 §15.5.6) — while `open` holds for the configuration in force;
+/// otherwise it is the 404 of a path that does not exist.
+fn json_resource(
+    path: &str,
+    open: fn(&Settings) -> bool,
+    allow: &'static str,
+) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
+        let open = req
+            .app_data::<web::Data<AppState>>()
+            .is_some_and(|state| open(&state.current_config()));
+        if !open {
+            return not_found(req).await;
+        }
+        Ok(HttpResponse::build(StatusCode::METHOD_NOT_ALLOWED)
+            .insert_header((actix_web::http::header::ALLOW, allow))
+            .json(serde_json::json!({
+                "error": "method_not_allowed",
+                "error_description": format!("{} takes {allow}", req.path()),
+            })))
+    }))
 }
 
 /// 404 in the shape of the surface the path belongs to.

@@ -620,3 +620,53 @@ async fn the_discovery_documents_describe_the_server() {
     assert!(key["kid"].as_str().is_some_and(|k| !k.is_empty()));
     assert!(key.get("d").is_none(), "no private part");
 }
+
+#[tokio::test]
+async fn a_wrong_method_on_an_api_route_is_405_with_allow_and_closed_routes_stay_404() {
+    // Arrange
+    let app = spawn_app().await;
+    let client = api_client();
+    let cases = [
+        (reqwest::Method::GET, "/api/token", "POST"),
+        (reqwest::Method::PUT, "/api/token/revoke", "POST"),
+        (reqwest::Method::DELETE, "/api/me", "GET"),
+        (reqwest::Method::PATCH, "/api/users", "GET, POST"),
+        (reqwest::Method::GET, "/api/users/1/mfa", "DELETE"),
+        (reqwest::Method::POST, "/.well-known/jwks.json", "GET"),
+    ];
+
+    for (method, path, allow) in cases {
+        // Act
+        let resp = client
+            .request(method.clone(), format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+
+        // Assert
+        assert_eq!(
+            resp.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(
+            resp.headers().get("allow").and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {path}"
+        );
+        let (_, error, description) = error_of(resp).await;
+        assert_eq!(error, "method_not_allowed");
+        assert!(description.contains(allow), "{description}");
+    }
+
+    // With the token API off, its routes do not exist, whatever the method.
+    let session_only = spawn_app_with(|s| s.auth.mode = gatehouse::config::AuthMode::Session).await;
+    for path in ["/api/token", "/api/users"] {
+        let resp = client
+            .get(format!("{}{path}", session_only.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+}
