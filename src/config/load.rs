@@ -74,6 +74,67 @@ impl ConfigError {
     }
 }
 
+/// `GATEHOUSE_*` variables that are not settings.
+const NOT_SETTINGS: [&str; 3] = [
+    "GATEHOUSE_CONFIG",
+    "GATEHOUSE_ADMIN_PASSWORD",
+    "GATEHOUSE_LOG_FORMAT",
+];
+
+/// The environment name of every setting: `GATEHOUSE_<SECTION>__<KEY>`.
+fn setting_variables() -> Vec<String> {
+    let Ok(serde_json::Value::Object(sections)) = serde_json::to_value(Settings::default()) else {
+        return Vec::new();
+    };
+    sections
+        .iter()
+        .flat_map(|(section, keys)| {
+            keys.as_object()
+                .into_iter()
+                .flat_map(|keys| keys.keys())
+                .map(move |key| format!("GATEHOUSE_{section}__{key}").to_ascii_uppercase())
+        })
+        .collect()
+}
+
+/// Refuses a `GATEHOUSE_*` variable that names no setting (a misspelt one would otherwise be
+/// ignored without a word), suggesting the closest setting's name. `GATEHOUSE_CONFIG`,
+/// `GATEHOUSE_ADMIN_PASSWORD`, `GATEHOUSE_LOG_FORMAT` and `GATEHOUSE_TEST_*` are not settings.
+pub fn check_environment(
+    vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Result<(), ConfigError> {
+    let known = setting_variables();
+    for (name, _) in vars {
+        let Some(name) = name.to_str() else { continue };
+        let upper = name.to_ascii_uppercase();
+        if !upper.starts_with("GATEHOUSE_")
+            || upper.starts_with("GATEHOUSE_TEST_")
+            || NOT_SETTINGS.contains(&upper.as_str())
+            || known.contains(&upper)
+        {
+            continue;
+        }
+        let closest = known
+            .iter()
+            .map(|k| (strsim::levenshtein(k, &upper), k))
+            .min()
+            .filter(|(distance, _)| *distance <= 4)
+            .map(|(_, k)| format!("; did you mean {k}?"))
+            .unwrap_or_else(|| {
+                "; settings are named GATEHOUSE_<SECTION>__<KEY> (two underscores), \
+                 e.g. GATEHOUSE_AUTH__MODE"
+                    .into()
+            });
+        let key = upper["GATEHOUSE_".len()..]
+            .to_ascii_lowercase()
+            .replace("__", ".");
+        return Err(ConfigError(format!(
+            "configuration: `{key}` (environment variable {name}) names no setting{closest}"
+        )));
+    }
+    Ok(())
+}
+
 /// The source of the TOML file, as chosen by SPEC §3.
 pub fn config_file_path(explicit: Option<&Path>) -> Option<PathBuf> {
     if let Some(p) = explicit {
@@ -95,6 +156,7 @@ impl Settings {
     /// As [`Settings::load`], from a source already chosen (`None`: no file, even if
     /// `./gatehouse.toml` has appeared since): what a reload reads.
     pub fn load_from(file: Option<PathBuf>) -> Result<Self, ConfigError> {
+        check_environment(std::env::vars_os())?;
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = &file {
             if !path.is_file() {

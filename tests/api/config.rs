@@ -261,7 +261,7 @@ fn a_gatehouse_config_path_that_does_not_exist_stops_naming_the_path() {
 // ---- variables that are not keys -----------------------------------------------------------
 
 #[test]
-fn gatehouse_variables_without_a_double_underscore_are_not_keys() {
+fn the_admin_password_and_test_variables_are_not_keys() {
     let cli = Cli::new();
 
     let out = config_show_output(
@@ -273,7 +273,6 @@ fn gatehouse_variables_without_a_double_underscore_are_not_keys() {
                 "GATEHOUSE_TEST_POSTGRES_URL",
                 "postgres://nobody@127.0.0.1:1/x",
             ),
-            ("GATEHOUSE_SOMETHING", "else"),
         ],
     );
 
@@ -287,4 +286,45 @@ fn gatehouse_variables_without_a_double_underscore_are_not_keys() {
     for key in ["admin_password", "admin", "test", "something"] {
         assert!(!shown.contains_key(key), "{key} became a key: {text}");
     }
+}
+
+#[test]
+fn an_environment_variable_naming_no_setting_stops_with_the_closest_one_suggested() {
+    let cli = Cli::new();
+
+    // One underscore where two are meant: figment alone would ignore it without a word.
+    let out = config_show_output(&cli, &[], &[("GATEHOUSE_AUTH_MODE", "token")]);
+
+    let line = assert_fails_with_one_line(&out);
+    assert!(line.contains("GATEHOUSE_AUTH_MODE"), "{line}");
+    assert!(
+        line.contains("did you mean GATEHOUSE_AUTH__MODE?"),
+        "{line}"
+    );
+
+    let out = config_show_output(&cli, &[], &[("GATEHOUSE_NOTHING_LIKE_IT_AT_ALL", "1")]);
+    let line = assert_fails_with_one_line(&out);
+    assert!(line.contains("GATEHOUSE_<SECTION>__<KEY>"), "{line}");
+}
+
+#[test]
+fn the_documented_variables_that_are_not_settings_are_accepted() {
+    let cli = Cli::new();
+
+    let out = config_show_output(
+        &cli,
+        &[],
+        &[
+            ("GATEHOUSE_LOG_FORMAT", "json"),
+            ("GATEHOUSE_TEST_ANYTHING", "x"),
+            ("GATEHOUSE_AUTH__MODE", "token"),
+        ],
+    );
+
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("mode = \"token\""),
+        "{}",
+        stdout(&out)
+    );
 }
