@@ -190,12 +190,20 @@
     }
     var expected = form.dataset.origin;
     if (expected && window.location.origin !== expected) {
+      var there = expected + window.location.pathname;
       say(
         form,
-        "Passkeys work only at " + expected + ", and this page was opened at " + window.location.origin +
-          ". Open " + expected + window.location.pathname + " to use them.",
+        "Passkeys work only at " + expected + ", and this page was opened at " + window.location.origin + ". Open ",
         true
       );
+      var status = form.querySelector(".passkey-status");
+      if (status) {
+        var link = document.createElement("a");
+        link.href = there;
+        link.textContent = there;
+        status.appendChild(link);
+        status.appendChild(document.createTextNode(" to use them."));
+      }
       button.disabled = true;
       return;
     }
