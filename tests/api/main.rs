@@ -5,6 +5,7 @@ mod helpers;
 mod account;
 mod admin;
 mod architecture;
+mod browser;
 mod caches;
 mod cli;
 mod config;

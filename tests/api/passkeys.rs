@@ -192,10 +192,14 @@ async fn named_passkeys_are_registered_listed_and_shown_to_the_operator() {
     );
     assert!(page.contains("Work laptop"), "{page}");
     assert!(
-        page.contains("YubiKey &#60;5&#62;</td>") || page.contains("YubiKey &#60;5&#62; <span"),
+        page.contains("<span class=\"passkey-name\">YubiKey &#60;5&#62;</span>"),
         "{page}"
     );
-    assert_eq!(page.matches(">never<").count(), 2, "{page}");
+    assert_eq!(page.matches("last used never</span>").count(), 2, "{page}");
+    assert!(
+        page.contains("A passkey is asked after your password"),
+        "{page}"
+    );
     // A name is one per user; an authenticator registers once.
     let (status, body) = registration_options(&browser, "Work laptop").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
@@ -275,7 +279,11 @@ async fn a_passkey_completes_the_second_step_after_the_password() {
     assert_eq!(location(&resp), "/");
     assert!(signed_in_as(&browser, "alice").await);
     let page = browser.get("/account").await.text().await.unwrap();
-    assert_eq!(page.matches(">never<").count(), 0, "last used: {page}");
+    assert_eq!(
+        page.matches("last used never</span>").count(),
+        0,
+        "last used: {page}"
+    );
     {
         use gatehouse::db::schema::passkeys::dsl as pk;
         let counter = app
@@ -894,5 +902,44 @@ async fn the_pages_load_their_script_from_this_origin_only() {
             .to_str()
             .unwrap()
             .starts_with("text/javascript")
+    );
+}
+
+#[tokio::test]
+async fn a_user_with_totp_and_a_passkey_is_offered_both_and_either_completes() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_user("alice", PASSWORD, false).await;
+    let browser = signed_in(&app).await;
+    let (secret, _) = crate::mfa::enrol(&app, "alice").await;
+    let mut key = SoftAuthenticator::default();
+    register(&app, &browser, &mut key, "Key").await;
+
+    // Act
+    let held = app.browser();
+    at_second_step(&held).await;
+    let page = held.get("/login/mfa").await.text().await.unwrap();
+
+    // Assert: the passkey, the code and the recovery codes are all offered; a code completes.
+    assert!(page.contains("Use a passkey"), "{page}");
+    assert!(page.contains("Code from your authenticator app"), "{page}");
+    assert!(page.contains("Use a recovery code"), "{page}");
+    let resp = held
+        .submit(
+            "/login/mfa",
+            "/login/mfa",
+            &[("code", &crate::mfa::code(&secret, 0))],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert!(signed_in_as(&held, "alice").await);
+    // The token API answers mfa_required with the usual description: TOTP completes there.
+    let (_, body) = json_of(app.password_grant("alice", PASSWORD).await).await;
+    assert_eq!(body["error"], "mfa_required");
+    assert!(
+        !body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("only second factor is a passkey")
     );
 }
