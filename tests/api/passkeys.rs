@@ -943,3 +943,132 @@ async fn a_user_with_totp_and_a_passkey_is_offered_both_and_either_completes() {
             .contains("only second factor is a passkey")
     );
 }
+
+#[tokio::test]
+async fn malformed_answers_are_refused_with_a_4xx_never_a_500() {
+    // Arrange: a registration, a held second step and a username-less sign-in in flight.
+    let app = spawn_app_with(|s| s.auth.passkey_login = true).await;
+    app.create_user("alice", PASSWORD, false).await;
+    let browser = signed_in(&app).await;
+    let mut key = SoftAuthenticator::default();
+    register(&app, &browser, &mut key, "Key").await;
+    let good_registration = {
+        let (_, options) = registration_options(&browser, "Other").await;
+        SoftAuthenticator::default().create(&options["publicKey"], &origin(&app))
+    };
+    let good_assertion = {
+        let (_, options) = sign_in_options(&app.browser()).await;
+        key.get(&options["publicKey"], &origin(&app), 0)
+    };
+    let mangled = |mut value: Value, pointer: &str, with: Value| {
+        *value.pointer_mut(pointer).expect("field") = with;
+        value
+    };
+    let bad_registrations = [
+        Value::from("not a credential"),
+        serde_json::json!({}),
+        mangled(
+            good_registration.clone(),
+            "/response/attestationObject",
+            "AAAA".into(),
+        ),
+        mangled(
+            good_registration.clone(),
+            "/response/clientDataJSON",
+            "e30".into(),
+        ),
+        mangled(
+            good_registration.clone(),
+            "/response/attestationObject",
+            "!!!".into(),
+        ),
+        mangled(good_registration.clone(), "/rawId", Value::from(12)),
+    ];
+    let bad_assertions = [
+        Value::from("not a credential"),
+        mangled(
+            good_assertion.clone(),
+            "/response/authenticatorData",
+            "AA".into(),
+        ),
+        mangled(
+            good_assertion.clone(),
+            "/response/clientDataJSON",
+            "bm90IGpzb24".into(),
+        ),
+        mangled(
+            good_assertion.clone(),
+            "/response/userHandle",
+            "AAAA".into(),
+        ),
+        mangled(good_assertion.clone(), "/response/userHandle", Value::Null),
+        mangled(good_assertion.clone(), "/rawId", "".into()),
+    ];
+
+    // Act + Assert
+    for bad in &bad_registrations {
+        let (_, options) = registration_options(&browser, "Other").await;
+        let resp = post_answer(
+            &browser,
+            "/account",
+            "/account/passkeys",
+            options["ceremony"].as_str().unwrap(),
+            bad,
+            &[],
+        )
+        .await;
+        assert!(resp.status().is_client_error(), "{bad}: {}", resp.status());
+    }
+    let held = app.browser();
+    at_second_step(&held).await;
+    for bad in &bad_assertions {
+        let anonymous = app.browser();
+        let (_, options) = sign_in_options(&anonymous).await;
+        let resp = post_answer(
+            &anonymous,
+            "/login",
+            "/login/passkey",
+            options["ceremony"].as_str().unwrap(),
+            bad,
+            &[],
+        )
+        .await;
+        assert!(resp.status().is_client_error(), "{bad}: {}", resp.status());
+        let (_, options) = second_step_options(&held).await;
+        let resp = post_answer(
+            &held,
+            "/login/mfa",
+            "/login/mfa/passkey",
+            options["ceremony"].as_str().unwrap(),
+            bad,
+            &[],
+        )
+        .await;
+        assert!(resp.status().is_client_error(), "{bad}: {}", resp.status());
+    }
+    // Missing or oversized fields, unknown ceremonies, a script-less submit.
+    for (ceremony, credential) in [
+        ("", "{}".to_string()),
+        ("unknown", good_assertion.to_string()),
+        (&"x".repeat(65)[..], good_assertion.to_string()),
+        ("unknown", "x".repeat(13 * 1024)),
+    ] {
+        let anonymous = app.browser();
+        let token = anonymous.csrf("/login").await;
+        let resp = anonymous
+            .post_form(
+                "/login/passkey",
+                &[
+                    ("csrf_token", token.as_str()),
+                    ("ceremony", ceremony),
+                    ("credential", credential.as_str()),
+                ],
+            )
+            .await;
+        assert!(
+            resp.status().is_client_error(),
+            "{ceremony}: {}",
+            resp.status()
+        );
+    }
+}
