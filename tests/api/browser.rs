@@ -9,6 +9,7 @@
 //! `chromedriver` the test says so and passes; with `GATEHOUSE_TEST_BROWSER=required` (CI) it
 //! fails instead.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -44,8 +45,12 @@ struct Driver {
 }
 
 impl Drop for Driver {
+    /// Ends chromedriver and the browser it started: they run in a process group of their
+    /// own, which goes whole (a test that failed midway leaves no Chromium behind).
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        if let Some(group) = rustix::process::Pid::from_raw(self.child.id() as i32) {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
         let _ = self.child.wait();
     }
 }
@@ -74,6 +79,7 @@ impl Driver {
             .port();
         let child = Command::new(&chromedriver)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -265,6 +271,11 @@ impl Driver {
         .await;
     }
 
+    /// Closes the browser.
+    async fn quit(&self) {
+        self.cmd(reqwest::Method::DELETE, "", json!({})).await;
+    }
+
     /// The CDP command `cmd` (chromedriver's Chromium extension).
     async fn cdp(&self, cmd: &str, params: Value) -> Value {
         self.cmd(
@@ -418,5 +429,6 @@ async fn a_person_registers_a_passkey_and_signs_in_with_it_in_chromium() {
     driver
         .screenshot(375, &shots.join("login-wrong-origin-375.png"))
         .await;
+    driver.quit().await;
     eprintln!("screenshots in {}", shots.display());
 }
