@@ -10,12 +10,14 @@
 //! anything (promotion, re-enabling) go the same way.
 
 mod mfa;
+mod passkeys;
 
 pub use self::mfa::{Enroller, Keep, Reauth, Started};
 
 use crate::auth::lockout::{self, Lockout, Refused};
 use crate::auth::login::{LoginError, check_password};
 use crate::auth::mfa::{Door, SignInPolicy};
+use crate::auth::passkey::PasskeyError;
 use crate::auth::password::PasswordHasher;
 use crate::auth::strategy::session::is_current;
 use crate::auth::token::refresh::{self, Rotation};
@@ -68,8 +70,20 @@ pub enum AccountError {
     /// The user has no second factor to remove or regenerate codes for.
     #[error("Two-factor authentication is not on.")]
     NoFactor,
+    /// A passkey change refused for its input (the message says why).
+    #[error(transparent)]
+    Passkey(PasskeyError),
     #[error(transparent)]
     Failed(#[from] Failure),
+}
+
+impl From<PasskeyError> for AccountError {
+    fn from(e: PasskeyError) -> Self {
+        match e {
+            PasskeyError::Db(e) => Self::from(e),
+            other => Self::Passkey(other),
+        }
+    }
 }
 
 impl From<DbError> for AccountError {

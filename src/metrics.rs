@@ -1,5 +1,6 @@
 //! Prometheus metrics (SPEC §10), served as text at `/metrics`: requests by route and status,
-//! latency, logins, lockouts, tokens issued, refresh-token reuse and configuration reloads.
+//! latency, logins, lockouts, tokens issued, refresh-token reuse, configuration reloads,
+//! second factors and passkeys.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
@@ -33,10 +34,18 @@ pub struct Metrics {
     pub mfa_removals: IntCounterVec,
     /// Recovery codes used to sign in.
     pub recovery_codes_used: IntCounter,
+    /// Passkeys registered.
+    pub passkey_registrations: IntCounter,
+    /// Passkeys removed by their user (an admin's reset counts in `mfa_removals`).
+    pub passkey_removals: IntCounter,
+    /// Username-less passkey sign-ins (`auth.passkey_login`) by result (`ok`, `failed`).
+    pub passkey_sign_ins: IntCounterVec,
+    /// Passkey ceremonies refused because their owner had too many outstanding.
+    pub passkey_challenges_refused: IntCounter,
 }
 
 /// The second factors counted in `second_factor_total` (a fixed label set).
-pub const FACTORS: [&str; 2] = ["totp", "recovery_code"];
+pub const FACTORS: [&str; 3] = ["totp", "recovery_code", "passkey"];
 
 /// The hit and miss counters of one cache.
 #[derive(Clone)]
@@ -121,7 +130,7 @@ impl Metrics {
         let second_factor = IntCounterVec::new(
             Opts::new(
                 "second_factor_total",
-                "Second-factor checks by factor (totp, recovery_code) and result (ok, failed)",
+                "Second-factor checks by factor (totp, recovery_code, passkey) and result (ok, failed)",
             ),
             &["factor", "result"],
         )?;
@@ -152,6 +161,30 @@ impl Metrics {
         for by in ["user", "admin"] {
             mfa_removals.with_label_values(&[by]);
         }
+        let passkey_registrations =
+            IntCounter::new("passkey_registrations_total", "Passkeys registered")?;
+        let passkey_removals = IntCounter::new(
+            "passkey_removals_total",
+            "Passkeys removed by their user (admin resets count in mfa_removals_total)",
+        )?;
+        let passkey_sign_ins = IntCounterVec::new(
+            Opts::new(
+                "passkey_sign_ins_total",
+                "Username-less passkey sign-ins by result (ok, failed)",
+            ),
+            &["result"],
+        )?;
+        let passkey_challenges_refused = IntCounter::new(
+            "passkey_challenges_refused_total",
+            "Passkey ceremonies refused: their owner (user, pending sign-in, client address) had too many outstanding",
+        )?;
+        registry.register(Box::new(passkey_registrations.clone()))?;
+        registry.register(Box::new(passkey_removals.clone()))?;
+        registry.register(Box::new(passkey_sign_ins.clone()))?;
+        registry.register(Box::new(passkey_challenges_refused.clone()))?;
+        for result in ["ok", "failed"] {
+            passkey_sign_ins.with_label_values(&[result]);
+        }
         Ok(Self {
             registry,
             http_requests,
@@ -167,6 +200,10 @@ impl Metrics {
             mfa_enrolments,
             mfa_removals,
             recovery_codes_used,
+            passkey_registrations,
+            passkey_removals,
+            passkey_sign_ins,
+            passkey_challenges_refused,
         })
     }
 

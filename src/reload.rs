@@ -107,6 +107,7 @@ pub const LIVE_KEYS: &[&str] = &[
     "auth.basic",
     "auth.registration",
     "auth.require_mfa",
+    "auth.passkey_login",
     "session.ttl",
     "session.idle_timeout",
     "token.algorithm",

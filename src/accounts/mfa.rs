@@ -97,7 +97,7 @@ impl Enroller {
 /// Ends every session and refresh family of the user but the one `keep` names, inside the
 /// caller's transaction; returns the changes to record and publish (a carried-over family's
 /// first, so that no instance meets the new stamp with the family's old check time).
-fn revoke_all_but(
+pub(super) fn revoke_all_but(
     conn: &mut AnyConnection,
     user_id: i64,
     keep: &Keep,
@@ -164,7 +164,7 @@ pub struct Started {
 impl Accounts {
     /// Passes when the caller signed in within the last 10 minutes, or typed the current
     /// password (checked like every password: counted against the lockout first).
-    async fn reauthenticate(
+    pub(super) async fn reauthenticate(
         &self,
         auth: &Authenticator,
         caller: &Authenticated,
@@ -283,8 +283,9 @@ impl Accounts {
         result
     }
 
-    /// Removes the caller's second factors (TOTP and recovery codes), ending the user's other
-    /// sessions and refresh families; the caller's credential (`keep`) stays valid.
+    /// Removes the caller's TOTP and recovery codes (passkeys stay; each is removed on its
+    /// own), ending the user's other sessions and refresh families; the caller's credential
+    /// (`keep`) stays valid.
     pub async fn remove_second_factors(
         &self,
         auth: &Authenticator,
@@ -297,7 +298,7 @@ impl Accounts {
         let keep = Keep::of(&caller);
         self.commit_all(move |conn| {
             check_caller(conn, &caller, false)?;
-            if !mfa::remove_all(conn, user_id)? {
+            if !mfa::remove_totp(conn, user_id)? {
                 return Err(AccountError::NoFactor);
             }
             Ok(((), revoke_all_but(conn, user_id, &keep)?))

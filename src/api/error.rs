@@ -39,7 +39,12 @@ pub enum ApiError {
     /// Token endpoint: the password is right and the sign-in waits for its second step
     /// (`mfa_required`) or, under `auth.require_mfa`, for enrolment (`mfa_enrollment_required`).
     #[error("second factor required")]
-    MfaRequired { mfa_token: String, enrollment: bool },
+    MfaRequired {
+        mfa_token: String,
+        enrollment: bool,
+        /// The user's only second factor is a passkey, which this endpoint cannot check.
+        passkey_only: bool,
+    },
     #[error("{0}")]
     InvalidRequest(String),
     #[error("unsupported grant type")]
@@ -102,6 +107,7 @@ impl From<AccountError> for ApiError {
                 Self::Conflict("TOTP is already on; remove it first to enrol again")
             }
             AccountError::NoFactor => Self::Conflict("TOTP is not on"),
+            AccountError::Passkey(e) => Self::InvalidRequest(e.to_string()),
             AccountError::Failed(failure) => Self::Failed(failure),
         }
     }
@@ -174,6 +180,16 @@ impl ApiError {
                     .into()
             }
             Self::InvalidCredentials { .. } => "invalid username or password".into(),
+            Self::MfaRequired {
+                enrollment: false,
+                passkey_only: true,
+                ..
+            } => "a second factor is required, and this account's only second factor is a \
+                  passkey, which the token API cannot check: complete with grant_type \
+                  urn:gatehouse:mfa-recovery (mfa_token, recovery_code) if the account has \
+                  recovery codes; otherwise enrol TOTP on the account page, or ask an \
+                  administrator for a service account"
+                .into(),
             Self::MfaRequired {
                 enrollment: false, ..
             } => "a second factor is required: complete with grant_type urn:gatehouse:mfa-otp \

@@ -88,16 +88,22 @@ pub async fn token(
             } else {
                 Purpose::SecondFactor
             };
-            let token = state
+            let (token, totp) = state
                 .db
                 .run(move |conn| {
-                    second_step::hold(conn, &verified, purpose, PendingDoor::Api, None)
-                        .map_err(Failure::from)
+                    let token =
+                        second_step::hold(conn, &verified, purpose, PendingDoor::Api, None)?;
+                    // A user whose only second factor is a passkey cannot complete here (the
+                    // token API checks codes, not WebAuthn): the description says so.
+                    let totp = crate::db::totp::is_active(conn, verified.user.id)?;
+                    Ok::<_, crate::db::DbError>((token, totp))
                 })
-                .await?;
+                .await
+                .map_err(Failure::from)?;
             return Err(ApiError::MfaRequired {
                 mfa_token: token,
                 enrollment: purpose == Purpose::Enrolment,
+                passkey_only: purpose == Purpose::SecondFactor && !totp,
             });
         }
     }

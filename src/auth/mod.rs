@@ -16,6 +16,7 @@ pub mod csrf;
 pub mod lockout;
 pub mod login;
 pub mod mfa;
+pub mod passkey;
 pub mod password;
 pub mod strategy;
 pub mod token;
@@ -166,6 +167,9 @@ pub struct Authenticator {
     pub caches: AuthCaches,
     /// The strategies, in the order they are asked: [`AuthChain::standard`].
     pub chain: AuthChain,
+    /// The WebAuthn relying party, derived once from `server.public_url` (a key a reload
+    /// cannot change), or why there is none.
+    pub passkeys: Arc<passkey::Passkeys>,
 }
 
 impl Authenticator {

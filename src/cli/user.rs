@@ -277,6 +277,25 @@ async fn run_async(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> 
             println!("user '{}':", user.username);
             println!("  totp: {totp}");
             println!("  recovery codes left: {}", factors.recovery_left);
+            let id = user.id;
+            let keys = with_conn(&db, move |c| Ok(crate::auth::passkey::list(c, id)?)).await?;
+            println!("  passkeys: {}", keys.len());
+            for key in keys {
+                println!(
+                    "    - \"{}\" (added {}, last used {}{})",
+                    key.name.escape_debug(),
+                    key.created_at.format("%Y-%m-%d %H:%M UTC"),
+                    key.last_used_at.map_or_else(
+                        || "never".to_string(),
+                        |t| t.format("%Y-%m-%d %H:%M UTC").to_string()
+                    ),
+                    if key.discoverable {
+                        ", signs in without a password"
+                    } else {
+                        ""
+                    }
+                );
+            }
             println!(
                 "  service account: {}",
                 if user.service { "yes" } else { "no" }
@@ -289,7 +308,7 @@ async fn run_async(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> 
                 .await
                 .map_err(|e| account_error(&name, e))?;
             println!(
-                "second factors of '{}' removed (TOTP and recovery codes); their sessions and refresh tokens were ended",
+                "second factors of '{}' removed (TOTP, recovery codes and passkeys); their sessions and refresh tokens were ended",
                 user.username
             );
         }

@@ -158,6 +158,9 @@ pub struct AuthSettings {
     pub registration: bool,
     /// Who must have a second factor: without one, a sign-in leads to enrolment first.
     pub require_mfa: RequireMfa,
+    /// Passkeys as a first factor: "Sign in with a passkey" on `/login`, username-less
+    /// (discoverable credentials); new passkeys are registered with a resident key.
+    pub passkey_login: bool,
 }
 
 impl Default for AuthSettings {
@@ -167,6 +170,7 @@ impl Default for AuthSettings {
             basic: false,
             registration: false,
             require_mfa: RequireMfa::None,
+            passkey_login: false,
         }
     }
 }

@@ -22,6 +22,18 @@ impl Settings {
                     .to_string(),
             );
         }
+        if self.auth.passkey_login
+            && let Some((host, _)) = super::url_host_port(&self.public_url())
+            && host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| !ip.is_loopback())
+        {
+            warnings.push(format!(
+                "auth.passkey_login is on, but server.public_url names the IP address {host}: \
+                 browsers accept passkeys only on a domain name, so nobody can use them; set \
+                 server.public_url to a name of this server"
+            ));
+        }
         warnings
     }
 

@@ -9,6 +9,8 @@ pub mod key_store;
 pub mod login_failures;
 pub mod meta;
 pub mod models;
+pub mod passkey_challenges;
+pub mod passkeys;
 pub mod pending_logins;
 pub mod pool;
 pub mod recovery_codes;

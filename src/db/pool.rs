@@ -72,6 +72,10 @@ pub enum DbError {
     Setup(String),
     #[error("the blocking task was cancelled")]
     Cancelled,
+    /// A stored value that should parse does not (a row written by a newer version, or
+    /// tampered with).
+    #[error("stored data does not parse: {0}")]
+    Corrupt(String),
 }
 
 impl DbError {

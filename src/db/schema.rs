@@ -116,6 +116,35 @@ diesel::table! {
 }
 
 diesel::table! {
+    passkeys (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        credential_id -> Text,
+        user_handle -> Text,
+        name -> Text,
+        credential -> Text,
+        sign_count -> BigInt,
+        discoverable -> Bool,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    passkey_challenges (id_hash) {
+        id_hash -> Text,
+        purpose -> Text,
+        owner -> Text,
+        user_id -> Nullable<BigInt>,
+        pending_hash -> Nullable<Text>,
+        name -> Nullable<Text>,
+        state -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     meta (key) {
         key -> Text,
         value -> Text,
@@ -127,12 +156,16 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(totp_secrets -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(pending_logins -> users (user_id));
+diesel::joinable!(passkeys -> users (user_id));
+diesel::joinable!(passkey_challenges -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     changes,
     key_store,
     login_failures,
     meta,
+    passkey_challenges,
+    passkeys,
     pending_logins,
     recovery_codes,
     refresh_tokens,

@@ -53,6 +53,10 @@ fn html_registration(c: &Settings) -> bool {
     c.auth.registration
 }
 
+fn passkey_login(c: &Settings) -> bool {
+    c.auth.passkey_login
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     let max_body = usize::try_from(state.config().server.max_body.0).unwrap_or(usize::MAX);
     cfg.app_data(
@@ -154,6 +158,26 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                 "/login/mfa/cancel",
                 web::post().to(pages::login::mfa::cancel),
             )
+            .route(
+                "/login/mfa/passkey/options",
+                web::post().to(pages::login::passkey::second_step_options),
+            )
+            .route(
+                "/login/mfa/passkey",
+                web::post().to(pages::login::passkey::second_step),
+            )
+            .route(
+                "/login/passkey/options",
+                web::post()
+                    .guard(gate(passkey_login))
+                    .to(pages::login::passkey::sign_in_options),
+            )
+            .route(
+                "/login/passkey",
+                web::post()
+                    .guard(gate(passkey_login))
+                    .to(pages::login::passkey::sign_in),
+            )
             .route("/logout", web::post().to(pages::logout::logout))
             .route("/account", web::get().to(pages::account::get::account))
             .route(
@@ -183,6 +207,22 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             .route(
                 "/account/recovery-codes",
                 web::post().to(pages::account::post::regenerate_codes),
+            )
+            .route(
+                "/account/passkeys/options",
+                web::post().to(pages::account::passkeys::options),
+            )
+            .route(
+                "/account/passkeys",
+                web::post().to(pages::account::passkeys::register),
+            )
+            .route(
+                "/account/passkeys/{id}/remove",
+                web::get().to(pages::account::passkeys::confirm_remove),
+            )
+            .route(
+                "/account/passkeys/{id}/remove",
+                web::post().to(pages::account::passkeys::remove),
             )
             .route("/admin", web::get().to(pages::admin::get::admin))
             .route(

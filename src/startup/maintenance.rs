@@ -1,13 +1,13 @@
 //! The background purge: expired sessions, long-expired refresh tokens (kept one more
 //! `refresh_ttl` so that a revoked family stays recognisable), stale failure counters, pending
-//! second steps an hour past their expiry, and
-//! change-feed rows older than [`FEED_RETENTION`].
+//! second steps an hour past their expiry, expired passkey ceremonies, and change-feed rows
+//! older than [`FEED_RETENTION`].
 
 use std::time::Duration;
 
 use actix_web::web;
 
-use crate::db::{changes, pending_logins, refresh_tokens};
+use crate::db::{changes, passkey_challenges, pending_logins, refresh_tokens};
 use crate::domain::clock::{chrono_duration, now};
 use crate::error::Failure;
 use crate::state::AppState;
@@ -70,6 +70,8 @@ async fn purge(state: &AppState) -> Result<(), Failure> {
             // Pending second steps stay an hour past their 5 minutes, so that a late
             // completion is told apart from an unknown token (and counted against its user).
             pending_logins::purge(conn, now() - chrono::Duration::hours(1))?;
+            // Passkey ceremonies go as soon as they expire: nothing counts them afterwards.
+            passkey_challenges::purge(conn, now())?;
             changes::purge_before(conn, now() - chrono_duration(FEED_RETENTION))?;
             Ok(())
         })

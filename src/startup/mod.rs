@@ -18,6 +18,7 @@ use crate::auth::Authenticator;
 use crate::auth::cache::AuthCaches;
 use crate::auth::chain::AuthChain;
 use crate::auth::lockout::Lockout;
+use crate::auth::passkey::Passkeys;
 use crate::auth::password::PasswordHasher;
 use crate::auth::token::store::{KeyStore, Opened};
 use crate::config::Settings;
@@ -166,7 +167,11 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
         cookie_key: session_key.clone(),
         caches,
         chain: AuthChain::standard(),
+        passkeys: Arc::new(Passkeys::from_public_url(&settings.public_url())),
     };
+    if let Passkeys::Unavailable(reason) = &*auth.passkeys {
+        tracing::warn!("{reason}");
+    }
     let accounts = Accounts::new(db.clone(), hasher, sessions.clone(), lockout, feed);
     Ok(AppState::new(
         settings,

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod home;
 pub mod login;
 pub mod logout;
+pub mod passkey;
 pub mod register;
 
 use actix_web::cookie::time::Duration as CookieDuration;

@@ -379,7 +379,8 @@ async fn due_rotations_asked_for_together_on_two_instances_add_one_key() {
     for task in tasks {
         rotated += usize::from(task.await.unwrap().expect("rotation runs").is_some());
     }
-    assert_eq!(rotated, 1);
+    // (The instances' own maintenance may have made the rotation first: then none of these.)
+    assert!(rotated <= 1, "{rotated} rotations");
 
     // Assert
     let rows = key_rows(&a, "access");

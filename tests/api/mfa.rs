@@ -26,7 +26,7 @@ const OTP: &str = "urn:gatehouse:mfa-otp";
 const RECOVERY: &str = "urn:gatehouse:mfa-recovery";
 
 /// The code of the time step `offset` steps from now.
-fn code(secret: &str, offset: i64) -> String {
+pub(crate) fn code(secret: &str, offset: i64) -> String {
     let bytes = Secret::Encoded(secret.to_string())
         .to_bytes()
         .expect("base32 secret");
@@ -84,7 +84,7 @@ async fn api(
 /// Enrols TOTP through the JSON API with a fresh token; returns the secret and the recovery
 /// codes. The confirming code is the previous step's, so the current and next steps are left
 /// for sign-ins.
-async fn enrol(app: &TestApp, user: &str) -> (String, Vec<String>) {
+pub(crate) async fn enrol(app: &TestApp, user: &str) -> (String, Vec<String>) {
     let (access, _) = app.tokens_for(user, PASSWORD).await;
     let (status, started) = json_of(
         api(

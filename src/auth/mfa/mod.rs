@@ -5,9 +5,9 @@
 //! (`auth::login`) tells what is left ([`NextStep`]); when something is, the sign-in is held
 //! server-side as a *pending* sign-in (`second_step`), bound to the browser by a cookie or to
 //! the API client by an `mfa_token`, and completed by one [`SecondFactor`]. Adding a kind of
-//! factor (a passkey assertion) is one more variant of [`SecondFactor`] and one more arm of
-//! [`verify_factor`]; the pending sign-in, its lockout accounting and both doors stay as
-//! they are.
+//! factor (a passkey assertion, `SecondFactor::Passkey`) is one more variant of
+//! [`SecondFactor`] and one more arm of [`verify_factor`]; the pending sign-in, its lockout
+//! accounting and both doors stay as they are.
 //!
 //! The throttle: every code checked counts toward the username's and the address's lockout
 //! before it is checked, like a password; only a completed sign-in clears the username's
@@ -19,10 +19,11 @@ pub mod totp;
 
 use chrono::{Duration, NaiveDateTime};
 
+use crate::auth::passkey::{self, Assertion};
 use crate::auth::token::master::{MasterError, MasterSecrets};
 use crate::config::RequireMfa;
 use crate::db::models::User;
-use crate::db::{AnyConnection, DbError, recovery_codes, totp as totp_rows};
+use crate::db::{AnyConnection, DbError, passkeys, recovery_codes, totp as totp_rows};
 use crate::error::Failure;
 
 use self::totp::TotpSecret;
@@ -94,6 +95,8 @@ pub enum SecondFactor {
     Totp(String),
     /// A recovery code as typed.
     RecoveryCode(String),
+    /// A passkey's answer to a challenge of the pending sign-in.
+    Passkey(Box<Assertion>),
 }
 
 impl std::fmt::Debug for SecondFactor {
@@ -109,6 +112,16 @@ impl SecondFactor {
         match self {
             Self::Totp(_) => "totp",
             Self::RecoveryCode(_) => "recovery_code",
+            Self::Passkey(_) => "passkey",
+        }
+    }
+
+    /// The passkey ceremony this factor answers, if it is a passkey: a failed check burns it
+    /// (the check's transaction rolled back).
+    pub fn ceremony(&self) -> Option<&str> {
+        match self {
+            Self::Passkey(assertion) => Some(&assertion.ceremony),
+            Self::Totp(_) | Self::RecoveryCode(_) => None,
         }
     }
 }
@@ -122,13 +135,15 @@ pub struct Factors {
     pub totp_pending: bool,
     /// Unused recovery codes.
     pub recovery_left: i64,
+    /// Registered passkeys.
+    pub passkeys: i64,
 }
 
 impl Factors {
     /// Whether the user has a second factor (recovery codes alone are not one: they come
-    /// with TOTP and go with it).
+    /// with a factor and stand in for it).
     pub fn any(&self) -> bool {
-        self.totp
+        self.totp || self.passkeys > 0
     }
 }
 
@@ -145,13 +160,14 @@ pub fn factors(
             .as_ref()
             .is_some_and(|r| r.confirmed_at.is_none() && r.created_at + ENROLMENT_WINDOW > now),
         recovery_left: recovery_codes::remaining(conn, user_id)?,
+        passkeys: passkeys::count(conn, user_id)?,
     })
 }
 
 /// Whether the user has a second factor that a sign-in must pass (the one question the
 /// password check asks; a new kind of factor answers here too).
 pub fn has_second_factor(conn: &mut AnyConnection, user_id: i64) -> Result<bool, DbError> {
-    Ok(totp_rows::is_active(conn, user_id)?)
+    Ok(totp_rows::is_active(conn, user_id)? || passkeys::count(conn, user_id)? > 0)
 }
 
 /// Why a factor could not be checked.
@@ -190,13 +206,18 @@ pub enum Used {
     RecoveryCode {
         left: i64,
     },
+    /// A passkey (its row id).
+    Passkey {
+        id: i64,
+    },
 }
 
 /// Checks `factor` for `user_id` and uses it up, inside the caller's write transaction: a TOTP
 /// code's time step becomes the last accepted one (only a later step is accepted after it), a
-/// recovery code is marked used. `None` when it does not pass (a wrong, replayed or used code,
-/// or no such factor). Both uses are single conditional UPDATEs, so of two concurrent uses of
-/// one code, on any instance, exactly one passes.
+/// recovery code is marked used, a passkey's ceremony is deleted and its counter moved on.
+/// `None` when it does not pass (a wrong, replayed or used code, an assertion that does not
+/// verify, or no such factor). Every use is a single conditional UPDATE or DELETE, so of two
+/// concurrent uses of one code or ceremony, on any instance, exactly one passes.
 pub fn verify_factor(
     conn: &mut AnyConnection,
     master: &MasterSecrets,
@@ -235,6 +256,10 @@ pub fn verify_factor(
             let left = recovery_codes::remaining(conn, user_id)?;
             Ok(Some(Used::RecoveryCode { left }))
         }
+        SecondFactor::Passkey(assertion) => Ok(passkey::verify_second_factor(
+            conn, user_id, assertion, now,
+        )?
+        .map(|id| Used::Passkey { id })),
     }
 }
 
@@ -318,12 +343,20 @@ pub fn regenerate_recovery_codes(
     Ok(codes)
 }
 
-/// Removes every second factor of the user (TOTP, pending or active, and recovery codes);
-/// returns whether there was any.
-pub fn remove_all(conn: &mut AnyConnection, user_id: i64) -> Result<bool, DbError> {
+/// Removes the user's TOTP (pending or active) and recovery codes; returns whether there was
+/// any. Passkeys stay: each is removed on its own.
+pub fn remove_totp(conn: &mut AnyConnection, user_id: i64) -> Result<bool, DbError> {
     let totp = totp_rows::delete(conn, user_id)?;
     let codes = recovery_codes::delete_for_user(conn, user_id)?;
     Ok(totp + codes > 0)
+}
+
+/// Removes every second factor of the user (TOTP, recovery codes, passkeys): an
+/// administrator's reset. Returns whether there was any.
+pub fn remove_all(conn: &mut AnyConnection, user_id: i64) -> Result<bool, DbError> {
+    let totp = remove_totp(conn, user_id)?;
+    let keys = passkeys::delete_for_user(conn, user_id)?;
+    Ok(totp || keys > 0)
 }
 
 /// Whether a sign-in that completed at `auth_time` (Unix microseconds) is recent enough for

@@ -16,7 +16,9 @@
 //!    whole of it back, so a code is never spent on a sign-in that does not happen;
 //! 4. a completed sign-in clears the username's count; a wrong code stays counted.
 //!
-//! A passkey is one more [`SecondFactor`]: its assertion is checked in step 3 like a code.
+//! A passkey is one more [`SecondFactor`]: its assertion is checked in step 3 like a code
+//! (its ceremony deleted in that transaction; a failed check burns it afterwards, so each
+//! challenge gets one try).
 
 use std::sync::Arc;
 
@@ -257,6 +259,7 @@ where
     F: FnOnce(&mut AnyConnection, &User, &PendingRow) -> Result<T, DbError> + Send + 'static,
 {
     let label = factor.label();
+    let ceremony = factor.ceremony().map(str::to_string);
     let found = auth
         .db
         .run(move |conn| find(conn, &presented, door))
@@ -288,6 +291,7 @@ where
         Err(Refused::Db(e)) => return Err(e.into()),
     };
     let Some(pending) = pending else {
+        burn(auth, ceremony).await;
         failed(auth, "invalid_pending", label, user_id, ip, attempt);
         return Ok(Completion::Invalid);
     };
@@ -326,10 +330,12 @@ where
             Ok(Completion::Done(Box::new(done)))
         }
         Err(Abort::Wrong) => {
+            burn(auth, ceremony).await;
             failed(auth, "wrong_factor", label, user_id, ip, attempt);
             Ok(Completion::WrongFactor)
         }
         Err(Abort::Invalid) => {
+            burn(auth, ceremony).await;
             failed(auth, "invalid_pending", label, user_id, ip, attempt);
             Ok(Completion::Invalid)
         }
@@ -337,6 +343,21 @@ where
             give_back(auth, subject.as_deref(), ip).await;
             Err(e.into())
         }
+    }
+}
+
+/// A passkey ceremony whose check failed is used up all the same (the check's transaction
+/// rolled its deletion back): an assertion gets one try per challenge.
+async fn burn(auth: &Authenticator, ceremony: Option<String>) {
+    let Some(ceremony) = ceremony else {
+        return;
+    };
+    let result = auth
+        .db
+        .run(move |conn| crate::auth::passkey::burn(conn, &ceremony))
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = ?e, "could not burn a passkey ceremony");
     }
 }
 
@@ -401,7 +422,7 @@ async fn finish_ok(
             auth.metrics.recovery_codes_used.inc();
             tracing::info!(target: "audit", event = "recovery_code_used", user_id = user.id, left, ip);
         }
-        Used::Totp => {}
+        Used::Totp | Used::Passkey { .. } => {}
     }
     tracing::info!(target: "audit", event = "second_factor_ok", factor = label, user_id = user.id, ip);
     Ok(())

@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
-use super::{AccountPage, MfaView, SessionView};
+use super::{AccountPage, MfaView, PasskeyRowView, PasskeysView, SessionView};
 use crate::auth::mfa::totp::qr_svg;
 use crate::auth::mfa::{self, Factors};
 use crate::auth::strategy::session::is_current;
@@ -14,6 +14,7 @@ use crate::session_store::{SessionMeta, TypedSession};
 use crate::state::AppState;
 use crate::web::error::PageError;
 use crate::web::login::mfa::{EnrolView, issuer_name};
+use crate::web::passkey::PasskeyView;
 use crate::web::{Nav, SignedIn, render};
 
 /// The user's live sessions, this one first.
@@ -89,6 +90,30 @@ pub async fn mfa_view(
     })
 }
 
+/// What the page shows of the user's passkeys.
+pub async fn passkeys_view(state: &AppState, user: &UserState) -> Result<PasskeysView, PageError> {
+    let stamp = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    let rows = state
+        .accounts
+        .passkeys(user.id)
+        .await
+        .map_err(super::post::account_failure)?
+        .into_iter()
+        .map(|p| PasskeyRowView {
+            id: p.id,
+            name: p.name,
+            added: stamp(p.created_at),
+            last_used: p.last_used_at.map_or_else(|| "never".to_string(), stamp),
+            discoverable: p.discoverable,
+        })
+        .collect();
+    Ok(PasskeysView {
+        rows,
+        server: PasskeyView::of(&state.auth.passkeys),
+        passkey_login: state.config().auth.passkey_login,
+    })
+}
+
 /// Renders the account page.
 pub async fn page(
     state: &AppState,
@@ -100,6 +125,7 @@ pub async fn page(
     let notice = session.take_flash();
     let sessions = list_sessions(state, user, session).await?;
     let mfa = mfa_view(state, user, session).await?;
+    let passkeys = passkeys_view(state, user).await?;
     render(
         status,
         &AccountPage {
@@ -110,6 +136,7 @@ pub async fn page(
             min_length: state.config().password.min_length,
             sessions,
             mfa,
+            passkeys,
         },
     )
 }

@@ -1,12 +1,14 @@
 //! `/account`: the signed-in user's own settings and sessions.
 
 pub mod get;
+pub mod passkeys;
 pub mod post;
 
 use askama::Template;
 
 use super::Nav;
 use super::login::mfa::EnrolView;
+use super::passkey::PasskeyView;
 
 /// What `/account` shows of two-step verification.
 pub struct MfaView {
@@ -17,6 +19,25 @@ pub struct MfaView {
     pub enrol: Option<EnrolView>,
     /// Changes need the current password (the sign-in is more than 10 minutes old).
     pub needs_password: bool,
+}
+
+/// What `/account` shows of one registered passkey.
+pub struct PasskeyRowView {
+    pub id: i64,
+    pub name: String,
+    pub added: String,
+    pub last_used: String,
+    /// Registered for username-less sign-in.
+    pub discoverable: bool,
+}
+
+/// What `/account` shows of passkeys.
+pub struct PasskeysView {
+    pub rows: Vec<PasskeyRowView>,
+    /// The relying party's origin, or why passkeys cannot be used here.
+    pub server: PasskeyView,
+    /// `auth.passkey_login`: new passkeys can also sign in without the password.
+    pub passkey_login: bool,
 }
 
 /// What `/account` shows of one of the user's sessions.
@@ -40,4 +61,5 @@ pub struct AccountPage {
     pub min_length: usize,
     pub sessions: Vec<SessionView>,
     pub mfa: MfaView,
+    pub passkeys: PasskeysView,
 }

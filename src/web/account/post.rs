@@ -164,6 +164,9 @@ pub fn account_failure(e: AccountError) -> PageError {
         other @ (AccountError::AlreadyEnrolled | AccountError::NoFactor) => {
             PageError::Client(StatusCode::CONFLICT, other.to_string())
         }
+        AccountError::Passkey(e) => {
+            PageError::Client(crate::web::passkey::status_of(&e), e.to_string())
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 use super::{AdminPage, ServerFacts, UserRow};
-use crate::db::{login_failures, totp, users};
+use crate::db::{login_failures, passkeys, totp, users};
 use crate::domain::UserState;
 use crate::domain::clock::now;
 use crate::error::Failure;
@@ -29,7 +29,11 @@ pub async fn page(
             Ok((
                 users::list(conn)?,
                 login_failures::locked_users(conn, now)?,
-                totp::active_user_ids(conn)?,
+                {
+                    let mut ids = totp::active_user_ids(conn)?;
+                    ids.extend(passkeys::user_ids(conn)?);
+                    ids
+                },
             ))
         })
         .await?;

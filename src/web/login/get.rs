@@ -4,10 +4,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::LoginPage;
+use super::login_page;
 use crate::state::AppState;
 use crate::web::error::PageError;
-use crate::web::{AnonymousForm, Nav, SignedIn, render, safe_next, see_other};
+use crate::web::{SignedIn, safe_next, see_other};
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -26,17 +26,5 @@ pub async fn login_form(
     if signed_in.is_some() {
         return Ok(see_other(&next));
     }
-    let form = AnonymousForm::for_request(&req, &state);
-    let mut response = render(
-        StatusCode::OK,
-        &LoginPage {
-            nav: Nav::anonymous(&form),
-            error: None,
-            username: String::new(),
-            next,
-            registration: state.config().auth.registration,
-        },
-    )?;
-    form.attach(&state, &mut response)?;
-    Ok(response)
+    login_page(&req, &state, StatusCode::OK, None, String::new(), next)
 }

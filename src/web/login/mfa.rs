@@ -1,5 +1,5 @@
-//! `/login/mfa`: the second step of a sign-in (a TOTP code or a recovery code), or, under
-//! `auth.require_mfa`, the enrolment that must come first.
+//! `/login/mfa`: the second step of a sign-in (a TOTP code, a passkey — see `passkey` — or a
+//! recovery code), or, under `auth.require_mfa`, the enrolment that must come first.
 //!
 //! The first step's success is held server-side (`auth::mfa::second_step`) for at most five
 //! minutes; this browser holds the key to it in a short-lived, HttpOnly, SameSite=Lax cookie
@@ -17,14 +17,16 @@ use serde::Deserialize;
 use crate::accounts::{Enroller, Reauth};
 use crate::auth::mfa::second_step::{self, Completion, Enrolled, Found, PendingDoor, Purpose};
 use crate::auth::mfa::totp::qr_svg;
-use crate::auth::mfa::{PENDING_LIFETIME, SecondFactor, Used};
+use crate::auth::mfa::{self as factors, PENDING_LIFETIME, SecondFactor, Used};
 use crate::error::Failure;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
+use crate::web::passkey::PasskeyView;
 use crate::web::{AnonymousForm, Nav, render, safe_next, see_other, start_session};
 
-/// The second step's page: a code form, or the enrolment of a TOTP secret.
+/// The second step's page: the user's factors (a passkey, a code, a recovery code), or the
+/// enrolment of a TOTP secret.
 #[derive(Template)]
 #[template(path = "login_mfa.html")]
 pub struct SecondStepPage {
@@ -32,6 +34,12 @@ pub struct SecondStepPage {
     pub error: Option<String>,
     /// Enrolment (`auth.require_mfa`) rather than a code.
     pub enrol: Option<EnrolView>,
+    /// The user has TOTP: the code form.
+    pub totp: bool,
+    /// The user has a passkey: the passkey button (or why passkeys cannot be used here).
+    pub passkey: Option<PasskeyView>,
+    /// Recovery codes are offered (the user has TOTP, or unused codes).
+    pub recovery: bool,
 }
 
 /// What the enrolment form shows of the secret being enrolled.
@@ -149,7 +157,7 @@ pub fn issuer_name(state: &AppState) -> String {
 }
 
 /// Renders the step page for the pending sign-in `token` names.
-async fn step_page(
+pub(super) async fn step_page(
     req: &HttpRequest,
     state: &AppState,
     status: StatusCode,
@@ -166,8 +174,8 @@ async fn step_page(
     let Found::Live(pending) = found else {
         return start_over(state);
     };
+    let user_id = pending.row.user_id;
     let enrol = if pending.purpose == Purpose::Enrolment {
-        let user_id = pending.row.user_id;
         let user = state
             .auth
             .user_state(user_id)
@@ -177,6 +185,12 @@ async fn step_page(
     } else {
         None
     };
+    let has = state
+        .db
+        .run(move |conn| {
+            factors::factors(conn, user_id, crate::domain::clock::now()).map_err(Failure::from)
+        })
+        .await?;
     let form = AnonymousForm::for_request(req, state);
     let mut response = render(
         status,
@@ -184,6 +198,9 @@ async fn step_page(
             nav: Nav::anonymous(&form),
             error,
             enrol,
+            totp: has.totp,
+            passkey: (has.passkeys > 0).then(|| PasskeyView::of(&state.auth.passkeys)),
+            recovery: has.totp || has.recovery_left > 0,
         },
     )?;
     form.attach(state, &mut response)?;
@@ -209,7 +226,7 @@ pub struct SecondStepForm {
 }
 
 /// A locked username or address: the page again, 429 with `Retry-After`.
-async fn locked(
+pub(super) async fn locked(
     req: &HttpRequest,
     state: &AppState,
     retry_after: u64,
@@ -327,10 +344,30 @@ pub async fn second_step(
         |_, _, _| Ok(()),
     )
     .await;
+    answer(
+        &req,
+        &state,
+        &session,
+        completion,
+        "That code is not right, or was already used.",
+    )
+    .await
+}
+
+/// The page a second step's completion leads to: signed in (to `next`, or the recovery-code
+/// notice), the step again with `wrong` for a factor that did not pass, or back to the sign-in
+/// form when the pending sign-in is gone.
+pub(super) async fn answer(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &TypedSession,
+    completion: Result<Completion<()>, Failure>,
+    wrong: &str,
+) -> Result<HttpResponse, PageError> {
     match completion {
         Ok(Completion::Done(signed)) => {
             let next = safe_next(signed.next_path.as_deref().unwrap_or("/")).to_string();
-            let nav = sign_in(&req, &state, &session, &signed.user, signed.checked_at)?;
+            let nav = sign_in(req, state, session, &signed.user, signed.checked_at)?;
             let response = match signed.used {
                 Used::RecoveryCode { left } => render(
                     StatusCode::OK,
@@ -346,21 +383,21 @@ pub async fn second_step(
                         continue_to: next,
                     },
                 )?,
-                Used::Totp => see_other(&next),
+                Used::Totp | Used::Passkey { .. } => see_other(&next),
             };
-            done(&state, response)
+            done(state, response)
         }
         Ok(Completion::WrongFactor) => {
             step_page(
-                &req,
-                &state,
+                req,
+                state,
                 StatusCode::UNAUTHORIZED,
-                Some("That code is not right, or was already used.".into()),
+                Some(wrong.to_string()),
             )
             .await
         }
-        Ok(Completion::Invalid | Completion::EnrolFirst) => start_over(&state),
-        Err(Failure::Locked { retry_after }) => locked(&req, &state, retry_after).await,
+        Ok(Completion::Invalid | Completion::EnrolFirst) => start_over(state),
+        Err(Failure::Locked { retry_after }) => locked(req, state, retry_after).await,
         Err(other) => Err(other.into()),
     }
 }

@@ -1,12 +1,19 @@
-//! `/login`: the sign-in form.
+//! `/login`: the sign-in form, its second step (`/login/mfa`), and the passkey sign-ins
+//! (`/login/passkey`, `/login/mfa/passkey`).
 
 pub mod get;
 pub mod mfa;
+pub mod passkey;
 pub mod post;
 
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::Nav;
+use super::passkey::PasskeyView;
+use super::{AnonymousForm, Nav, render};
+use crate::state::AppState;
+use crate::web::error::PageError;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -16,4 +23,36 @@ pub struct LoginPage {
     pub username: String,
     pub next: String,
     pub registration: bool,
+    /// "Sign in with a passkey" (`auth.passkey_login`), or why passkeys cannot be used here.
+    pub passkey: Option<PasskeyView>,
+}
+
+/// Renders the sign-in form with `status` and an optional error, the typed username and
+/// `next` kept; gives the browser its form cookie when it has none.
+pub fn login_page(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    error: Option<String>,
+    username: String,
+    next: String,
+) -> Result<HttpResponse, PageError> {
+    let form = AnonymousForm::for_request(req, state);
+    let config = state.config();
+    let mut response = render(
+        status,
+        &LoginPage {
+            nav: Nav::anonymous(&form),
+            error,
+            username,
+            next,
+            registration: config.auth.registration,
+            passkey: config
+                .auth
+                .passkey_login
+                .then(|| PasskeyView::of(&state.auth.passkeys)),
+        },
+    )?;
+    form.attach(state, &mut response)?;
+    Ok(response)
 }

@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::LoginPage;
+use super::login_page;
 use super::mfa::set_pending_cookie;
 use crate::auth::login::{LoginError, check_password};
 use crate::auth::mfa::second_step::{self, PendingDoor, Purpose};
@@ -16,7 +16,7 @@ use crate::error::Failure;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
-use crate::web::{AnonymousForm, Nav, render, safe_next, see_other, start_session};
+use crate::web::{AnonymousForm, safe_next, see_other, start_session};
 
 /// Every field defaults to empty so that a missing one is judged (CSRF first), not a parse error.
 #[derive(Deserialize)]
@@ -45,21 +45,15 @@ pub async fn login(
         next,
     } = form.into_inner();
     let next = safe_next(&next).to_string();
-    let registration = state.config().auth.registration;
-    let anonymous = AnonymousForm::for_request(&req, &state);
     let form_again = |status: StatusCode, error: &str| {
-        let mut response = render(
+        login_page(
+            &req,
+            &state,
             status,
-            &LoginPage {
-                nav: Nav::anonymous(&anonymous),
-                error: Some(error.to_string()),
-                username: username.clone(),
-                next: next.clone(),
-                registration,
-            },
-        )?;
-        anonymous.attach(&state, &mut response)?;
-        Ok::<_, PageError>(response)
+            Some(error.to_string()),
+            username.clone(),
+            next.clone(),
+        )
     };
     if !AnonymousForm::verify(&req, &state, &csrf_token) {
         return form_again(

@@ -113,7 +113,8 @@ pub async fn register(
             | AccountError::WrongCode
             | AccountError::AlreadyEnrolled
             | AccountError::NoEnrolment
-            | AccountError::NoFactor),
+            | AccountError::NoFactor
+            | AccountError::Passkey(_)),
         ) => Err(anyhow::Error::new(other).context("registration").into()),
         Err(AccountError::Failed(failure)) => Err(failure.into()),
     }
