@@ -8,7 +8,8 @@ use crate::config::Settings;
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Print the effective configuration as TOML, secrets redacted.
+    /// Print the effective configuration as TOML, secrets redacted, durations as written in
+    /// files ("30d"), and what the server derives from it as comments.
     Show,
     /// Validate a configuration without starting the server: FILE, else the file the server
     /// would read (--config, $GATEHOUSE_CONFIG, ./gatehouse.toml), with the environment over it.
@@ -21,7 +22,11 @@ pub enum ConfigCommand {
 pub fn run(cmd: ConfigCommand, settings: &Settings) -> anyhow::Result<()> {
     match cmd {
         ConfigCommand::Show => {
-            print!("{}", settings.to_redacted_toml());
+            print!(
+                "{}{}",
+                settings.to_redacted_toml(),
+                settings.derived_comments()
+            );
             Ok(())
         }
         ConfigCommand::Check { file } => check(file.as_deref().or(settings.config_file.as_deref())),

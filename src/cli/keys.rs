@@ -36,7 +36,8 @@ pub enum KeysCommand {
     },
     /// End a (compromised) signing key at once: its tokens stop verifying.
     Retire {
-        /// The key id, as `keys list` shows it.
+        /// The key id, as `keys list` shows it (a kid may begin with '-': base64url).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
     /// Import the legacy key files (token.secret_file or token.private_key_file and
@@ -171,4 +172,21 @@ fn generate(
         None => println!("wrote {alg:?} secret {} (mode 0600)", first.display()),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    /// Thumbprints are base64url: about one kid in 64 begins with '-'.
+    #[test]
+    fn a_kid_beginning_with_a_hyphen_is_a_kid_not_a_flag() {
+        let cli = Cli::try_parse_from(["gatehouse", "keys", "retire", "-GxTq0y"]).unwrap();
+        match cli.command {
+            Some(Command::Keys(super::KeysCommand::Retire { kid })) => assert_eq!(kid, "-GxTq0y"),
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -121,6 +121,42 @@ impl Settings {
         toml::to_string_pretty(&shown)
             .unwrap_or_else(|e| format!("# cannot render settings: {e}\n"))
     }
+
+    /// What the server derives from the settings, as TOML comments (for `config show`): values
+    /// that are not keys of their own, or keys left unset whose value follows from others.
+    pub fn derived_comments(&self) -> String {
+        let workers = self
+            .server
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let lines = [
+            ("public URL (server.public_url)", self.public_url()),
+            ("token issuer (token.issuer)", self.issuer()),
+            ("workers (server.workers)", workers.to_string()),
+            (
+                "session cookie Secure (session.cookie_secure)",
+                self.cookie_secure().to_string(),
+            ),
+            (
+                "master secret (keys.master_secret_file)",
+                self.master_secret_file().display().to_string(),
+            ),
+            (
+                "legacy key files, imported once if present",
+                format!(
+                    "{}, {}, {}",
+                    self.secret_file().display(),
+                    self.private_key_file().display(),
+                    self.public_key_file().display()
+                ),
+            ),
+        ];
+        let mut out = String::from("\n# derived\n");
+        for (what, value) in lines {
+            out.push_str(&format!("# {what}: {value}\n"));
+        }
+        out
+    }
 }
 
 /// The host and port of an `http://` or `https://` URL (the port explicit, or the scheme's).
@@ -262,6 +298,34 @@ mod tests {
     fn a_bad_duration_names_its_key() {
         let err = Settings::from_toml_str("[session]\nttl = \"soon\"\n").unwrap_err();
         assert!(err.0.contains("session.ttl"), "{err}");
+    }
+
+    #[test]
+    fn durations_are_shown_as_they_are_written() {
+        use crate::config::HumanDuration;
+        use std::time::Duration;
+        for (d, shown) in [
+            (Duration::from_secs(30 * 86400), "30d"),
+            (Duration::from_secs(12 * 3600), "12h"),
+            (Duration::from_secs(15 * 60), "15m"),
+            (Duration::from_secs(90), "90s"),
+            (Duration::from_secs(0), "0s"),
+            (Duration::from_millis(250), "250ms"),
+            (Duration::from_millis(1500), "1500ms"),
+        ] {
+            assert_eq!(HumanDuration(d).to_input(), shown);
+            let toml = format!("[token]\nkey_publish_delay = \"{shown}\"\n");
+            assert_eq!(
+                Settings::from_toml_str(&toml)
+                    .unwrap()
+                    .token
+                    .key_publish_delay
+                    .0,
+                d
+            );
+        }
+        let shown = Settings::default().to_redacted_toml();
+        assert!(shown.contains("refresh_ttl = \"30d\""), "{shown}");
     }
 
     #[test]

@@ -450,9 +450,30 @@ impl HumanDuration {
     }
 }
 
+impl HumanDuration {
+    /// The duration as it is written in a file: the largest unit that divides it (`"30d"`,
+    /// `"12h"`, `"15m"`, `"90s"`, `"250ms"`); anything finer as humantime writes it.
+    pub fn to_input(self) -> String {
+        let d = self.0;
+        if d.subsec_nanos() != 0 {
+            if d.subsec_nanos().is_multiple_of(1_000_000) {
+                return format!("{}ms", d.as_millis());
+            }
+            return humantime::format_duration(d).to_string();
+        }
+        let secs = d.as_secs();
+        for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+            if secs != 0 && secs.is_multiple_of(size) {
+                return format!("{}{unit}", secs / size);
+            }
+        }
+        format!("{secs}s")
+    }
+}
+
 impl Serialize for HumanDuration {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(self.0).to_string())
+        s.serialize_str(&self.to_input())
     }
 }
 
