@@ -334,21 +334,13 @@ pub async fn second_step(
     } else {
         SecondFactor::Totp(form.code)
     };
-    let completion = second_step::complete(
-        &state.auth,
-        state.auth.keys.master_arc(),
-        token,
-        PendingDoor::Html,
-        factor,
-        &ip,
-        |_, _, _| Ok(()),
-    )
-    .await;
-    answer(
+    complete(
         &req,
         &state,
         &session,
-        completion,
+        token,
+        factor,
+        &ip,
         "That code is not right, or was already used.",
     )
     .await
@@ -357,6 +349,30 @@ pub async fn second_step(
 /// The page a second step's completion leads to: signed in (to `next`, or the recovery-code
 /// notice), the step again with `wrong` for a factor that did not pass, or back to the sign-in
 /// form when the pending sign-in is gone.
+/// Completes the held sign-in named by `token` with `factor`, and answers with the next page:
+/// what the code and the passkey second steps share.
+pub(super) async fn complete(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &TypedSession,
+    token: String,
+    factor: SecondFactor,
+    ip: &str,
+    wrong: &str,
+) -> Result<HttpResponse, PageError> {
+    let completion = second_step::complete(
+        &state.auth,
+        state.auth.keys.master_arc(),
+        token,
+        PendingDoor::Html,
+        factor,
+        ip,
+        |_, _, _| Ok(()),
+    )
+    .await;
+    answer(req, state, session, completion, wrong).await
+}
+
 pub(super) async fn answer(
     req: &HttpRequest,
     state: &AppState,

@@ -15,7 +15,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::login_page;
-use super::mfa::{answer, pending_token, step_page};
+use super::mfa::{complete, pending_token, step_page};
 use crate::auth::mfa::SecondFactor;
 use crate::auth::mfa::second_step::{self, Found, PendingDoor, Purpose};
 use crate::auth::passkey::sign_in::{self, SignInError};
@@ -124,21 +124,13 @@ pub async fn second_step(
         pending_hash: HashedToken::of(&token).as_str().to_string(),
         rp: state.auth.passkeys.clone(),
     }));
-    let completion = second_step::complete(
-        &state.auth,
-        state.auth.keys.master_arc(),
-        token,
-        PendingDoor::Html,
-        factor,
-        &ip,
-        |_, _, _| Ok(()),
-    )
-    .await;
-    answer(
+    complete(
         &req,
         &state,
         &session,
-        completion,
+        token,
+        factor,
+        &ip,
         "The passkey did not verify, or its request expired or was already used. Try again.",
     )
     .await
