@@ -571,4 +571,36 @@ impl Accounts {
             })
             .await
     }
+
+    /// The user's live refresh-token families (API sign-ins), newest first: one row each, the
+    /// family's current token.
+    pub async fn refresh_families(
+        &self,
+        user_id: i64,
+    ) -> Result<Vec<crate::db::models::RefreshTokenRow>, AccountError> {
+        Ok(self
+            .db
+            .run(move |conn| {
+                refresh_tokens::live_of_user(conn, user_id, now()).map_err(AccountError::from)
+            })
+            .await?)
+    }
+
+    /// Ends one of the user's own refresh-token families (and the access tokens issued from
+    /// it); false when the user has no live family of that id.
+    pub async fn revoke_own_family(
+        &self,
+        user_id: i64,
+        family_id: String,
+    ) -> Result<bool, AccountError> {
+        let ended = self
+            .db
+            .run(move |conn| refresh::revoke_family_of_user(conn, user_id, &family_id))
+            .await?;
+        let found = ended.is_some();
+        if let Some(change) = ended {
+            self.publish(change).await;
+        }
+        Ok(found)
+    }
 }

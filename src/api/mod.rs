@@ -7,6 +7,7 @@ pub mod body;
 pub mod error;
 pub mod extract;
 pub mod me;
+pub mod openapi;
 pub mod revoke;
 pub mod token;
 pub mod users;

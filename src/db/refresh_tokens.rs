@@ -158,3 +158,20 @@ pub fn family_revoked(conn: &mut AnyConnection, family_id: &str) -> QueryResult<
         .get_result(conn)?;
     Ok(revoked > 0)
 }
+
+/// The unused, unrevoked, unexpired token of each of the user's live families, newest first:
+/// what `/account` lists as the user's API sign-ins.
+pub fn live_of_user(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<RefreshTokenRow>> {
+    rt::table
+        .filter(rt::user_id.eq(user_id))
+        .filter(rt::used_at.is_null())
+        .filter(rt::revoked_at.is_null())
+        .filter(rt::expires_at.gt(now))
+        .order(rt::created_at.desc())
+        .select(RefreshTokenRow::as_select())
+        .load(conn)
+}

@@ -77,22 +77,29 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
 
     // The token API (SPEC §6): no session.
     cfg.service(
-        json_resource("/api/token", token_api, "POST")
+        json_resource("/api/token", token_api)
             .route(web::post().guard(gate(token_api)).to(api::token::token)),
     )
     .service(
-        json_resource("/api/token/revoke", token_api, "POST")
+        json_resource("/api/token/revoke", token_api)
             .route(web::post().guard(gate(token_api)).to(api::revoke::revoke)),
     )
     .service(
-        json_resource("/.well-known/jwks.json", token_api, "GET")
+        json_resource("/.well-known/jwks.json", token_api)
             .route(web::get().guard(gate(token_api)).to(api::well_known::jwks)),
     )
     .service(
-        json_resource("/.well-known/oauth-authorization-server", token_api, "GET").route(
+        json_resource("/.well-known/oauth-authorization-server", token_api).route(
             web::get()
                 .guard(gate(token_api))
                 .to(api::well_known::metadata),
+        ),
+    )
+    .service(
+        json_resource("/api/openapi.json", token_api).route(
+            web::get()
+                .guard(gate(token_api))
+                .to(api::openapi::openapi_json),
         ),
     );
 
@@ -107,35 +114,34 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                 session_middleware(state),
                 unless_header_credentials,
             ))
-            .service(json_resource("/me", always, "GET").route(web::get().to(api::me::me)))
+            .service(api_resource("/api/me", always).route(web::get().to(api::me::me)))
             .service(
-                json_resource("/logout-all", always, "POST")
-                    .route(web::post().to(api::me::logout_all)),
+                api_resource("/api/logout-all", always).route(web::post().to(api::me::logout_all)),
             )
             .service(
-                json_resource("/users", token_api, "GET, POST")
+                api_resource("/api/users", token_api)
                     .route(web::get().guard(gate(token_api)).to(api::users::list))
                     // Admins create users in every case; others only with `auth.registration`.
                     .route(web::post().guard(gate(token_api)).to(api::users::register)),
             )
             .service(
-                json_resource("/users/{id}/mfa", token_api, "DELETE").route(
+                api_resource("/api/users/{id}/mfa", token_api).route(
                     web::delete()
                         .guard(gate(token_api))
                         .to(api::users::reset_mfa),
                 ),
             )
             .service(
-                json_resource("/account/totp", always, "POST, DELETE")
+                api_resource("/api/account/totp", always)
                     .route(web::post().to(api::account::start))
                     .route(web::delete().to(api::account::remove)),
             )
             .service(
-                json_resource("/account/totp/confirm", always, "POST")
+                api_resource("/api/account/totp/confirm", always)
                     .route(web::post().to(api::account::confirm)),
             )
             .service(
-                json_resource("/account/totp/recovery-codes", always, "POST")
+                api_resource("/api/account/totp/recovery-codes", always)
                     .route(web::post().to(api::account::regenerate)),
             ),
     );
@@ -178,6 +184,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                     .guard(gate(passkey_login))
                     .to(pages::login::passkey::sign_in),
             )
+            .route("/logout", web::get().to(pages::logout::confirm))
             .route("/logout", web::post().to(pages::logout::logout))
             .route("/account", web::get().to(pages::account::get::account))
             .route(
@@ -191,6 +198,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             .route(
                 "/account/sessions/{id}/end",
                 web::post().to(pages::account::post::end_session),
+            )
+            .route(
+                "/account/tokens/{id}/revoke",
+                web::post().to(pages::account::post::revoke_family),
             )
             .route(
                 "/account/totp",
@@ -250,10 +261,48 @@ fn always(_: &Settings) -> bool {
     true
 }
 
+/// Every route of the JSON surface with the methods it takes: the one list the router answers
+/// 405 + `Allow` from, and that the OpenAPI document (`api::openapi`) is checked against.
+pub const JSON_ROUTES: &[(&str, &str)] = &[
+    ("/api/token", "POST"),
+    ("/api/token/revoke", "POST"),
+    ("/api/openapi.json", "GET"),
+    ("/.well-known/jwks.json", "GET"),
+    ("/.well-known/oauth-authorization-server", "GET"),
+    ("/api/me", "GET"),
+    ("/api/logout-all", "POST"),
+    ("/api/users", "GET, POST"),
+    ("/api/users/{id}/mfa", "DELETE"),
+    ("/api/account/totp", "POST, DELETE"),
+    ("/api/account/totp/confirm", "POST"),
+    ("/api/account/totp/recovery-codes", "POST"),
+];
+
+/// The methods `JSON_ROUTES` lists for `path`. A route missing from the list is a bug of this
+/// file that every test that starts the app reports at once.
+fn allowed(path: &str) -> &'static str {
+    JSON_ROUTES
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, allow)| *allow)
+        .unwrap_or_else(|| panic!("{path} is not listed in routes::JSON_ROUTES"))
+}
+
+/// A JSON route inside the `/api` scope (`path` is the full path, as listed).
+fn api_resource(path: &'static str, open: fn(&Settings) -> bool) -> actix_web::Resource {
+    let allow = allowed(path);
+    let relative = path.strip_prefix("/api").unwrap_or(path);
+    resource_with_allow(relative, open, allow)
+}
+
 /// A resource of the JSON surface that answers any method it has no route for with 405 and
-/// `Allow: <allow>` (RFC 9110 §15.5.6) — while `open` holds for the configuration in force;
-/// otherwise it is the 404 of a path that does not exist.
-fn json_resource(
+/// `Allow` (RFC 9110 §15.5.6) — while `open` holds for the configuration in force; otherwise
+/// it is the 404 of a path that does not exist.
+fn json_resource(path: &'static str, open: fn(&Settings) -> bool) -> actix_web::Resource {
+    resource_with_allow(path, open, allowed(path))
+}
+
+fn resource_with_allow(
     path: &str,
     open: fn(&Settings) -> bool,
     allow: &'static str,

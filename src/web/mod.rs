@@ -5,8 +5,10 @@
 pub mod account;
 pub mod admin;
 pub mod assets;
+pub mod device;
 pub mod error;
 pub mod extract;
+pub mod form_errors;
 pub mod home;
 pub mod login;
 pub mod logout;
@@ -72,6 +74,79 @@ pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// What the sign-in page says to a browser that has just signed out. The notice travels in a
+/// short-lived cookie of its own (not the session, which is gone by then), so the redirect stays
+/// a plain `303 /login`; the cookie names one of these fixed notices and carries nothing else,
+/// so a forged one can only show one of these sentences. Hand-written: flash-message crates
+/// (actix-web-flash-messages) need a session or a signing key for what is a fixed enum here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignedOut {
+    /// "Sign out" on this browser.
+    Here,
+    /// "Sign out everywhere", or this browser's own session ended from `/account`.
+    Everywhere,
+}
+
+impl SignedOut {
+    fn code(self) -> &'static str {
+        match self {
+            Self::Here => "signed-out",
+            Self::Everywhere => "signed-out-everywhere",
+        }
+    }
+
+    /// The notice a browser's cookie names, if any.
+    pub fn of(req: &HttpRequest, state: &AppState) -> Option<Self> {
+        let cookie = req.cookie(&notice_cookie_name(state))?;
+        [Self::Here, Self::Everywhere]
+            .into_iter()
+            .find(|n| n.code() == cookie.value())
+    }
+
+    /// The sentence the sign-in page shows.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Here => "You have been signed out.",
+            Self::Everywhere => {
+                "You have been signed out everywhere: every session and API token has ended."
+            }
+        }
+    }
+
+    /// `303 /login` carrying this notice.
+    pub fn redirect(self, state: &AppState) -> Result<HttpResponse, PageError> {
+        let mut response = see_other("/login");
+        let cookie = notice_cookie(state, self.code().to_string(), CookieDuration::seconds(60));
+        response
+            .add_cookie(&cookie)
+            .map_err(|e| anyhow::anyhow!("setting the notice cookie: {e}"))?;
+        Ok(response)
+    }
+
+    /// Removes the notice cookie once the page has shown it.
+    pub fn clear(state: &AppState, response: &mut HttpResponse) -> Result<(), PageError> {
+        let cookie = notice_cookie(state, String::new(), CookieDuration::ZERO);
+        response
+            .add_cookie(&cookie)
+            .map_err(|e| anyhow::anyhow!("clearing the notice cookie: {e}"))?;
+        Ok(())
+    }
+}
+
+fn notice_cookie_name(state: &AppState) -> String {
+    format!("{}_notice", state.config().session.cookie_name)
+}
+
+fn notice_cookie(state: &AppState, value: String, max_age: CookieDuration) -> Cookie<'static> {
+    Cookie::build(notice_cookie_name(state), value)
+        .path("/login")
+        .http_only(true)
+        .secure(state.config().cookie_secure())
+        .same_site(SameSite::Lax)
+        .max_age(max_age)
         .finish()
 }
 

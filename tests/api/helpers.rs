@@ -700,3 +700,21 @@ impl ServeProcess {
             .expect("gatehouse exits")
     }
 }
+
+impl Browser {
+    /// A browser that sends `user_agent` with every request (as a real one does).
+    pub fn with_user_agent(base: &str, user_agent: &str) -> Self {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(Policy::none())
+            .user_agent(user_agent)
+            .build()
+            .expect("client");
+        Self {
+            client,
+            jar,
+            base: base.to_string(),
+        }
+    }
+}

@@ -365,3 +365,30 @@ async fn oversized_or_mistyped_forms_get_clear_4xx() {
     assert_eq!(too_big.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(json.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
+
+#[tokio::test]
+async fn a_failed_sign_in_ties_the_error_to_both_fields_and_focuses_the_password() {
+    let app = spawn_app().await;
+    app.create_user("alice", PASSWORD, false).await;
+    let browser = app.browser();
+    let fresh = browser.get("/login").await.text().await.unwrap();
+    assert!(
+        fresh.contains(r#"autocomplete="username" required autofocus>"#),
+        "an empty form starts at the username: {fresh}"
+    );
+
+    let resp = browser.login("alice", "wrong password!!").await;
+
+    let body = resp.text().await.unwrap();
+    assert!(body.contains(r#"id="login-error""#), "{body}");
+    assert_eq!(
+        body.matches(r#"aria-invalid="true" aria-describedby="login-error""#)
+            .count(),
+        2,
+        "{body}"
+    );
+    let password = &body[body.find(r#"<input id="password""#).unwrap()..];
+    let password = &password[..password.find('>').unwrap()];
+    assert!(password.contains("autofocus"), "{password}");
+    assert!(body.contains(r#"value="alice""#), "the username is kept");
+}

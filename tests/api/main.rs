@@ -3,9 +3,11 @@
 mod helpers;
 
 mod account;
+mod account_lists;
 mod admin;
 mod architecture;
 mod browser;
+mod browser_pages;
 mod caches;
 mod cli;
 mod config;
@@ -19,6 +21,7 @@ mod models;
 mod modes;
 mod network;
 mod oauth_client;
+mod openapi;
 mod ops;
 mod passkeys;
 mod private_files;
@@ -34,4 +37,5 @@ mod sessions;
 mod soft_authenticator;
 mod startup;
 mod token;
+mod webdriver;
 mod wiring;

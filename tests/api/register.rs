@@ -140,3 +140,74 @@ async fn registration_needs_a_csrf_token() {
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     assert!(app.find_user("gina").await.is_none());
 }
+
+#[tokio::test]
+async fn each_error_is_tied_to_its_field_and_the_first_wrong_field_gets_the_focus() {
+    let app = open_app().await;
+    let browser = app.browser();
+
+    let resp = browser
+        .submit(
+            "/register",
+            "/register",
+            &[
+                ("username", "bad name!"),
+                ("password", "short"),
+                ("password_confirm", "short"),
+            ],
+        )
+        .await;
+
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = resp.text().await.unwrap();
+    let username = input(&page, "username");
+    assert!(username.contains(r#"aria-invalid="true""#), "{username}");
+    assert!(
+        username.contains("username-hint username-error"),
+        "{username}"
+    );
+    assert!(username.contains("autofocus"), "{username}");
+    let password = input(&page, "password");
+    assert!(password.contains(r#"aria-invalid="true""#), "{password}");
+    assert!(
+        password.contains("password-hint password-error"),
+        "{password}"
+    );
+    assert!(!password.contains("autofocus"), "{password}");
+    assert!(
+        page.contains(r#"id="username-error">Username may contain only"#),
+        "{page}"
+    );
+    assert!(page.contains(r#"id="password-error">"#), "{page}");
+    assert!(
+        page.contains(r##"<a href="#username">"##),
+        "the summary links to the field"
+    );
+
+    // Passwords that differ: the repeat field is the wrong one.
+    let resp = browser
+        .submit(
+            "/register",
+            "/register",
+            &[
+                ("username", "carol"),
+                ("password", "long enough pw"),
+                ("password_confirm", "long enough pX"),
+            ],
+        )
+        .await;
+    let page = resp.text().await.unwrap();
+    let confirm = input(&page, "password_confirm");
+    assert!(confirm.contains(r#"aria-invalid="true""#), "{confirm}");
+    assert!(confirm.contains("autofocus"), "{confirm}");
+    assert!(!input(&page, "username").contains("aria-invalid"), "{page}");
+}
+
+/// The `<input>` tag with `id`.
+fn input<'a>(page: &'a str, id: &str) -> &'a str {
+    let start = page
+        .find(&format!(r#"<input id="{id}""#))
+        .unwrap_or_else(|| panic!("no input {id} in {page}"));
+    let end = start + page[start..].find('>').unwrap();
+    &page[start..=end]
+}

@@ -184,6 +184,27 @@ fn family_current(user: &User, checked: NaiveDateTime) -> bool {
 
 /// Revokes a family and records that in the change feed, inside the caller's transaction;
 /// returns the change to publish after the commit.
+/// Ends one of the user's own families (from `/account`), in its own write transaction; `None`
+/// when the user has no live family of that id (another user's, unknown, or already ended).
+pub fn revoke_family_of_user(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    family_id: &str,
+) -> Result<Option<Change>, DbError> {
+    write_transaction(conn, |conn| {
+        let at = now();
+        let live = refresh_tokens::live_of_user(conn, user_id, at)?
+            .iter()
+            .any(|row| row.family_id == family_id);
+        if !live {
+            return Ok(None);
+        }
+        let ended = end_family(conn, family_id, user_id, at)?;
+        tracing::info!(target: "audit", event = "refresh_family_revoked", user_id);
+        Ok(Some(ended))
+    })
+}
+
 fn end_family(
     conn: &mut AnyConnection,
     family_id: &str,

@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
-use super::{AccountPage, MfaView, PasskeyRowView, PasskeysView, SessionView};
+use super::{AccountPage, FamilyView, MfaView, PasskeyRowView, PasskeysView, SessionView};
 use crate::auth::mfa::totp::qr_svg;
 use crate::auth::mfa::{self, Factors};
 use crate::auth::strategy::session::is_current;
@@ -36,7 +36,7 @@ pub async fn list_sessions(
         .filter(|(meta, _)| is_current(meta.login_at, user))
         .map(|(meta, row)| SessionView {
             current: mine.is_some() && meta.sid == mine,
-            user_agent: meta.user_agent.unwrap_or_else(|| "unknown".into()),
+            device: crate::web::device::describe(meta.user_agent.as_deref().unwrap_or("")),
             ip: meta.ip.unwrap_or_else(|| "unknown".into()),
             started: row.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             last_active: row
@@ -50,6 +50,28 @@ pub async fn list_sessions(
         .collect();
     views.sort_by_key(|v| !v.current);
     Ok(views)
+}
+
+/// The user's API sign-ins (live refresh-token families), newest first.
+pub async fn list_families(
+    state: &AppState,
+    user: &UserState,
+) -> Result<Vec<FamilyView>, PageError> {
+    let stamp = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    let rows = state
+        .accounts
+        .refresh_families(user.id)
+        .await
+        .map_err(super::post::account_failure)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| FamilyView {
+            started: stamp(row.family_started_at()),
+            last_refreshed: stamp(row.created_at),
+            expires: stamp(row.expires_at),
+            id: row.family_id,
+        })
+        .collect())
 }
 
 /// What the page shows of the user's second factors.
@@ -120,10 +142,12 @@ pub async fn page(
     user: &UserState,
     session: &TypedSession,
     status: StatusCode,
-    errors: Vec<String>,
+    errors: impl Into<crate::web::form_errors::FieldErrors>,
 ) -> Result<HttpResponse, PageError> {
+    let errors = errors.into();
     let notice = session.take_flash();
     let sessions = list_sessions(state, user, session).await?;
+    let families = list_families(state, user).await?;
     let mfa = mfa_view(state, user, session).await?;
     let passkeys = passkeys_view(state, user).await?;
     render(
@@ -135,6 +159,7 @@ pub async fn page(
             errors,
             min_length: state.config().password.min_length,
             sessions,
+            families,
             mfa,
             passkeys,
         },

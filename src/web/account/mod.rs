@@ -7,6 +7,7 @@ pub mod post;
 use askama::Template;
 
 use super::Nav;
+use super::form_errors::FieldErrors;
 use super::login::mfa::EnrolView;
 use super::passkey::PasskeyView;
 
@@ -45,10 +46,20 @@ pub struct SessionView {
     /// The stored id (a hash of the cookie's key, never the key itself).
     pub id: String,
     pub current: bool,
-    pub user_agent: String,
+    /// The browser and OS, from its `User-Agent` ("Firefox 128 on Linux").
+    pub device: String,
     pub ip: String,
     pub started: String,
     pub last_active: String,
+}
+
+/// What `/account` shows of one of the user's API sign-ins (a live refresh-token family).
+pub struct FamilyView {
+    /// The family id (the `sid` of its access tokens; not a credential).
+    pub id: String,
+    pub started: String,
+    pub last_refreshed: String,
+    pub expires: String,
 }
 
 #[derive(Template)]
@@ -57,9 +68,10 @@ pub struct AccountPage {
     pub nav: Nav,
     pub username: String,
     pub notice: Option<String>,
-    pub errors: Vec<String>,
+    pub errors: FieldErrors,
     pub min_length: usize,
     pub sessions: Vec<SessionView>,
+    pub families: Vec<FamilyView>,
     pub mfa: MfaView,
     pub passkeys: PasskeysView,
 }

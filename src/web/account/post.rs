@@ -13,7 +13,8 @@ use crate::domain::Password;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
-use crate::web::{SignedIn, see_other};
+use crate::web::form_errors::FieldErrors;
+use crate::web::{SignedIn, SignedOut, see_other};
 
 #[derive(Deserialize)]
 pub struct PasswordForm {
@@ -43,7 +44,7 @@ pub async fn change_password(
     csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
     let caller = signed_in.0;
     let user = caller.user.clone();
-    let refuse = |errors: Vec<String>| {
+    let refuse = |errors: FieldErrors| {
         page(
             &state,
             &user,
@@ -57,7 +58,11 @@ pub async fn change_password(
         .as_ref()
         .is_some_and(|c| *c != form.new_password)
     {
-        return refuse(vec!["The two new passwords do not match.".into()]).await;
+        return refuse(FieldErrors::field(
+            "new_password_confirm",
+            "The two new passwords do not match.",
+        ))
+        .await;
     }
     let result = state
         .accounts
@@ -79,9 +84,19 @@ pub async fn change_password(
             Ok(see_other("/account"))
         }
         Err(AccountError::WrongPassword) => {
-            refuse(vec!["Current password is incorrect.".into()]).await
+            refuse(FieldErrors::field(
+                "current_password",
+                "Current password is incorrect.",
+            ))
+            .await
         }
-        Err(AccountError::Invalid(problems)) => refuse(problems).await,
+        Err(AccountError::Invalid(problems)) => {
+            let mut errors = FieldErrors::none();
+            for problem in problems {
+                errors.add("new_password", problem);
+            }
+            refuse(errors).await
+        }
         Err(other) => Err(account_failure(other)),
     }
 }
@@ -108,7 +123,7 @@ pub async fn logout_everywhere(
         .await
         .map_err(account_failure)?;
     session.purge();
-    Ok(see_other("/login"))
+    SignedOut::Everywhere.redirect(&state)
 }
 
 /// Ends one of the user's own sessions.
@@ -136,9 +151,33 @@ pub async fn end_session(
     tracing::info!(target: "audit", event = "session_ended", user_id);
     if view.current {
         session.purge();
-        return Ok(see_other("/login"));
+        return SignedOut::Here.redirect(&state);
     }
     session.flash("The session was signed out.");
+    Ok(see_other("/account"))
+}
+
+/// Ends one of the user's API sign-ins (a refresh-token family, and the access tokens issued
+/// from it).
+#[tracing::instrument(skip_all)]
+pub async fn revoke_family(
+    req: HttpRequest,
+    form: web::Form<CsrfForm>,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let signed_in = SignedIn::after_body(&req).await?;
+    csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
+    let found = state
+        .accounts
+        .revoke_own_family(signed_in.user.id, path.into_inner())
+        .await
+        .map_err(account_failure)?;
+    if !found {
+        return Err(PageError::NotFound);
+    }
+    session.flash("The API sign-in was revoked; its tokens no longer work.");
     Ok(see_other("/account"))
 }
 

@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::passkey::PasskeyView;
-use super::{AnonymousForm, Nav, render};
+use super::{AnonymousForm, Nav, SignedOut, render};
 use crate::state::AppState;
 use crate::web::error::PageError;
 
@@ -20,6 +20,8 @@ use crate::web::error::PageError;
 pub struct LoginPage {
     pub nav: Nav,
     pub error: Option<String>,
+    /// "You have been signed out." after a sign-out (see [`SignedOut`]).
+    pub notice: Option<&'static str>,
     pub username: String,
     pub next: String,
     pub registration: bool,
@@ -39,11 +41,16 @@ pub fn login_page(
 ) -> Result<HttpResponse, PageError> {
     let form = AnonymousForm::for_request(req, state);
     let config = state.config();
+    // The notice is shown once, on the form the sign-out redirected to.
+    let signed_out = (error.is_none() && req.method() == actix_web::http::Method::GET)
+        .then(|| SignedOut::of(req, state))
+        .flatten();
     let mut response = render(
         status,
         &LoginPage {
             nav: Nav::anonymous(&form),
             error,
+            notice: signed_out.map(SignedOut::message),
             username,
             next,
             registration: config.auth.registration,
@@ -54,5 +61,8 @@ pub fn login_page(
         },
     )?;
     form.attach(state, &mut response)?;
+    if signed_out.is_some() {
+        SignedOut::clear(state, &mut response)?;
+    }
     Ok(response)
 }

@@ -22,7 +22,7 @@ pub async fn register_form(
         StatusCode::OK,
         &RegisterPage {
             nav: Nav::anonymous(&form),
-            errors: Vec::new(),
+            errors: crate::web::form_errors::FieldErrors::none(),
             username: String::new(),
             min_length: state.config().password.min_length,
         },

@@ -6,12 +6,13 @@ pub mod post;
 use askama::Template;
 
 use super::Nav;
+use super::form_errors::FieldErrors;
 
 #[derive(Template)]
 #[template(path = "register.html")]
 pub struct RegisterPage {
     pub nav: Nav,
-    pub errors: Vec<String>,
+    pub errors: FieldErrors,
     pub username: String,
     pub min_length: usize,
 }

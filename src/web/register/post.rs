@@ -7,10 +7,11 @@ use serde::Deserialize;
 use super::RegisterPage;
 use crate::accounts::AccountError;
 use crate::auth::mfa::second_step::{self, PendingDoor, Purpose};
-use crate::domain::Password;
+use crate::domain::{Password, Username};
 use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
+use crate::web::form_errors::FieldErrors;
 use crate::web::{AnonymousForm, Nav, render, see_other, start_session};
 
 #[derive(Deserialize)]
@@ -43,7 +44,7 @@ pub async fn register(
     }
     let min_length = state.config().password.min_length;
     let anonymous = AnonymousForm::for_request(&req, &state);
-    let form_again = |status: StatusCode, errors: Vec<String>| {
+    let form_again = |status: StatusCode, errors: FieldErrors| {
         render(
             status,
             &RegisterPage {
@@ -57,7 +58,7 @@ pub async fn register(
     if password_confirm.is_some_and(|c| c != password) {
         return form_again(
             StatusCode::UNPROCESSABLE_ENTITY,
-            vec!["The two passwords do not match.".into()],
+            FieldErrors::field("password_confirm", "The two passwords do not match."),
         );
     }
     let result = state
@@ -99,11 +100,24 @@ pub async fn register(
             Ok(see_other("/"))
         }
         Err(AccountError::Invalid(problems)) => {
-            form_again(StatusCode::UNPROCESSABLE_ENTITY, problems)
+            // The username's problem is the one its own check gives; the rest are the
+            // password's.
+            let name_problem = Username::parse(&username).err();
+            let mut errors = FieldErrors::none();
+            for problem in problems {
+                let field = if name_problem.as_ref() == Some(&problem) {
+                    "username"
+                } else {
+                    "password"
+                };
+                errors.add(field, problem);
+            }
+            form_again(StatusCode::UNPROCESSABLE_ENTITY, errors)
         }
-        Err(AccountError::Taken) => {
-            form_again(StatusCode::CONFLICT, vec!["That username is taken.".into()])
-        }
+        Err(AccountError::Taken) => form_again(
+            StatusCode::CONFLICT,
+            FieldErrors::field("username", "That username is taken."),
+        ),
         Err(
             other @ (AccountError::WrongPassword
             | AccountError::CallerRevoked
