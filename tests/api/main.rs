@@ -13,6 +13,7 @@ mod hostile_tokens;
 mod key_store;
 mod lockout;
 mod login;
+mod logs;
 mod logout;
 mod mfa;
 mod models;
