@@ -360,6 +360,8 @@ impl Default for TokenSettings {
 pub struct PasswordSettings {
     pub bcrypt_cost: u32,
     pub min_length: usize,
+    /// zxcvbn score (0–4) a new password must reach; 0 turns the check off.
+    pub min_score: u8,
     /// Threads of the bcrypt pool; `None`: one per core.
     pub hash_threads: Option<usize>,
     /// Password checks that may wait for a bcrypt thread before logins get 503; `None`: 32
@@ -372,8 +374,19 @@ impl Default for PasswordSettings {
         Self {
             bcrypt_cost: 12,
             min_length: 10,
+            min_score: 3,
             hash_threads: None,
             hash_queue: None,
+        }
+    }
+}
+
+impl PasswordSettings {
+    /// The rules a new password must meet.
+    pub fn policy(&self) -> crate::domain::PasswordPolicy {
+        crate::domain::PasswordPolicy {
+            min_length: self.min_length,
+            min_score: self.min_score,
         }
     }
 }

@@ -402,6 +402,12 @@ fn sizes_booleans_numbers_and_lists_say_what_was_expected() {
             r#"expected a whole number (0 or more), found "many""#,
         ),
         (
+            "GATEHOUSE_PASSWORD__MIN_SCORE",
+            "5",
+            "password.min_score",
+            "5 is outside 0–4",
+        ),
+        (
             "GATEHOUSE_SERVER__TRUSTED_PROXIES",
             "10.0.0.1",
             "server.trusted_proxies",

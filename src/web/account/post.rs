@@ -66,7 +66,7 @@ pub async fn change_password(
             &caller,
             Password::new(form.current_password),
             Password::new(form.new_password),
-            state.config().password.min_length,
+            state.config().password.policy(),
             &state.client_ip(&req).lockout_key(),
         )
         .await;
@@ -82,6 +82,11 @@ pub async fn change_password(
             refuse(vec!["Current password is incorrect.".into()]).await
         }
         Err(AccountError::Invalid(problems)) => refuse(problems).await,
+        // zxcvbn's verdict, warning and suggestions, one message each.
+        Err(AccountError::Guessable(feedback)) => refuse(feedback.messages()).await,
+        Err(AccountError::SamePassword) => {
+            refuse(vec![AccountError::SamePassword.to_string()]).await
+        }
         Err(other) => Err(account_failure(other)),
     }
 }
@@ -154,6 +159,8 @@ pub fn account_failure(e: AccountError) -> PageError {
             PageError::Client(StatusCode::CONFLICT, AccountError::LastAdmin.to_string())
         }
         other @ (AccountError::Invalid(_)
+        | AccountError::Guessable(_)
+        | AccountError::SamePassword
         | AccountError::Taken
         | AccountError::WrongPassword
         | AccountError::ReauthRequired

@@ -25,6 +25,7 @@ pub async fn register_form(
             errors: Vec::new(),
             username: String::new(),
             min_length: state.config().password.min_length,
+            password_feedback: None,
         },
     )?;
     form.attach(&state, &mut response)?;

@@ -14,4 +14,7 @@ pub struct RegisterPage {
     pub errors: Vec<String>,
     pub username: String,
     pub min_length: usize,
+    /// zxcvbn's advice on the password just refused as too easy to guess, shown under the
+    /// field and tied to it (`aria-describedby`).
+    pub password_feedback: Option<crate::auth::password::StrengthFeedback>,
 }

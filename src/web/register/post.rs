@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::RegisterPage;
 use crate::accounts::AccountError;
 use crate::auth::mfa::second_step::{self, PendingDoor, Purpose};
+use crate::auth::password::StrengthFeedback;
 use crate::domain::Password;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
@@ -41,19 +42,24 @@ pub async fn register(
     if !AnonymousForm::verify(&req, &state, &csrf_token) {
         return Err(PageError::Csrf);
     }
-    let min_length = state.config().password.min_length;
+    let policy = state.config().password.policy();
+    let min_length = policy.min_length;
     let anonymous = AnonymousForm::for_request(&req, &state);
-    let form_again = |status: StatusCode, errors: Vec<String>| {
-        render(
-            status,
-            &RegisterPage {
-                nav: Nav::anonymous(&anonymous),
-                errors,
-                username: username.clone(),
-                min_length,
-            },
-        )
-    };
+    let form_again_with =
+        |status: StatusCode, errors: Vec<String>, password_feedback: Option<StrengthFeedback>| {
+            render(
+                status,
+                &RegisterPage {
+                    nav: Nav::anonymous(&anonymous),
+                    errors,
+                    username: username.clone(),
+                    min_length,
+                    password_feedback,
+                },
+            )
+        };
+    let form_again =
+        |status: StatusCode, errors: Vec<String>| form_again_with(status, errors, None);
     if password_confirm.is_some_and(|c| c != password) {
         return form_again(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -65,7 +71,7 @@ pub async fn register(
         .register(
             &username,
             Password::new(password),
-            min_length,
+            policy,
             &state.client_ip(&req).lockout_key(),
         )
         .await;
@@ -101,11 +107,17 @@ pub async fn register(
         Err(AccountError::Invalid(problems)) => {
             form_again(StatusCode::UNPROCESSABLE_ENTITY, problems)
         }
+        Err(AccountError::Guessable(feedback)) => form_again_with(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec![feedback.summary()],
+            Some(feedback),
+        ),
         Err(AccountError::Taken) => {
             form_again(StatusCode::CONFLICT, vec!["That username is taken.".into()])
         }
         Err(
             other @ (AccountError::WrongPassword
+            | AccountError::SamePassword
             | AccountError::CallerRevoked
             | AccountError::NotAdmin
             | AccountError::LastAdmin
