@@ -18,7 +18,7 @@ use crate::auth::lockout::{self, Lockout, Refused};
 use crate::auth::login::{LoginError, check_password};
 use crate::auth::mfa::{Door, SignInPolicy};
 use crate::auth::passkey::PasskeyError;
-use crate::auth::password::PasswordHasher;
+use crate::auth::password::{PasswordHasher, Refusal, StrengthFeedback, user_inputs};
 use crate::auth::strategy::session::is_current;
 use crate::auth::token::refresh::{self, Rotation};
 use crate::auth::{Authenticated, Authenticator, Credential};
@@ -30,7 +30,7 @@ use crate::db::{
     AnyConnection, Database, DbError, refresh_tokens, sessions, users, write_transaction,
 };
 use crate::domain::clock::now;
-use crate::domain::{Password, Username};
+use crate::domain::{Password, PasswordPolicy, Username};
 use crate::error::Failure;
 use crate::feed::Feed;
 use crate::session_store::AnyStore;
@@ -45,6 +45,12 @@ pub enum AccountError {
     Taken,
     #[error("Current password is incorrect.")]
     WrongPassword,
+    /// A new password below `password.min_score`, with zxcvbn's advice.
+    #[error("{}", .0.messages().join(" "))]
+    Guessable(StrengthFeedback),
+    /// The new password is the current one (checked once the current one is verified).
+    #[error("The new password must be different from the current one.")]
+    SamePassword,
     /// The caller's own credential ended (or the caller was disabled) while the request was
     /// in flight: nothing was changed.
     #[error("Your sign-in has ended; sign in again.")]
@@ -295,7 +301,7 @@ impl Accounts {
         &self,
         username: &str,
         password: Password,
-        min_length: usize,
+        policy: PasswordPolicy,
         ip: &str,
     ) -> Result<User, AccountError> {
         let (lockout, key) = (self.lockout.clone(), ip.to_string());
@@ -311,18 +317,40 @@ impl Accounts {
             }
             Err(Refused::Db(e)) => return Err(e.into()),
         }
-        let name = validate_new_account(username, &password, min_length)?;
-        self.create(name, password, false).await
+        let name = validate_new_account(username, &password, policy.min_length)?;
+        self.create(name, password, false, policy).await
     }
 
-    /// Hashes (on the pool) and creates a user whose password already passed the policy.
+    /// Checks a new password against `policy` (length, then zxcvbn with the username as a
+    /// likely guess; see `auth::password::check_new_password`) on the hashing pool. Every
+    /// path that sets a password calls it; a page that sets one (password reset) can too.
+    pub async fn check_new_password(
+        &self,
+        password: &Password,
+        username: &str,
+        policy: PasswordPolicy,
+    ) -> Result<(), AccountError> {
+        match self
+            .hasher
+            .check_new(password, policy, user_inputs(username))
+            .await
+            .map_err(Failure::from)?
+        {
+            Ok(()) => Ok(()),
+            Err(Refusal::Invalid(problems)) => Err(AccountError::Invalid(problems)),
+            Err(Refusal::Guessable(feedback)) => Err(AccountError::Guessable(feedback)),
+        }
+    }
+
+    /// Checks the password against `policy`, hashes it (on the pool) and creates a user.
     pub async fn create(
         &self,
         name: Username,
         password: Password,
         is_admin: bool,
+        policy: PasswordPolicy,
     ) -> Result<User, AccountError> {
-        self.create_by(By::Operator, name, password, is_admin, false)
+        self.create_by(By::Operator, name, password, is_admin, false, policy)
             .await
     }
 
@@ -335,7 +363,10 @@ impl Accounts {
         password: Password,
         is_admin: bool,
         service: bool,
+        policy: PasswordPolicy,
     ) -> Result<User, AccountError> {
+        self.check_new_password(&password, name.as_str(), policy)
+            .await?;
         let hash = self.hasher.hash(password).await.map_err(Failure::from)?;
         let by = by.caller();
         let user = self
@@ -369,18 +400,26 @@ impl Accounts {
         caller: &Authenticated,
         current: Password,
         new: Password,
-        min_length: usize,
+        policy: PasswordPolicy,
         ip: &str,
     ) -> Result<(), AccountError> {
-        new.check_policy(min_length)
-            .map_err(AccountError::Invalid)?;
-        let policy = SignInPolicy::new(Door::Reauth, RequireMfa::None);
-        let verified = match check_password(auth, &caller.user.username, current, ip, policy).await
+        self.check_new_password(&new, &caller.user.username, policy)
+            .await?;
+        // Compared once the current password is verified: equal to it, the new one is the
+        // password in force (and a wrong current password is still counted as one).
+        let same = new.expose() == current.expose();
+        let sign_in = SignInPolicy::new(Door::Reauth, RequireMfa::None);
+        let verified = match check_password(auth, &caller.user.username, current, ip, sign_in).await
         {
             Ok(verified) if verified.user.id == caller.user.id => verified,
-            Ok(_) | Err(LoginError::InvalidCredentials) => return Err(AccountError::WrongPassword),
+            Ok(_) | Err(LoginError::InvalidCredentials) => {
+                return Err(AccountError::WrongPassword);
+            }
             Err(LoginError::Failed(failure)) => return Err(failure.into()),
         };
+        if same {
+            return Err(AccountError::SamePassword);
+        }
         let hash = self.hasher.hash(new).await.map_err(Failure::from)?;
         let (caller, user_id) = (caller.clone(), verified.user.id);
         let unchanged_since = verified.user.password_changed_at;
@@ -405,10 +444,17 @@ impl Accounts {
         &self,
         user_id: i64,
         new: Password,
-        min_length: usize,
+        policy: PasswordPolicy,
     ) -> Result<bool, AccountError> {
-        new.check_policy(min_length)
-            .map_err(AccountError::Invalid)?;
+        let Some(user) = self
+            .db
+            .run(move |conn| users::find(conn, user_id).map_err(AccountError::from))
+            .await?
+        else {
+            return Ok(false);
+        };
+        self.check_new_password(&new, &user.username, policy)
+            .await?;
         let hash = self.hasher.hash(new).await.map_err(Failure::from)?;
         let found = self
             .commit(move |conn| {

@@ -43,7 +43,7 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     gatehouse::telemetry::init(&settings.server.log_level);
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings).await?;
-        tracing::info!(port = app.port(), "gatehouse is listening");
+        app.announce();
         app.run_until_stopped().await?;
         Ok(())
     })

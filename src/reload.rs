@@ -121,6 +121,7 @@ pub const LIVE_KEYS: &[&str] = &[
     "token.refresh_max_age",
     "password.bcrypt_cost",
     "password.min_length",
+    "password.min_score",
     "lockout.max_failures",
     "lockout.max_failures_per_ip",
     "lockout.duration",

@@ -57,6 +57,11 @@ pub enum ApiError {
     Conflict(&'static str),
     #[error("{0}")]
     Unprocessable(String),
+    /// A new password below `password.min_score`: 422 `invalid_input` whose body carries
+    /// zxcvbn's `feedback` (`{"warning": string|null, "suggestions": [string]}`) beside the
+    /// description.
+    #[error("{}", .0.summary())]
+    GuessablePassword(crate::auth::password::StrengthFeedback),
     #[error("not found")]
     NotFound,
     #[error(transparent)]
@@ -82,6 +87,10 @@ impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
         match e {
             AccountError::Invalid(problems) => Self::Unprocessable(problems.join(" ")),
+            AccountError::Guessable(feedback) => Self::GuessablePassword(feedback),
+            AccountError::SamePassword => Self::Unprocessable(
+                "the new password must be different from the current one".into(),
+            ),
             AccountError::Taken => Self::Conflict("That username is taken."),
             AccountError::WrongPassword => {
                 Self::Unprocessable("Current password is incorrect.".into())
@@ -162,7 +171,7 @@ impl ApiError {
             }
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::Conflict(_) => "conflict",
-            Self::Unprocessable(_) => "invalid_input",
+            Self::Unprocessable(_) | Self::GuessablePassword(_) => "invalid_input",
             Self::NotFound => "not_found",
             Self::Failed(Failure::Busy | Failure::Unavailable) => "temporarily_unavailable",
             Self::Failed(Failure::Locked { .. }) => "too_many_attempts",
@@ -205,6 +214,7 @@ impl ApiError {
                 (*d).into()
             }
             Self::InvalidRequest(d) | Self::Unprocessable(d) => d.clone(),
+            Self::GuessablePassword(feedback) => feedback.messages().join(" "),
             Self::UnsupportedGrantType => "grant_type must be \"password\", \"refresh_token\", \
                  \"urn:gatehouse:mfa-otp\" or \"urn:gatehouse:mfa-recovery\""
                 .into(),
@@ -254,7 +264,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unprocessable(_) | Self::GuessablePassword(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Failed(Failure::Busy | Failure::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Failed(Failure::Locked { .. }) => StatusCode::TOO_MANY_REQUESTS,
@@ -287,6 +297,13 @@ impl ResponseError for ApiError {
                 "error": self.code(),
                 "error_description": self.description(),
                 "mfa_token": mfa_token,
+            }));
+        }
+        if let Self::GuessablePassword(feedback) = self {
+            return response.json(json!({
+                "error": self.code(),
+                "error_description": self.description(),
+                "feedback": feedback,
             }));
         }
         response.json(json!({

@@ -108,7 +108,14 @@ pub async fn register(
         let name = validate_new_account(&username, &password, config.password.min_length)?;
         let user = state
             .accounts
-            .create_by(By::Admin(&admin), name, password, is_admin, service)
+            .create_by(
+                By::Admin(&admin),
+                name,
+                password,
+                is_admin,
+                service,
+                config.password.policy(),
+            )
             .await?;
         return Ok(HttpResponse::Created()
             .insert_header((header::LOCATION, format!("/api/users/{}", user.id)))
@@ -127,7 +134,7 @@ pub async fn register(
         .register(
             &username,
             password,
-            config.password.min_length,
+            config.password.policy(),
             &state.client_ip(&req).lockout_key(),
         )
         .await?;

@@ -1,4 +1,6 @@
-//! bcrypt hashing on a dedicated, bounded thread pool (SPEC §8).
+//! bcrypt hashing on a dedicated, bounded thread pool (SPEC §8), and the policy a new
+//! password must meet ([`check_new_password`]: length, and a zxcvbn score of at least
+//! `password.min_score`), run on the same pool ([`PasswordHasher::check_new`]).
 //!
 //! Hand-written because no well-kept crate offers a fixed-size pool with a bounded queue that
 //! refuses work when full: actix's `web::block` pool grows to hundreds of threads, and a login
@@ -14,7 +16,7 @@ use std::sync::mpsc::{self, SyncSender, TrySendError};
 
 use arc_swap::ArcSwap;
 
-use crate::domain::{MAX_PASSWORD_BYTES, Password, random_token};
+use crate::domain::{MAX_PASSWORD_BYTES, Password, PasswordPolicy, random_token};
 use crate::error::Failure;
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -187,7 +189,30 @@ impl PasswordHasher {
         Ok(known && matched)
     }
 
-    /// Whether a stored hash was made at another cost than the configured one.
+    /// Checks a new password against `policy` ([`check_new_password`]) on the hashing pool.
+    ///
+    /// Why off the async workers: zxcvbn matches every substring against its dictionaries.
+    /// Measured on this machine in a test build (`cargo test --lib strength_check_cost --
+    /// --nocapture`; dependencies at opt-level 1): the first call of a process ~40 ms (it
+    /// builds the dictionaries), then 1–2 ms for a 12–28 character password and ~150 ms for
+    /// 72 bytes of varied symbols, the worst case, since longer input is refused first. Any
+    /// of these would stall every other request of an async worker. The bcrypt pool is where
+    /// it belongs: it is the same order of cost as the hash that follows (cost 12 ≈ 236 ms),
+    /// and its bounded queue answers `Busy` (503) under a flood.
+    pub async fn check_new(
+        &self,
+        password: &Password,
+        policy: PasswordPolicy,
+        user_inputs: Vec<String>,
+    ) -> Result<Result<(), Refusal>, HashError> {
+        let password = password.clone();
+        self.submit(move || {
+            let inputs: Vec<&str> = user_inputs.iter().map(String::as_str).collect();
+            Ok(check_new_password(&password, policy, &inputs))
+        })
+        .await
+    }
+
     /// Whether a stored hash should be upgraded: only upward, to the configured cost (a
     /// lower setting never weakens a stored hash).
     pub fn needs_rehash(&self, hash: &str) -> bool {
@@ -250,6 +275,113 @@ fn truncate_to_char_boundary(text: &str, max: usize) -> &str {
         end -= 1;
     }
     &text[..end]
+}
+
+/// Why a new password was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// It breaks the form rules (length, NUL): every reason, ready to show.
+    Invalid(Vec<String>),
+    /// It is too easy to guess: zxcvbn's score is below `password.min_score`.
+    Guessable(StrengthFeedback),
+}
+
+impl Refusal {
+    /// Every reason in sentences, for a form or a one-line error.
+    pub fn messages(&self) -> Vec<String> {
+        match self {
+            Self::Invalid(problems) => problems.clone(),
+            Self::Guessable(feedback) => feedback.messages(),
+        }
+    }
+}
+
+/// zxcvbn's verdict on a password that is too easy to guess, in English: shown on the form and
+/// in the 422 JSON answer (`feedback`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StrengthFeedback {
+    /// zxcvbn's score, 0 (guessed in a thousand tries) to 4.
+    #[serde(skip)]
+    pub score: u8,
+    /// `password.min_score` in force.
+    #[serde(skip)]
+    pub min_score: u8,
+    /// What is wrong, e.g. "This is similar to a commonly used password." (not always known).
+    pub warning: Option<String>,
+    /// What to do instead, e.g. "Add another word or two. Uncommon words are better."
+    pub suggestions: Vec<String>,
+}
+
+impl StrengthFeedback {
+    /// The one sentence that says why.
+    pub fn summary(&self) -> String {
+        format!(
+            "This password is too easy to guess (strength {} of 4; at least {} is needed).",
+            self.score, self.min_score
+        )
+    }
+
+    /// The summary, the warning and the suggestions, each a sentence.
+    pub fn messages(&self) -> Vec<String> {
+        let mut out = vec![self.summary()];
+        out.extend(self.warning.iter().cloned());
+        out.extend(self.suggestions.iter().cloned());
+        out
+    }
+}
+
+/// The words zxcvbn is told a guesser would try first besides its dictionaries: the product's
+/// name, the username and its parts (`alice.smith@example.com` → `alice`, `smith`, …).
+pub fn user_inputs(username: &str) -> Vec<String> {
+    let mut inputs = vec!["gatehouse".to_string(), username.to_string()];
+    inputs.extend(
+        username
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|part| part.chars().count() >= 3)
+            .map(str::to_string),
+    );
+    inputs.dedup();
+    inputs
+}
+
+/// Checks a new password (SPEC §8, `password.min_length`, `password.min_score`): the form
+/// rules of [`Password::check_policy`] first, then, when those hold, zxcvbn's score with
+/// `user_inputs` (see [`user_inputs`]) as extra dictionary words. Never panics, whatever the
+/// text (a property test checks it). zxcvbn (the Rust port of Dropbox's estimator) rather
+/// than rules of our own: it knows common passwords, names, keyboard patterns, dates and
+/// l33t substitutions, and says what is wrong in words.
+pub fn check_new_password(
+    password: &Password,
+    policy: PasswordPolicy,
+    user_inputs: &[&str],
+) -> Result<(), Refusal> {
+    password
+        .check_policy(policy.min_length)
+        .map_err(Refusal::Invalid)?;
+    if policy.min_score == 0 {
+        return Ok(());
+    }
+    let entropy = zxcvbn::zxcvbn(password.expose(), user_inputs);
+    let score = u8::from(entropy.score());
+    if score >= policy.min_score {
+        return Ok(());
+    }
+    let (warning, mut suggestions) = entropy.feedback().map_or((None, Vec::new()), |f| {
+        (
+            f.warning().map(|w| w.to_string()),
+            f.suggestions().iter().map(ToString::to_string).collect(),
+        )
+    });
+    if suggestions.is_empty() {
+        // zxcvbn gives advice only below score 3; `password.min_score = 4` needs some too.
+        suggestions.push("Add another word or two. Uncommon words are better.".to_string());
+    }
+    Err(Refusal::Guessable(StrengthFeedback {
+        score,
+        min_score: policy.min_score,
+        warning,
+        suggestions,
+    }))
 }
 
 /// Hashes on the calling thread: for the CLI and start-up, never for request handlers.
@@ -357,6 +489,107 @@ mod tests {
             caller_before,
             "the caller keeps its priority"
         );
+    }
+
+    const DEFAULT_POLICY: PasswordPolicy = PasswordPolicy {
+        min_length: 10,
+        min_score: 3,
+    };
+
+    #[test]
+    fn a_common_pattern_is_refused_with_feedback_at_the_default_score() {
+        let refused = check_new_password(
+            &Password::new("Password1234".into()),
+            DEFAULT_POLICY,
+            &["alice"],
+        )
+        .unwrap_err();
+        let Refusal::Guessable(feedback) = refused else {
+            panic!("{refused:?}")
+        };
+        assert!(feedback.score < 3);
+        assert!(feedback.warning.is_some() || !feedback.suggestions.is_empty());
+        assert!(feedback.summary().contains("too easy to guess"));
+        // The same password passes when the score is not required.
+        let open = PasswordPolicy {
+            min_score: 0,
+            ..DEFAULT_POLICY
+        };
+        assert!(check_new_password(&Password::new("Password1234".into()), open, &[]).is_ok());
+        // A long random-looking one passes.
+        assert!(
+            check_new_password(
+                &Password::new("violet-ferry-57-quartz-bloom".into()),
+                DEFAULT_POLICY,
+                &[]
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_username_counts_as_a_guess() {
+        let password = Password::new("zebulon.harkness2".into());
+        let inputs = user_inputs("zebulon.harkness");
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        assert!(matches!(
+            check_new_password(&password, DEFAULT_POLICY, &inputs),
+            Err(Refusal::Guessable(_))
+        ));
+        assert!(check_new_password(&password, DEFAULT_POLICY, &[]).is_ok());
+    }
+
+    #[test]
+    fn length_rules_come_first() {
+        assert!(matches!(
+            check_new_password(&Password::new("short".into()), DEFAULT_POLICY, &[]),
+            Err(Refusal::Invalid(_))
+        ));
+    }
+
+    /// Prints what a check costs (`-- --nocapture`), the figures behind
+    /// [`PasswordHasher::check_new`]'s choice of thread; the longest, most varied input is
+    /// accepted.
+    #[test]
+    fn strength_check_cost() {
+        let long: String = (0..72u32)
+            .map(|i| char::from(b'!' + u8::try_from(i * 7 % 90).unwrap()))
+            .collect();
+        // The first call builds zxcvbn's dictionaries (once per process).
+        let started = std::time::Instant::now();
+        let _ = check_new_password(&Password::new("warm-up-once".into()), DEFAULT_POLICY, &[]);
+        println!("first call: {:?}", started.elapsed());
+        for (text, accepted) in [
+            ("Password1234", false),
+            ("violet-ferry-57-quartz-bloom", true),
+            (long.as_str(), true),
+        ] {
+            let started = std::time::Instant::now();
+            let verdict =
+                check_new_password(&Password::new(text.into()), DEFAULT_POLICY, &["alice"]);
+            println!("{} bytes: {:?}", text.len(), started.elapsed());
+            assert_eq!(verdict.is_ok(), accepted, "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_policy_never_panics(text in "\\PC{0,72}", name in "[a-z.@]{0,20}") {
+            let text: String = truncate_to_char_boundary(&text, MAX_PASSWORD_BYTES).to_string();
+            let inputs = user_inputs(&name);
+            let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+            for min_score in 0..=4 {
+                let policy = PasswordPolicy { min_length: 0, min_score };
+                let _ = check_new_password(&Password::new(text.clone()), policy, &inputs);
+            }
+        }
+
+        #[test]
+        fn the_policy_never_panics_on_any_bytes(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..=72)) {
+            let text = String::from_utf8_lossy(&bytes);
+            let text = truncate_to_char_boundary(&text, MAX_PASSWORD_BYTES).to_string();
+            let _ = check_new_password(&Password::new(text), DEFAULT_POLICY, &["gatehouse"]);
+        }
     }
 
     #[test]

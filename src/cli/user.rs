@@ -159,7 +159,8 @@ fn account_error(name: &str, e: AccountError) -> anyhow::Error {
 
 async fn run_async(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> {
     let Opened { db, accounts } = open(settings).await?;
-    let min_length = settings.password.min_length;
+    let policy = settings.password.policy();
+    let min_length = policy.min_length;
     match cmd {
         UserCommand::Add {
             name,
@@ -177,7 +178,7 @@ async fn run_async(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> 
             }
             let password = read_password(password_stdin, min_length)?;
             let user = accounts
-                .create_by(By::Operator, username, password, admin, service)
+                .create_by(By::Operator, username, password, admin, service, policy)
                 .await
                 .map_err(|e| account_error(&name, e))?;
             let mut roles = Vec::new();
@@ -205,7 +206,7 @@ async fn run_async(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> 
             let user = find_user(&db, &name).await?;
             let password = read_password(password_stdin, min_length)?;
             accounts
-                .set_password(user.id, password, min_length)
+                .set_password(user.id, password, policy)
                 .await
                 .map_err(|e| account_error(&name, e))?;
             println!(

@@ -52,11 +52,12 @@ impl ConfigError {
                 };
                 return Self(format!("configuration: unknown key `{full}`{origin}"));
             }
-            Kind::InvalidType(actual, expected) => {
-                format!("expected {expected}, found {actual}")
-            }
-            Kind::InvalidValue(actual, expected) => {
-                format!("expected {expected}, found {actual}")
+            Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
+                format!(
+                    "expected {}, found {}",
+                    plain_expected(expected),
+                    plain_actual(actual)
+                )
             }
             Kind::UnknownVariant(found, expected) => {
                 format!(
@@ -71,6 +72,35 @@ impl ConfigError {
         } else {
             Self(format!("configuration: `{key}`: {problem}{origin}"))
         }
+    }
+}
+
+/// What serde expected, in the words of a configuration file.
+fn plain_expected(expected: &str) -> String {
+    match expected {
+        "a boolean" => "true or false".into(),
+        "a string" => "text in quotes".into(),
+        "a sequence" => "a list like [\"a\", \"b\"] (in the environment: [a, b])".into(),
+        "u8" => "a whole number from 0 to 255".into(),
+        "u16" | "u32" | "u64" | "usize" => "a whole number (0 or more)".into(),
+        "i32" | "i64" | "isize" => "a whole number".into(),
+        other => other.into(),
+    }
+}
+
+/// What was found, as it would be written (`12`, `true`, `"abc"`).
+fn plain_actual(actual: &figment::error::Actual) -> String {
+    use figment::error::Actual;
+    match actual {
+        Actual::Bool(v) => v.to_string(),
+        Actual::Unsigned(v) => v.to_string(),
+        Actual::Signed(v) => v.to_string(),
+        Actual::Float(v) => v.to_string(),
+        Actual::Char(v) => format!("{:?}", v.to_string()),
+        Actual::Str(v) => format!("{v:?}"),
+        Actual::Seq => "a list".into(),
+        Actual::Map => "a table".into(),
+        other => other.to_string(),
     }
 }
 

@@ -360,6 +360,8 @@ impl Default for TokenSettings {
 pub struct PasswordSettings {
     pub bcrypt_cost: u32,
     pub min_length: usize,
+    /// zxcvbn score (0–4) a new password must reach; 0 turns the check off.
+    pub min_score: u8,
     /// Threads of the bcrypt pool; `None`: one per core.
     pub hash_threads: Option<usize>,
     /// Password checks that may wait for a bcrypt thread before logins get 503; `None`: 32
@@ -372,8 +374,19 @@ impl Default for PasswordSettings {
         Self {
             bcrypt_cost: 12,
             min_length: 10,
+            min_score: 3,
             hash_threads: None,
             hash_queue: None,
+        }
+    }
+}
+
+impl PasswordSettings {
+    /// The rules a new password must meet.
+    pub fn policy(&self) -> crate::domain::PasswordPolicy {
+        crate::domain::PasswordPolicy {
+            min_length: self.min_length,
+            min_score: self.min_score,
         }
     }
 }
@@ -477,16 +490,56 @@ impl Serialize for HumanDuration {
     }
 }
 
+/// What a duration is, in the words of every error about one.
+const DURATION_EXPECTED: &str = "a duration like \"12h\" or \"30m\" (units ms, s, m, h, d)";
+
 impl<'de> Deserialize<'de> for HumanDuration {
+    /// Text only: a bare number (`GATEHOUSE_SESSION__TTL=12`, which the environment reads as
+    /// an integer, or `ttl = 12` in a file) is refused, since its unit would be a guess.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(text.trim())
-            .map(HumanDuration)
-            .map_err(|e| {
-                serde::de::Error::custom(format!(
-                    "invalid duration {text:?} ({e}); use e.g. \"90s\", \"15m\", \"12h\", \"30d\""
-                ))
-            })
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = HumanDuration;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(DURATION_EXPECTED)
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                humantime::parse_duration(text.trim())
+                    .map(HumanDuration)
+                    .map_err(|e| {
+                        E::custom(format!(
+                            "expected {DURATION_EXPECTED}, found {text:?} ({e})"
+                        ))
+                    })
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Self::Value, E> {
+                Err(E::custom(format!(
+                    "expected {DURATION_EXPECTED}, found {n} (a number without a unit)"
+                )))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Self::Value, E> {
+                Err(E::custom(format!(
+                    "expected {DURATION_EXPECTED}, found {n} (a number without a unit)"
+                )))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Self::Value, E> {
+                Err(E::custom(format!(
+                    "expected {DURATION_EXPECTED}, found {n} (a number without a unit)"
+                )))
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Self::Value, E> {
+                Err(E::custom(format!(
+                    "expected {DURATION_EXPECTED}, found {b}"
+                )))
+            }
+        }
+        d.deserialize_any(Visitor)
     }
 }
 
@@ -545,25 +598,46 @@ impl Serialize for ByteSize {
     }
 }
 
+/// What a size is, in the words of every error about one.
+const SIZE_EXPECTED: &str = "a size like \"16KiB\" or \"1MiB\", or a number of bytes";
+
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Number(u64),
-            Text(String),
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ByteSize;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(SIZE_EXPECTED)
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                text.trim()
+                    .parse::<bytesize::ByteSize>()
+                    .map(|b| ByteSize(b.as_u64()))
+                    .map_err(|e| {
+                        E::custom(format!("expected {SIZE_EXPECTED}, found {text:?} ({e})"))
+                    })
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Self::Value, E> {
+                Ok(ByteSize(n))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Self::Value, E> {
+                u64::try_from(n)
+                    .map(ByteSize)
+                    .map_err(|_| E::custom(format!("expected {SIZE_EXPECTED}, found {n}")))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Self::Value, E> {
+                Err(E::custom(format!("expected {SIZE_EXPECTED}, found {n}")))
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Self::Value, E> {
+                Err(E::custom(format!("expected {SIZE_EXPECTED}, found {b}")))
+            }
         }
-        match Raw::deserialize(d)? {
-            Raw::Number(n) => Ok(ByteSize(n)),
-            Raw::Text(t) => t
-                .trim()
-                .parse::<bytesize::ByteSize>()
-                .map(|b| ByteSize(b.as_u64()))
-                .map_err(|e| {
-                    serde::de::Error::custom(format!(
-                        "invalid size {t:?} ({e}); use e.g. \"16KiB\""
-                    ))
-                }),
-        }
+        d.deserialize_any(Visitor)
     }
 }

@@ -125,6 +125,15 @@ impl Settings {
                 format!("{} is outside 4–31", self.password.bcrypt_cost),
             ));
         }
+        if self.password.min_score > 4 {
+            return Err(ConfigError::key(
+                "password.min_score",
+                format!(
+                    "{} is outside 0–4 (zxcvbn's scores; 3 is the default)",
+                    self.password.min_score
+                ),
+            ));
+        }
         if !(1..=72).contains(&self.password.min_length) {
             return Err(ConfigError::key(
                 "password.min_length",

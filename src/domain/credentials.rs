@@ -42,6 +42,14 @@ impl Username {
     }
 }
 
+/// The rules a new password must meet: `password.min_length` characters and a zxcvbn score of
+/// `password.min_score` (0–4); see `auth::password::check_new_password`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    pub min_length: usize,
+    pub min_score: u8,
+}
+
 /// A password; its `Debug` prints nothing and its memory is wiped on drop.
 #[derive(Clone)]
 pub struct Password(SecretString);

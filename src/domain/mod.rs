@@ -6,6 +6,6 @@ pub mod credentials;
 pub mod random;
 pub mod user_state;
 
-pub use credentials::{MAX_PASSWORD_BYTES, MAX_USERNAME_CHARS, Password, Username};
+pub use credentials::{MAX_PASSWORD_BYTES, MAX_USERNAME_CHARS, Password, PasswordPolicy, Username};
 pub use random::random_token;
 pub use user_state::UserState;

@@ -2,7 +2,7 @@
 
 use super::StartupError;
 use crate::accounts::{self, AccountError};
-use crate::auth::password::hash_blocking;
+use crate::auth::password::{Refusal, check_new_password, hash_blocking};
 use crate::config::Settings;
 use crate::db::{Database, DbError, meta, users};
 use crate::domain::{Password, Username, random_token};
@@ -21,6 +21,19 @@ pub fn bootstrap_admin(settings: &Settings, db: &Database) -> Result<(), Startup
     password
         .check_policy(settings.password.min_length)
         .map_err(|p| StartupError::Config(format!("GATEHOUSE_ADMIN_PASSWORD: {}", p.join(" "))))?;
+    // The operator's own choice, read once at first start: a guessable one is warned about
+    // (zxcvbn, `password.min_score`) rather than refused, so a scripted first start keeps
+    // working; the random one always passes.
+    if let Err(Refusal::Guessable(feedback)) = check_new_password(
+        &password,
+        settings.password.policy(),
+        &["admin", "gatehouse"],
+    ) {
+        tracing::warn!(
+            "GATEHOUSE_ADMIN_PASSWORD: {} Change it at /account after signing in.",
+            feedback.messages().join(" ")
+        );
+    }
     let hash = hash_blocking(&password, settings.password.bcrypt_cost)
         .map_err(|e| StartupError::Io(e.to_string()))?;
     let name = Username::parse("admin").map_err(StartupError::Config)?;

@@ -41,6 +41,7 @@ pub enum StartupError {
 
 /// A built server, bound and ready to run.
 pub struct Application {
+    bound: std::net::SocketAddr,
     port: u16,
     server: Server,
     state: web::Data<AppState>,
@@ -83,9 +84,11 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(move |req, next| {
                     crate::http::timeout::within(request_timeout, req, next)
                 }))
-                .wrap(actix_web::middleware::from_fn(crate::ops::observe))
                 .wrap(crate::http::headers::security_headers(https))
                 .wrap(TracingLogger::<crate::ops::RequestSpan>::new())
+                // Outside the request's span, so that its line does not repeat the span's
+                // fields (see `ops::observe`).
+                .wrap(actix_web::middleware::from_fn(crate::ops::observe))
                 .app_data(server_state.clone())
                 .configure(|cfg| crate::routes::configure(cfg, &server_state))
         })
@@ -98,6 +101,7 @@ impl Application {
         .map_err(|e| StartupError::Io(e.to_string()))?
         .run();
         Ok(Self {
+            bound,
             port: bound.port(),
             server,
             state,
@@ -107,6 +111,26 @@ impl Application {
     /// The bound port (useful with `server.bind = "127.0.0.1:0"`).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Logs the one start-up line (INFO, target `gatehouse::startup`): where the server
+    /// answers and how it is set up, the database URL's credentials redacted. `main` calls it
+    /// once the server listens.
+    pub fn announce(&self) {
+        let config = self.state.config();
+        let summary = StartupSummary::new(&config, self.bound);
+        tracing::info!(
+            target: "gatehouse::startup",
+            url = %summary.url,
+            bind = %summary.bind,
+            mode = %summary.mode,
+            basic = %summary.basic,
+            registration = %summary.registration,
+            session_store = %summary.session_store,
+            database = %crate::telemetry::quoted(&summary.database),
+            version = %summary.version,
+            "gatehouse is listening"
+        );
     }
 
     /// The shared state (tests and benchmarks use it to wire the routes without a socket).
@@ -122,6 +146,49 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// What the start-up line says ([`Application::announce`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartupSummary {
+    /// The public URL (`server.public_url`, else following `server.bind`).
+    pub url: String,
+    /// The address actually bound.
+    pub bind: std::net::SocketAddr,
+    pub mode: &'static str,
+    /// `on` or `off`.
+    pub basic: &'static str,
+    /// `on` or `off`.
+    pub registration: &'static str,
+    pub session_store: &'static str,
+    /// `database.url` with its password (and secret query parameters) replaced by `***`; a
+    /// SQLite URL as it is.
+    pub database: String,
+    pub version: &'static str,
+}
+
+impl StartupSummary {
+    pub fn new(config: &Settings, bind: std::net::SocketAddr) -> Self {
+        use crate::config::{AuthMode, SessionStoreKind};
+        let on_off = |on: bool| if on { "on" } else { "off" };
+        Self {
+            url: config.public_url(),
+            bind,
+            mode: match config.auth.mode {
+                AuthMode::Session => "session",
+                AuthMode::Token => "token",
+                AuthMode::Both => "both",
+            },
+            basic: on_off(config.auth.basic),
+            registration: on_off(config.auth.registration),
+            session_store: match config.session.store {
+                SessionStoreKind::Database => "database",
+                SessionStoreKind::Redis => "redis",
+            },
+            database: crate::config::redact_url(&config.database.url),
+            version: env!("CARGO_PKG_VERSION"),
+        }
     }
 }
 

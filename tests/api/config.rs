@@ -328,3 +328,112 @@ fn the_documented_variables_that_are_not_settings_are_accepted() {
         stdout(&out)
     );
 }
+
+// ---- value errors in the configuration's own terms --------------------------------------------
+
+#[test]
+fn a_bare_number_for_a_duration_says_what_a_duration_looks_like() {
+    let cli = Cli::new();
+
+    let out = config_show_output(&cli, &[], &[("GATEHOUSE_SESSION__TTL", "12")]);
+
+    let line = assert_fails_with_one_line(&out);
+    assert!(
+        line.contains(r#"`session.ttl`: expected a duration like "12h" or "30m""#),
+        "{line}"
+    );
+    assert!(line.contains("found 12"), "{line}");
+    assert!(
+        line.contains("GATEHOUSE_"),
+        "the environment is named: {line}"
+    );
+    assert!(!line.contains("unsigned int"), "{line}");
+}
+
+#[test]
+fn a_value_error_in_the_config_file_names_the_file_and_what_was_expected() {
+    let cli = Cli::new();
+    let file = cli.write_file("custom.toml", "[session]\nidle_timeout = 30\n");
+    let path = file.to_str().expect("utf-8 path");
+
+    let out = config_show_output(&cli, &["--config", path], &[]);
+
+    let line = assert_fails_with_one_line(&out);
+    assert!(line.contains("`session.idle_timeout`"), "{line}");
+    assert!(line.contains(r#"expected a duration like "12h""#), "{line}");
+    assert!(line.contains("found 30"), "{line}");
+    assert!(line.contains("custom.toml"), "the file is named: {line}");
+
+    // `config check FILE` says the same.
+    let out = cli.run_with_env(&["config", "check", path], &[], None);
+    let line = assert_fails_with_one_line(&out);
+    assert!(
+        line.contains(r#"expected a duration like "12h""#) && line.contains("custom.toml"),
+        "{line}"
+    );
+}
+
+#[test]
+fn sizes_booleans_numbers_and_lists_say_what_was_expected() {
+    let cli = Cli::new();
+    for (variable, value, key, expected) in [
+        (
+            "GATEHOUSE_SERVER__MAX_BODY",
+            "lots",
+            "server.max_body",
+            r#"expected a size like "16KiB""#,
+        ),
+        (
+            "GATEHOUSE_SERVER__MAX_BODY",
+            "true",
+            "server.max_body",
+            r#"expected a size like "16KiB" or "1MiB", or a number of bytes, found true"#,
+        ),
+        (
+            "GATEHOUSE_AUTH__BASIC",
+            "yes",
+            "auth.basic",
+            r#"expected true or false, found "yes""#,
+        ),
+        (
+            "GATEHOUSE_DATABASE__POOL_SIZE",
+            "many",
+            "database.pool_size",
+            r#"expected a whole number (0 or more), found "many""#,
+        ),
+        (
+            "GATEHOUSE_PASSWORD__MIN_SCORE",
+            "5",
+            "password.min_score",
+            "5 is outside 0–4",
+        ),
+        (
+            "GATEHOUSE_SERVER__TRUSTED_PROXIES",
+            "10.0.0.1",
+            "server.trusted_proxies",
+            "expected a list like",
+        ),
+    ] {
+        let out = config_show_output(&cli, &[], &[(variable, value)]);
+
+        let line = assert_fails_with_one_line(&out);
+        assert!(
+            line.contains(&format!("`{key}`")),
+            "{variable}={value}: {line}"
+        );
+        assert!(line.contains(expected), "{variable}={value}: {line}");
+    }
+    // Sizes may be a plain number of bytes; a list from the environment in brackets.
+    let out = config_show_output(
+        &cli,
+        &[],
+        &[
+            ("GATEHOUSE_SERVER__MAX_BODY", "2048"),
+            ("GATEHOUSE_SERVER__TRUSTED_PROXIES", "[10.0.0.1, 10.0.0.2]"),
+        ],
+    );
+    assert_success(&out);
+    let shown = stdout(&out);
+    assert!(shown.contains("max_body = \"2KiB\""), "{shown}");
+    assert!(shown.contains("\"10.0.0.2\""), "{shown}");
+}

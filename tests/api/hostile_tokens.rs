@@ -560,7 +560,14 @@ async fn a_token_issued_before_a_password_change_is_refused() {
     let stored = app
         .state
         .accounts
-        .set_password(user.id, Password::new("a brand new password".into()), 10)
+        .set_password(
+            user.id,
+            Password::new("a brand new password".into()),
+            gatehouse::domain::PasswordPolicy {
+                min_length: 10,
+                min_score: 3,
+            },
+        )
         .await
         .expect("password stored");
     assert!(stored);

@@ -177,3 +177,85 @@ fn an_insecure_session_cookie_under_an_https_public_url_is_warned_about_at_start
         assert!(!log.contains("session.cookie_secure"), "{env:?}: {log}");
     }
 }
+
+/// The `gatehouse is listening` line of a log.
+fn listening_line(log: &str) -> &str {
+    log.lines()
+        .find(|l| l.contains("gatehouse is listening"))
+        .unwrap_or_else(|| panic!("no start-up line in:\n{log}"))
+}
+
+#[test]
+fn the_start_up_line_names_url_mode_basic_registration_store_database_and_version() {
+    let log = serve_log(&[
+        ("GATEHOUSE_AUTH__MODE", "session"),
+        ("GATEHOUSE_AUTH__REGISTRATION", "true"),
+    ]);
+
+    let line = listening_line(&log);
+    assert!(line.contains(" INFO "), "{line}");
+    let bind = line
+        .split(' ')
+        .find_map(|f| f.strip_prefix("bind="))
+        .unwrap_or_else(|| panic!("no bind= in {line}"));
+    assert!(
+        bind.starts_with("127.0.0.1:") && !bind.ends_with(":0"),
+        "{line}"
+    );
+    // `server.public_url` unset: the URL follows the address bound.
+    assert!(line.contains(&format!(" url=http://{bind} ")), "{line}");
+    for field in [
+        " mode=session ",
+        " basic=off ",
+        " registration=on ",
+        " session_store=database ",
+        " database=\"sqlite://",
+        &format!(" version={}", env!("CARGO_PKG_VERSION")),
+    ] {
+        assert_eq!(line.matches(field).count(), 1, "{field:?} once in {line}");
+    }
+
+    let log = serve_log(&[("GATEHOUSE_SERVER__PUBLIC_URL", "https://auth.example.com/")]);
+    let line = listening_line(&log);
+    assert!(line.contains(" url=https://auth.example.com "), "{line}");
+    assert!(line.contains(" mode=both ") && line.contains(" registration=off "));
+}
+
+#[test]
+fn the_start_up_line_never_shows_the_database_password() {
+    // With PostgreSQL, the test database's URL with a password added (the test server trusts
+    // local connections, so it is accepted and ignored); on SQLite, whose URL holds none, the
+    // summary's redaction of such a URL.
+    let secret = "n0t-f0r-the-l0g";
+    if let Ok(base) = std::env::var("GATEHOUSE_TEST_POSTGRES_URL")
+        && !base.is_empty()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let db = TestDatabase::new(&dir);
+        let (scheme, rest) = db.url.split_once("://").unwrap();
+        let (user, host) = rest.split_once('@').expect("a user in the test URL");
+        let user = user.split(':').next().unwrap();
+        let url = format!("{scheme}://{user}:{secret}@{host}");
+
+        let log = serve_log(&[("GATEHOUSE_DATABASE__URL", &url)]);
+
+        let line = listening_line(&log);
+        assert!(
+            line.contains(&format!(" database=\"{scheme}://{user}:***@")),
+            "{line}"
+        );
+        assert!(!log.contains(secret), "{log}");
+    }
+    let mut settings = Settings::default();
+    settings.database.url = format!("postgres://gate:{secret}@db.internal:5432/gh?sslmode=require");
+    let summary =
+        gatehouse::startup::StartupSummary::new(&settings, "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(
+        summary.database,
+        "postgres://gate:***@db.internal:5432/gh?sslmode=require"
+    );
+    settings.database.url = "sqlite://./data/gatehouse.db".into();
+    let summary =
+        gatehouse::startup::StartupSummary::new(&settings, "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(summary.database, "sqlite://./data/gatehouse.db");
+}

@@ -71,7 +71,7 @@ pub async fn change_password(
             &caller,
             Password::new(form.current_password),
             Password::new(form.new_password),
-            state.config().password.min_length,
+            state.config().password.policy(),
             &state.client_ip(&req).lockout_key(),
         )
         .await;
@@ -96,6 +96,21 @@ pub async fn change_password(
                 errors.add("new_password", problem);
             }
             refuse(errors).await
+        }
+        // zxcvbn's verdict, warning and suggestions, one sentence each, under the field.
+        Err(AccountError::Guessable(feedback)) => {
+            let mut errors = FieldErrors::none();
+            for message in feedback.messages() {
+                errors.add("new_password", message);
+            }
+            refuse(errors).await
+        }
+        Err(AccountError::SamePassword) => {
+            refuse(FieldErrors::field(
+                "new_password",
+                AccountError::SamePassword.to_string(),
+            ))
+            .await
         }
         Err(other) => Err(account_failure(other)),
     }
@@ -193,6 +208,8 @@ pub fn account_failure(e: AccountError) -> PageError {
             PageError::Client(StatusCode::CONFLICT, AccountError::LastAdmin.to_string())
         }
         other @ (AccountError::Invalid(_)
+        | AccountError::Guessable(_)
+        | AccountError::SamePassword
         | AccountError::Taken
         | AccountError::WrongPassword
         | AccountError::ReauthRequired

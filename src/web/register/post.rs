@@ -42,7 +42,8 @@ pub async fn register(
     if !AnonymousForm::verify(&req, &state, &csrf_token) {
         return Err(PageError::Csrf);
     }
-    let min_length = state.config().password.min_length;
+    let policy = state.config().password.policy();
+    let min_length = policy.min_length;
     let anonymous = AnonymousForm::for_request(&req, &state);
     let form_again = |status: StatusCode, errors: FieldErrors| {
         render(
@@ -66,7 +67,7 @@ pub async fn register(
         .register(
             &username,
             Password::new(password),
-            min_length,
+            policy,
             &state.client_ip(&req).lockout_key(),
         )
         .await;
@@ -114,12 +115,20 @@ pub async fn register(
             }
             form_again(StatusCode::UNPROCESSABLE_ENTITY, errors)
         }
+        Err(AccountError::Guessable(feedback)) => {
+            let mut errors = FieldErrors::none();
+            for message in feedback.messages() {
+                errors.add("password", message);
+            }
+            form_again(StatusCode::UNPROCESSABLE_ENTITY, errors)
+        }
         Err(AccountError::Taken) => form_again(
             StatusCode::CONFLICT,
             FieldErrors::field("username", "That username is taken."),
         ),
         Err(
             other @ (AccountError::WrongPassword
+            | AccountError::SamePassword
             | AccountError::CallerRevoked
             | AccountError::NotAdmin
             | AccountError::LastAdmin
