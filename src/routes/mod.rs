@@ -119,6 +119,26 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                     .route(web::post().guard(gate(token_api)).to(api::users::register)),
             )
             .service(
+                json_resource("/users/{id}", token_api, "PATCH, DELETE")
+                    .route(web::patch().guard(gate(token_api)).to(api::users::update))
+                    .route(web::delete().guard(gate(token_api)).to(api::users::delete)),
+            )
+            .service(
+                json_resource("/users/{id}/logout", token_api, "POST")
+                    .route(web::post().guard(gate(token_api)).to(api::users::logout)),
+            )
+            .service(
+                json_resource("/users/{id}/password-reset", token_api, "POST").route(
+                    web::post()
+                        .guard(gate(token_api))
+                        .to(api::users::password_reset),
+                ),
+            )
+            .service(
+                json_resource("/users/{id}/unlock", token_api, "POST")
+                    .route(web::post().guard(gate(token_api)).to(api::users::unlock)),
+            )
+            .service(
                 json_resource("/users/{id}/mfa", token_api, "DELETE").route(
                     web::delete()
                         .guard(gate(token_api))
@@ -139,6 +159,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                     .route(web::post().to(api::account::regenerate)),
             ),
     );
+
+    // Password-reset links: served in every mode (also `token`), with no session (the form's
+    // CSRF token is stateless).
+    cfg.route(
+        "/reset/{token}",
+        web::get().to(pages::reset::get::reset_form),
+    )
+    .route("/reset/{token}", web::post().to(pages::reset::post::reset));
 
     // The HTML surface (SPEC §5).
     cfg.service(
@@ -225,6 +253,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                 web::post().to(pages::account::passkeys::remove),
             )
             .route("/admin", web::get().to(pages::admin::get::admin))
+            .route(
+                "/admin/users",
+                web::post().to(pages::admin::post::create_user),
+            )
+            .route(
+                "/admin/users/{id}/{action}",
+                web::get().to(pages::admin::get::confirm),
+            )
             .route(
                 "/admin/users/{id}/{action}",
                 web::post().to(pages::admin::post::user_action),

@@ -4,6 +4,7 @@ mod helpers;
 
 mod account;
 mod admin;
+mod admin_api;
 mod architecture;
 mod browser;
 mod caches;
@@ -21,6 +22,7 @@ mod network;
 mod oauth_client;
 mod ops;
 mod passkeys;
+mod password_reset;
 mod private_files;
 mod properties;
 mod races;
