@@ -11,8 +11,10 @@
 
 mod mfa;
 mod passkeys;
+mod resets;
 
 pub use self::mfa::{Enroller, Keep, Reauth, Started};
+pub use self::resets::{IssuedReset, RESET_LIFETIME, ResetError};
 
 use crate::auth::lockout::{self, Lockout, Refused};
 use crate::auth::login::{LoginError, check_password};
@@ -104,7 +106,35 @@ impl From<diesel::result::Error> for AccountError {
     }
 }
 
+/// Flags an administrator may change on a user (`PATCH /api/users/{id}`, the admin page);
+/// `None` leaves a flag as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    #[serde(default)]
+    pub admin: Option<bool>,
+    #[serde(default)]
+    pub service: Option<bool>,
+}
+
+impl UserPatch {
+    /// Whether the patch changes nothing at all.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 impl By<'_> {
+    /// The administrator's user id, for audit lines (`None`: the operator).
+    pub fn id(self) -> Option<i64> {
+        match self {
+            Self::Operator => None,
+            Self::Admin(caller) => Some(caller.user.id),
+        }
+    }
+
     /// An owned copy of the caller, to move into a blocking transaction.
     fn caller(self) -> Option<Authenticated> {
         match self {
@@ -141,6 +171,9 @@ fn check_caller(
     caller: &Authenticated,
     need_admin: bool,
 ) -> Result<(), AccountError> {
+    if need_admin {
+        users::lock_admin_changes(conn)?;
+    }
     let Some(fresh) = users::find(conn, caller.user.id)? else {
         return Err(AccountError::CallerRevoked);
     };
@@ -166,6 +199,11 @@ fn check_caller(
 /// Inside a write's transaction: refuses a change that would leave no enabled administrator
 /// when `target` is one of them.
 fn keep_an_admin(conn: &mut AnyConnection, target: &User) -> Result<(), AccountError> {
+    users::lock_admin_changes(conn)?;
+    // Read again under the lock: the row read before it may be stale.
+    let Some(target) = users::find(conn, target.id)? else {
+        return Ok(());
+    };
     if target.is_admin && !target.disabled && users::count_enabled_admins(conn)? <= 1 {
         return Err(AccountError::LastAdmin);
     }
@@ -483,6 +521,48 @@ impl Accounts {
         Ok(users::find(conn, user_id)?)
     }
 
+    /// Changes a user's flags in one transaction (`None` leaves a flag as it is); `None` when
+    /// there is no such user, else the user as stored afterwards. Disabling or demoting ends
+    /// every credential of the user (access tokens carry the roles they were issued with) and
+    /// is refused when it would leave no enabled administrator.
+    pub async fn update_user(
+        &self,
+        by: By<'_>,
+        user_id: i64,
+        patch: UserPatch,
+    ) -> Result<Option<User>, AccountError> {
+        let caller = by.caller();
+        let updated = self
+            .commit(move |conn| {
+                let Some(target) = Self::authorize(conn, caller.as_ref(), user_id)? else {
+                    return Ok((None, None));
+                };
+                let revokes = patch.disabled == Some(true) || patch.admin == Some(false);
+                if revokes {
+                    keep_an_admin(conn, &target)?;
+                }
+                if let Some(disabled) = patch.disabled {
+                    users::set_disabled(conn, user_id, disabled)?;
+                }
+                if let Some(is_admin) = patch.admin {
+                    users::set_admin(conn, user_id, is_admin)?;
+                }
+                if let Some(service) = patch.service {
+                    users::set_service(conn, user_id, service)?;
+                }
+                if revokes {
+                    revoke_all(conn, user_id)?;
+                }
+                let user = users::find(conn, user_id)?;
+                Ok((user, Some(user_change(user_id, revokes))))
+            })
+            .await?;
+        if updated.is_some() {
+            tracing::info!(target: "audit", event = "user_updated", user_id, by = ?by.id(), disabled = ?patch.disabled, admin = ?patch.admin, service = ?patch.service);
+        }
+        Ok(updated)
+    }
+
     /// Disables (revoking every credential) or enables a user; false when there is no such user.
     pub async fn set_disabled(
         &self,
@@ -490,21 +570,11 @@ impl Accounts {
         user_id: i64,
         disabled: bool,
     ) -> Result<bool, AccountError> {
-        let by = by.caller();
-        self.commit(move |conn| {
-            let Some(target) = Self::authorize(conn, by.as_ref(), user_id)? else {
-                return Ok((false, None));
-            };
-            if disabled {
-                keep_an_admin(conn, &target)?;
-            }
-            let found = users::set_disabled(conn, user_id, disabled)? == 1;
-            if found && disabled {
-                revoke_all(conn, user_id)?;
-            }
-            Ok((found, found.then(|| user_change(user_id, disabled))))
-        })
-        .await
+        let patch = UserPatch {
+            disabled: Some(disabled),
+            ..UserPatch::default()
+        };
+        Ok(self.update_user(by, user_id, patch).await?.is_some())
     }
 
     /// Grants or revokes the admin role; a demotion ends every credential of the user, since
@@ -515,36 +585,31 @@ impl Accounts {
         user_id: i64,
         is_admin: bool,
     ) -> Result<bool, AccountError> {
-        let by = by.caller();
-        self.commit(move |conn| {
-            let Some(target) = Self::authorize(conn, by.as_ref(), user_id)? else {
-                return Ok((false, None));
-            };
-            if !is_admin {
-                keep_an_admin(conn, &target)?;
-            }
-            let found = users::set_admin(conn, user_id, is_admin)? == 1;
-            if found && !is_admin {
-                revoke_all(conn, user_id)?;
-            }
-            Ok((found, found.then(|| user_change(user_id, !is_admin))))
-        })
-        .await
+        let patch = UserPatch {
+            admin: Some(is_admin),
+            ..UserPatch::default()
+        };
+        Ok(self.update_user(by, user_id, patch).await?.is_some())
     }
 
     /// Deletes a user and everything issued to them; false when there is no such user.
     pub async fn delete(&self, by: By<'_>, user_id: i64) -> Result<bool, AccountError> {
-        let by = by.caller();
-        self.commit(move |conn| {
-            let Some(target) = Self::authorize(conn, by.as_ref(), user_id)? else {
-                return Ok((false, None));
-            };
-            keep_an_admin(conn, &target)?;
-            revoke_all(conn, user_id)?;
-            let found = users::delete(conn, user_id)? == 1;
-            Ok((found, found.then_some(Change::UserRevoked { user_id })))
-        })
-        .await
+        let caller = by.caller();
+        let found = self
+            .commit(move |conn| {
+                let Some(target) = Self::authorize(conn, caller.as_ref(), user_id)? else {
+                    return Ok((false, None));
+                };
+                keep_an_admin(conn, &target)?;
+                revoke_all(conn, user_id)?;
+                let found = users::delete(conn, user_id)? == 1;
+                Ok((found, found.then_some(Change::UserRevoked { user_id })))
+            })
+            .await?;
+        if found {
+            tracing::info!(target: "audit", event = "user_deleted", user_id, by = ?by.id());
+        }
+        Ok(found)
     }
 
     /// Ends every session and refresh-token family of the user (and so every access token

@@ -367,20 +367,11 @@ impl Accounts {
         user_id: i64,
         service: bool,
     ) -> Result<bool, AccountError> {
-        let by = by.caller();
-        let found = self
-            .commit(move |conn| {
-                if Self::authorize(conn, by.as_ref(), user_id)?.is_none() {
-                    return Ok((false, None));
-                }
-                let found = users::set_service(conn, user_id, service)? == 1;
-                Ok((found, found.then_some(Change::UserChanged { user_id })))
-            })
-            .await?;
-        if found {
-            tracing::info!(target: "audit", event = "service_account_set", user_id, service);
-        }
-        Ok(found)
+        let patch = super::UserPatch {
+            service: Some(service),
+            ..super::UserPatch::default()
+        };
+        Ok(self.update_user(by, user_id, patch).await?.is_some())
     }
 
     /// Reserves a code's try against the user's and the address's lockout.

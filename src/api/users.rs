@@ -1,8 +1,13 @@
-//! `POST /api/users` (admins: create a user, whatever `auth.registration` says; anyone else:
-//! self-service registration, with `auth.registration`), `GET /api/users` (admins: the list
-//! of users) and `DELETE /api/users/{id}/mfa` (admins: reset a user's second factors).
+//! The admin JSON API (SPEC §6): `POST /api/users` (admins: create a user, whatever
+//! `auth.registration` says; anyone else: self-service registration, with
+//! `auth.registration`), `GET /api/users` (the list of users), `PATCH /api/users/{id}`
+//! (disabled, admin, service), `DELETE /api/users/{id}`, `POST /api/users/{id}/logout` (sign
+//! out everywhere), `POST /api/users/{id}/password-reset` (a one-time reset link),
+//! `POST /api/users/{id}/unlock` and `DELETE /api/users/{id}/mfa` (reset second factors).
 //!
-//! Admins call with a bearer token, or a session and its CSRF token in `X-CSRF-Token`.
+//! Admins call with a bearer token, or a session and its CSRF token in `X-CSRF-Token`. Each
+//! write resolves the caller after the body arrived, and `Accounts` checks it again inside the
+//! write's transaction; the admin page goes through the same `Accounts` functions.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -11,9 +16,10 @@ use serde::Serialize;
 use super::body::{parse_fields, read_body};
 use super::error::ApiError;
 use super::extract::AdminCaller;
-use crate::accounts::{By, validate_new_account};
+use crate::accounts::{By, UserPatch, validate_new_account};
 use crate::auth::csrf::{self, CSRF_HEADER};
 use crate::auth::{AuthCheck, Authenticated, Credential};
+use crate::db::models::User;
 use crate::db::users;
 use crate::domain::Password;
 use crate::error::Failure;
@@ -146,6 +152,7 @@ pub async fn register(
         }))
 }
 
+/// A user as the admin API shows it (the list's items, and the answer to a `PATCH`).
 #[derive(Serialize)]
 struct Listed {
     id: i64,
@@ -153,6 +160,18 @@ struct Listed {
     roles: Vec<&'static str>,
     disabled: bool,
     service: bool,
+}
+
+impl Listed {
+    fn of(u: User) -> Self {
+        Self {
+            id: u.id,
+            roles: u.roles(),
+            username: u.username,
+            disabled: u.disabled,
+            service: u.service,
+        }
+    }
 }
 
 #[tracing::instrument(skip_all)]
@@ -164,19 +183,176 @@ pub async fn list(
         .db
         .run(|conn| users::list(conn).map_err(Failure::from))
         .await?;
-    let listed: Vec<Listed> = all
-        .into_iter()
-        .map(|u| Listed {
-            id: u.id,
-            roles: u.roles(),
-            username: u.username,
-            disabled: u.disabled,
-            service: u.service,
-        })
-        .collect();
+    let listed: Vec<Listed> = all.into_iter().map(Listed::of).collect();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(listed))
+}
+
+/// The `{id}` of the path; a malformed one names no user (404).
+fn user_id(path: web::Path<String>) -> Result<i64, ApiError> {
+    path.into_inner()
+        .parse::<i64>()
+        .map_err(|_| ApiError::NotFound)
+}
+
+/// The administrator of a write (resolved now, after the body), with the session's CSRF
+/// token checked for a session caller.
+async fn admin_write(req: &HttpRequest, session: &TypedSession) -> Result<AdminCaller, ApiError> {
+    let admin = AdminCaller::after_body(req).await?;
+    check_session_csrf(req, &admin.0, session)?;
+    Ok(admin)
+}
+
+/// The user `id`, or 404.
+async fn existing_user(state: &AppState, id: i64) -> Result<User, ApiError> {
+    state
+        .db
+        .run(move |conn| users::find(conn, id).map_err(Failure::from))
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// `PATCH /api/users/{id}` `{"disabled"?, "admin"?, "service"?}`: 200 with the user as
+/// stored afterwards; 400 for an empty body, unknown fields or values that are not booleans;
+/// 409 when it would leave no enabled administrator.
+#[tracing::instrument(skip_all)]
+pub async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (kind, body) = read_body(&req, payload, state.config().max_body()).await?;
+    let admin = admin_write(&req, &session).await?;
+    let id = user_id(path)?;
+    let patch: UserPatch = match kind {
+        super::body::BodyKind::Empty => {
+            return Err(ApiError::InvalidRequest(
+                "send a JSON object with any of disabled, admin, service (true or false)".into(),
+            ));
+        }
+        super::body::BodyKind::Form => {
+            return Err(ApiError::UnsupportedMediaType("send application/json"));
+        }
+        super::body::BodyKind::Json => {
+            let refused = |e: &dyn std::fmt::Display| {
+                ApiError::InvalidRequest(format!(
+                    "the body must be a JSON object with any of disabled, admin, service (true \
+                     or false): {e}"
+                ))
+            };
+            // An object only: serde would also read a struct from an array.
+            let value: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| refused(&e))?;
+            if !value.is_object() {
+                return Err(refused(&"not an object"));
+            }
+            serde_json::from_value(value).map_err(|e| refused(&e))?
+        }
+    };
+    if patch.is_empty() {
+        return Err(ApiError::InvalidRequest(
+            "nothing to change: give any of disabled, admin, service (true or false)".into(),
+        ));
+    }
+    let user = state
+        .accounts
+        .update_user(By::Admin(&admin.0), id, patch)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(Listed::of(user)))
+}
+
+/// `DELETE /api/users/{id}`: 204; 409 for the last enabled administrator.
+#[tracing::instrument(skip_all)]
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = admin_write(&req, &session).await?;
+    let id = user_id(path)?;
+    if !state.accounts.delete(By::Admin(&admin.0), id).await? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/users/{id}/logout`: ends every session, refresh family and access token of the
+/// user; 204.
+#[tracing::instrument(skip_all)]
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = admin_write(&req, &session).await?;
+    let id = user_id(path)?;
+    existing_user(&state, id).await?;
+    state
+        .accounts
+        .sign_out_everywhere(By::Admin(&admin.0), id)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Serialize)]
+struct ResetLink {
+    reset_url: String,
+    /// RFC 3339, UTC.
+    expires_at: String,
+}
+
+/// `POST /api/users/{id}/password-reset`: a one-time link, valid 30 minutes; every session and
+/// token of the user ends now. 200 `{"reset_url","expires_at"}`.
+#[tracing::instrument(skip_all)]
+pub async fn password_reset(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = admin_write(&req, &session).await?;
+    let id = user_id(path)?;
+    let issued = state
+        .accounts
+        .issue_reset_link(By::Admin(&admin.0), id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ResetLink {
+            reset_url: crate::web::reset::reset_url(&state.config(), &issued.token),
+            expires_at: issued
+                .expires_at
+                .and_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }))
+}
+
+/// `POST /api/users/{id}/unlock`: lifts a lockout of the username (204 whether or not it was
+/// locked).
+#[tracing::instrument(skip_all)]
+pub async fn unlock(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = admin_write(&req, &session).await?;
+    let id = user_id(path)?;
+    let target = existing_user(&state, id).await?;
+    state
+        .accounts
+        .unlock(By::Admin(&admin.0), target.username)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// `DELETE /api/users/{id}/mfa`: removes every second factor of the user and ends their
@@ -188,12 +364,8 @@ pub async fn reset_mfa(
     session: TypedSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = AdminCaller::after_body(&req).await?;
-    check_session_csrf(&req, &admin.0, &session)?;
-    let id = path
-        .into_inner()
-        .parse::<i64>()
-        .map_err(|_| ApiError::NotFound)?;
+    let admin = admin_write(&req, &session).await?;
+    let id = user_id(path)?;
     if !state
         .accounts
         .reset_second_factors(By::Admin(&admin.0), id)

@@ -61,6 +61,22 @@ impl Verified {
     }
 }
 
+/// Counts a completed sign-in (`succeeded`) or a failed attempt (a wrong password or second
+/// factor, on any surface) in the hourly table the admin overview charts: one small write,
+/// shared by every instance. Best effort: a failure is logged, and the sign-in goes on.
+pub async fn count_outcome(auth: &Authenticator, succeeded: bool) {
+    let at = now();
+    if let Err(e) = auth
+        .db
+        .run(move |conn| {
+            crate::db::sign_in_stats::record(conn, at, succeeded).map_err(DbError::from)
+        })
+        .await
+    {
+        tracing::warn!(error = ?e, "could not count a sign-in for the overview");
+    }
+}
+
 /// A username as a log value: quoted and escaped, so it cannot pass for other fields.
 fn shown(username: &str) -> String {
     format!("{:?}", username.chars().take(80).collect::<String>())
@@ -141,6 +157,7 @@ pub async fn check_password(
             auth.hasher.pad(password).await.map_err(Failure::from)?;
         }
         auth.metrics.logins.with_label_values(&["failed"]).inc();
+        count_outcome(auth, false).await;
         tracing::info!(target: "audit", event = "login_failed", username = %shown(username), ip);
         if attempt.locks {
             auth.metrics.lockouts.inc();
@@ -151,6 +168,7 @@ pub async fn check_password(
     upgrade_hash(auth, &verified.user, password).await;
     if verified.next == NextStep::Done {
         auth.metrics.logins.with_label_values(&["ok"]).inc();
+        count_outcome(auth, true).await;
         tracing::info!(target: "audit", event = "login_ok", user_id = verified.user.id, username = %shown(&verified.user.username), ip);
     } else {
         tracing::info!(target: "audit", event = "password_ok_second_step", user_id = verified.user.id, username = %shown(&verified.user.username), next = ?verified.next, ip);

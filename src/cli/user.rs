@@ -58,6 +58,9 @@ pub enum UserCommand {
     MfaReset { name: String },
     /// Mark a user as a service account (on) or not (off).
     Service { name: String, state: OnOff },
+    /// Issue a one-time password-reset link (30 minutes) and print it; every session and
+    /// token of the user ends now, and an earlier link stops working.
+    ResetLink { name: String },
 }
 
 /// `on` or `off`.
@@ -311,6 +314,20 @@ async fn run_async(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> 
             println!(
                 "second factors of '{}' removed (TOTP, recovery codes and passkeys); their sessions and refresh tokens were ended",
                 user.username
+            );
+        }
+        UserCommand::ResetLink { name } => {
+            let user = find_user(&db, &name).await?;
+            let issued = accounts
+                .issue_reset_link(By::Operator, user.id)
+                .await
+                .map_err(|e| account_error(&name, e))?
+                .ok_or_else(|| anyhow::anyhow!("no user named '{name}'"))?;
+            println!("{}", crate::web::reset::reset_url(settings, &issued.token));
+            eprintln!(
+                "works once, until {} UTC; every session and token of '{}' was ended",
+                issued.expires_at.format("%Y-%m-%d %H:%M"),
+                issued.username
             );
         }
         UserCommand::Service { name, state } => {

@@ -11,12 +11,14 @@ pub mod meta;
 pub mod models;
 pub mod passkey_challenges;
 pub mod passkeys;
+pub mod password_resets;
 pub mod pending_logins;
 pub mod pool;
 pub mod recovery_codes;
 pub mod refresh_tokens;
 pub mod schema;
 pub mod sessions;
+pub mod sign_in_stats;
 pub mod totp;
 pub mod users;
 

@@ -145,6 +145,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    password_resets (token_hash) {
+        token_hash -> Text,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sign_in_stats (hour) {
+        hour -> Timestamp,
+        succeeded -> BigInt,
+        failed -> BigInt,
+    }
+}
+
+diesel::table! {
     meta (key) {
         key -> Text,
         value -> Text,
@@ -158,6 +176,7 @@ diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(pending_logins -> users (user_id));
 diesel::joinable!(passkeys -> users (user_id));
 diesel::joinable!(passkey_challenges -> users (user_id));
+diesel::joinable!(password_resets -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     changes,
@@ -166,10 +185,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     meta,
     passkey_challenges,
     passkeys,
+    password_resets,
     pending_logins,
     recovery_codes,
     refresh_tokens,
     sessions,
+    sign_in_stats,
     totp_secrets,
     users
 );

@@ -187,3 +187,15 @@ pub fn revoke_sessions_at(
 pub fn delete(conn: &mut AnyConnection, id: i64) -> QueryResult<usize> {
     diesel::delete(users::table.find(id)).execute(conn)
 }
+
+/// Inside a write transaction: serializes changes that depend on who is an administrator
+/// (the caller still an admin, the last enabled admin kept). PostgreSQL's default isolation
+/// would let two admins demote each other at once, each counting the other; a
+/// transaction-scoped advisory lock makes the second wait and read the first's result. SQLite
+/// needs nothing: `BEGIN IMMEDIATE` already admits one writer at a time.
+pub fn lock_admin_changes(conn: &mut AnyConnection) -> QueryResult<()> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(7463622)").execute(pg)?;
+    }
+    Ok(())
+}

@@ -125,6 +125,26 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                     .route(web::post().guard(gate(token_api)).to(api::users::register)),
             )
             .service(
+                api_resource("/api/users/{id}", token_api)
+                    .route(web::patch().guard(gate(token_api)).to(api::users::update))
+                    .route(web::delete().guard(gate(token_api)).to(api::users::delete)),
+            )
+            .service(
+                api_resource("/api/users/{id}/logout", token_api)
+                    .route(web::post().guard(gate(token_api)).to(api::users::logout)),
+            )
+            .service(
+                api_resource("/api/users/{id}/password-reset", token_api).route(
+                    web::post()
+                        .guard(gate(token_api))
+                        .to(api::users::password_reset),
+                ),
+            )
+            .service(
+                api_resource("/api/users/{id}/unlock", token_api)
+                    .route(web::post().guard(gate(token_api)).to(api::users::unlock)),
+            )
+            .service(
                 api_resource("/api/users/{id}/mfa", token_api).route(
                     web::delete()
                         .guard(gate(token_api))
@@ -145,6 +165,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                     .route(web::post().to(api::account::regenerate)),
             ),
     );
+
+    // Password-reset links: served in every mode (also `token`), with no session (the form's
+    // CSRF token is stateless).
+    cfg.route(
+        "/reset/{token}",
+        web::get().to(pages::reset::get::reset_form),
+    )
+    .route("/reset/{token}", web::post().to(pages::reset::post::reset));
 
     // The HTML surface (SPEC §5).
     cfg.service(
@@ -237,6 +265,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             )
             .route("/admin", web::get().to(pages::admin::get::admin))
             .route(
+                "/admin/users",
+                web::post().to(pages::admin::post::create_user),
+            )
+            .route(
+                "/admin/users/{id}/{action}",
+                web::get().to(pages::admin::get::confirm),
+            )
+            .route(
                 "/admin/users/{id}/{action}",
                 web::post().to(pages::admin::post::user_action),
             )
@@ -272,6 +308,10 @@ pub const JSON_ROUTES: &[(&str, &str)] = &[
     ("/api/me", "GET"),
     ("/api/logout-all", "POST"),
     ("/api/users", "GET, POST"),
+    ("/api/users/{id}", "PATCH, DELETE"),
+    ("/api/users/{id}/logout", "POST"),
+    ("/api/users/{id}/password-reset", "POST"),
+    ("/api/users/{id}/unlock", "POST"),
     ("/api/users/{id}/mfa", "DELETE"),
     ("/api/account/totp", "POST, DELETE"),
     ("/api/account/totp/confirm", "POST"),

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use actix_web::web;
 
-use crate::db::{changes, passkey_challenges, pending_logins, refresh_tokens};
+use crate::db::{
+    changes, passkey_challenges, password_resets, pending_logins, refresh_tokens, sign_in_stats,
+};
 use crate::domain::clock::{chrono_duration, now};
 use crate::error::Failure;
 use crate::state::AppState;
@@ -73,6 +75,10 @@ async fn purge(state: &AppState) -> Result<(), Failure> {
             // Passkey ceremonies go as soon as they expire: nothing counts them afterwards.
             passkey_challenges::purge(conn, now())?;
             changes::purge_before(conn, now() - chrono_duration(FEED_RETENTION))?;
+            // Reset links are refused once expired; the row lingers a day for nothing else.
+            password_resets::purge(conn, now() - chrono::Duration::days(1))?;
+            // The admin overview charts the last 24 hours; a week is kept.
+            sign_in_stats::purge(conn, now() - chrono::Duration::days(7))?;
             Ok(())
         })
         .await

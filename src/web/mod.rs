@@ -14,6 +14,7 @@ pub mod login;
 pub mod logout;
 pub mod passkey;
 pub mod register;
+pub mod reset;
 
 use actix_web::cookie::time::Duration as CookieDuration;
 use actix_web::cookie::{Cookie, SameSite};

@@ -181,19 +181,19 @@ async fn pull(app: &TestApp, h: &Holder, trigger: Trigger) {
             .await
             .status(),
         Trigger::AdminSignOut => admin
-            .submit("/admin", &action("logout"), &[])
+            .submit("/admin", &action("logout"), &[("confirm", "yes")])
             .await
             .status(),
         Trigger::AdminDisable => admin
-            .submit("/admin", &action("disable"), &[])
+            .submit("/admin", &action("disable"), &[("confirm", "yes")])
             .await
             .status(),
         Trigger::AdminDelete => admin
-            .submit("/admin", &action("delete"), &[])
+            .submit("/admin", &action("delete"), &[("confirm", "yes")])
             .await
             .status(),
         Trigger::AdminDemotion => admin
-            .submit("/admin", &action("revoke-admin"), &[])
+            .submit("/admin", &action("revoke-admin"), &[("confirm", "yes")])
             .await
             .status(),
     };

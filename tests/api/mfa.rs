@@ -1120,7 +1120,11 @@ async fn admins_reset_second_factors_from_the_cli_the_page_and_the_api() {
         "{page}"
     );
     let resp = admin
-        .submit("/admin", &format!("/admin/users/{}/mfa-reset", bob.id), &[])
+        .submit(
+            "/admin",
+            &format!("/admin/users/{}/mfa-reset", bob.id),
+            &[("confirm", "yes")],
+        )
         .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(

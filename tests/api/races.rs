@@ -93,7 +93,7 @@ async fn an_admin_action_held_open_across_the_admins_demotion_does_nothing() {
         &app,
         &format!("/admin/users/{}/disable", target.id),
         &rogue_browser.cookie_header().unwrap(),
-        &[("csrf_token", &token)],
+        &[("csrf_token", &token), ("confirm", "yes")],
     )
     .await;
 
@@ -102,7 +102,7 @@ async fn an_admin_action_held_open_across_the_admins_demotion_does_nothing() {
         .submit(
             "/admin",
             &format!("/admin/users/{}/revoke-admin", rogue.id),
-            &[],
+            &[("confirm", "yes")],
         )
         .await;
     assert_eq!(demoted.status(), StatusCode::SEE_OTHER);
@@ -457,7 +457,11 @@ async fn access_tokens_end_with_logout_all_admin_sign_out_and_their_familys_revo
     let admin = app.browser();
     admin.login("admin", &app.admin_password).await;
     admin
-        .submit("/admin", &format!("/admin/users/{}/logout", alice.id), &[])
+        .submit(
+            "/admin",
+            &format!("/admin/users/{}/logout", alice.id),
+            &[("confirm", "yes")],
+        )
         .await;
     assert_eq!(me_status(&app, &access).await, StatusCode::UNAUTHORIZED);
 

@@ -77,7 +77,11 @@ async fn an_admin_signs_a_user_out_everywhere() {
     admin.login("admin", &app.admin_password).await;
 
     let resp = admin
-        .submit("/admin", &format!("/admin/users/{}/logout", s.user_id), &[])
+        .submit(
+            "/admin",
+            &format!("/admin/users/{}/logout", s.user_id),
+            &[("confirm", "yes")],
+        )
         .await;
 
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
@@ -97,7 +101,11 @@ async fn deleting_a_user_revokes_everything() {
     admin.login("admin", &app.admin_password).await;
 
     admin
-        .submit("/admin", &format!("/admin/users/{}/delete", s.user_id), &[])
+        .submit(
+            "/admin",
+            &format!("/admin/users/{}/delete", s.user_id),
+            &[("confirm", "yes")],
+        )
         .await;
 
     assert_all_revoked(&app, &s).await;
@@ -159,7 +167,7 @@ async fn revoking_the_admin_role_revokes_everything() {
         .submit(
             "/admin",
             &format!("/admin/users/{}/revoke-admin", s.user_id),
-            &[],
+            &[("confirm", "yes")],
         )
         .await;
 

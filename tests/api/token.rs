@@ -480,7 +480,11 @@ async fn an_admin_disabling_a_user_revokes_their_tokens() {
     admin.login("admin", &app.admin_password).await;
 
     admin
-        .submit("/admin", &format!("/admin/users/{}/disable", bob.id), &[])
+        .submit(
+            "/admin",
+            &format!("/admin/users/{}/disable", bob.id),
+            &[("confirm", "yes")],
+        )
         .await;
 
     assert_eq!(

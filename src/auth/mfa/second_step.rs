@@ -221,7 +221,7 @@ impl From<FactorError> for Abort {
 }
 
 /// Counts and logs a failed second step.
-fn failed(
+async fn failed(
     auth: &Authenticator,
     what: &'static str,
     factor: &str,
@@ -235,6 +235,7 @@ fn failed(
             .with_label_values(&[factor, "failed"])
             .inc();
     }
+    crate::auth::login::count_outcome(auth, false).await;
     tracing::info!(target: "audit", event = "second_factor_failed", reason = what, factor, user_id, ip);
     if attempt.locks {
         auth.metrics.lockouts.inc();
@@ -292,7 +293,7 @@ where
     };
     let Some(pending) = pending else {
         burn(auth, ceremony).await;
-        failed(auth, "invalid_pending", label, user_id, ip, attempt);
+        failed(auth, "invalid_pending", label, user_id, ip, attempt).await;
         return Ok(Completion::Invalid);
     };
     let hash = pending.hash().to_string();
@@ -331,12 +332,12 @@ where
         }
         Err(Abort::Wrong) => {
             burn(auth, ceremony).await;
-            failed(auth, "wrong_factor", label, user_id, ip, attempt);
+            failed(auth, "wrong_factor", label, user_id, ip, attempt).await;
             Ok(Completion::WrongFactor)
         }
         Err(Abort::Invalid) => {
             burn(auth, ceremony).await;
-            failed(auth, "invalid_pending", label, user_id, ip, attempt);
+            failed(auth, "invalid_pending", label, user_id, ip, attempt).await;
             Ok(Completion::Invalid)
         }
         Err(Abort::Failed(e)) => {
@@ -417,6 +418,7 @@ async fn finish_ok(
         .with_label_values(&[label, "ok"])
         .inc();
     auth.metrics.logins.with_label_values(&["ok"]).inc();
+    crate::auth::login::count_outcome(auth, true).await;
     match used {
         Used::RecoveryCode { left } => {
             auth.metrics.recovery_codes_used.inc();
@@ -493,7 +495,7 @@ pub async fn complete_enrolment(
         Err(Refused::Db(e)) => return Err(e.into()),
     };
     let Some(pending) = pending else {
-        failed(auth, "invalid_pending", "totp", user_id, ip, attempt);
+        failed(auth, "invalid_pending", "totp", user_id, ip, attempt).await;
         return Ok(Enrolled::Invalid);
     };
     let hash = pending.hash().to_string();
@@ -531,11 +533,11 @@ pub async fn complete_enrolment(
             Ok(Enrolled::SignedIn(Box::new(done)))
         }
         Err(Abort::Wrong) => {
-            failed(auth, "wrong_factor", "totp", user_id, ip, attempt);
+            failed(auth, "wrong_factor", "totp", user_id, ip, attempt).await;
             Ok(Enrolled::WrongCode)
         }
         Err(Abort::Invalid) => {
-            failed(auth, "invalid_pending", "totp", user_id, ip, attempt);
+            failed(auth, "invalid_pending", "totp", user_id, ip, attempt).await;
             Ok(Enrolled::Invalid)
         }
         Err(Abort::Failed(e)) => {

@@ -118,6 +118,7 @@ pub async fn finish(
                 .with_label_values(&["ok"])
                 .inc();
             auth.metrics.logins.with_label_values(&["ok"]).inc();
+            crate::auth::login::count_outcome(auth, true).await;
             tracing::info!(target: "audit", event = "passkey_sign_in_ok", user_id = user.id, passkey_id, ip);
             Ok(SignedIn { user, checked_at })
         }
@@ -127,6 +128,7 @@ pub async fn finish(
                 .with_label_values(&["failed"])
                 .inc();
             auth.metrics.logins.with_label_values(&["failed"]).inc();
+            crate::auth::login::count_outcome(auth, false).await;
             tracing::info!(target: "audit", event = "passkey_sign_in_failed", reason = ?error, user_id, ip);
             if attempt.locks {
                 auth.metrics.lockouts.inc();

@@ -1,11 +1,13 @@
-//! `GET /admin`: the list of users with their actions, and the server's configuration facts
-//! (mode, source, last reload).
+//! `GET /admin`: the overview, the create-user form, the list of users with their actions,
+//! and the server's configuration facts (mode, source, last reload); `GET
+//! /admin/users/{id}/{action}`: the confirm page of a destructive action.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
-use super::{AdminPage, ServerFacts, UserRow};
-use crate::db::{login_failures, passkeys, totp, users};
+use super::overview::Overview;
+use super::{Action, AdminPage, ConfirmPage, CreateForm, ServerFacts, UserRow};
+use crate::db::{login_failures, passkeys, sign_in_stats, totp, users};
 use crate::domain::UserState;
 use crate::domain::clock::now;
 use crate::error::Failure;
@@ -22,8 +24,20 @@ pub async fn page(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<HttpResponse, PageError> {
+    page_with_form(state, admin, session, status, error, CreateForm::default()).await
+}
+
+/// As [`page`], with the create-user form as typed (and its problems).
+pub async fn page_with_form(
+    state: &AppState,
+    admin: &UserState,
+    session: &TypedSession,
+    status: StatusCode,
+    error: Option<String>,
+    mut create: CreateForm,
+) -> Result<HttpResponse, PageError> {
     let now = now();
-    let (all, locked, with_mfa) = state
+    let (all, locked, with_mfa, stats) = state
         .db
         .run(move |conn| -> Result<_, Failure> {
             Ok((
@@ -34,14 +48,18 @@ pub async fn page(
                     ids.extend(passkeys::user_ids(conn)?);
                     ids
                 },
+                sign_in_stats::since(conn, Overview::since(now))?,
             ))
         })
         .await?;
+    let sessions = count_sessions(state, &all).await;
     let notice = session.take_flash();
+    create.min_length = state.config().password.min_length;
     render(
         status,
         &AdminPage {
             nav: Nav::for_user(admin, session),
+            overview: Overview::of(&all, sessions, &stats, now),
             users: all
                 .iter()
                 .map(|u| UserRow::new(u, admin.id, &locked, with_mfa.contains(&u.id)))
@@ -49,8 +67,25 @@ pub async fn page(
             notice,
             error,
             server: ServerFacts::of(&state.config(), state.reload.last()),
+            create,
         },
     )
+}
+
+/// Live browser sessions of every user, as `/account` lists them (either store); `None` when
+/// the store did not answer.
+async fn count_sessions(state: &AppState, all: &[crate::db::models::User]) -> Option<usize> {
+    let mut total = 0;
+    for user in all {
+        match state.sessions.list_for_user(user.id).await {
+            Ok(listed) => total += listed.len(),
+            Err(e) => {
+                tracing::warn!(error = ?e, "could not count sessions");
+                return None;
+            }
+        }
+    }
+    Some(total)
 }
 
 #[tracing::instrument(skip_all)]
@@ -60,4 +95,52 @@ pub async fn admin(
     session: TypedSession,
 ) -> Result<HttpResponse, PageError> {
     page(&state, &admin.user, &session, StatusCode::OK, None).await
+}
+
+/// Renders the confirm page of `action` on the user `id` (404 when there is none).
+pub async fn confirm_page(
+    state: &AppState,
+    admin: &UserState,
+    session: &TypedSession,
+    id: i64,
+    action: Action,
+) -> Result<HttpResponse, PageError> {
+    let target = state
+        .db
+        .run(move |conn| users::find(conn, id).map_err(Failure::from))
+        .await?
+        .ok_or(PageError::NotFound)?;
+    render(
+        StatusCode::OK,
+        &ConfirmPage {
+            nav: Nav::for_user(admin, session),
+            user_id: target.id,
+            username: target.username,
+            action: action.slug(),
+            title: action.title(),
+            consequence: action.consequence(),
+        },
+    )
+}
+
+/// `GET /admin/users/{id}/{action}`: the confirm page of a destructive action; 404 for any
+/// other action (they act directly).
+#[tracing::instrument(skip_all)]
+pub async fn confirm(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    session: TypedSession,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let (raw_id, raw_action) = path.into_inner();
+    let (Ok(id), Some(action)) = (raw_id.parse::<i64>(), Action::parse(&raw_action)) else {
+        return Err(PageError::NotFound);
+    };
+    if !action.destructive() {
+        return Err(PageError::NotFound);
+    }
+    if id == admin.user.id && action.locks_out_self() {
+        return super::post::refuse_self(&state, &admin, &session).await;
+    }
+    confirm_page(&state, &admin.user, &session, id, action).await
 }

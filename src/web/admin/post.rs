@@ -1,83 +1,53 @@
 //! `POST /admin/users/{id}/{action}`: disable, enable, delete, grant-admin, revoke-admin,
-//! logout, unlock, service-on, service-off, mfa-reset.
+//! logout, unlock, service-on, service-off, mfa-reset, reset-link; `POST /admin/users`:
+//! create a user.
+//!
+//! A destructive action acts only when the form carries the confirm page's `confirm=yes`;
+//! without it the confirm page is shown and nothing changes.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use crate::accounts::{AccountError, By};
+use super::{Action, CreateForm, ResetLinkPage};
+use crate::accounts::{AccountError, By, validate_new_account};
 use crate::auth::csrf;
 use crate::db::users;
+use crate::domain::{Password, Username};
 use crate::error::Failure;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::account::post::account_failure;
 use crate::web::error::PageError;
-use crate::web::{AdminUser, see_other};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
-    Disable,
-    Enable,
-    Delete,
-    GrantAdmin,
-    RevokeAdmin,
-    /// End every session and refresh-token family of the user.
-    Logout,
-    /// Lift a lockout of the username.
-    Unlock,
-    /// Mark as a service account (HTTP Basic with the password alone).
-    ServiceOn,
-    ServiceOff,
-    /// Remove every second factor (and end every session and refresh family).
-    MfaReset,
-}
-
-impl Action {
-    fn parse(raw: &str) -> Option<Self> {
-        Some(match raw {
-            "disable" => Self::Disable,
-            "enable" => Self::Enable,
-            "delete" => Self::Delete,
-            "grant-admin" => Self::GrantAdmin,
-            "revoke-admin" => Self::RevokeAdmin,
-            "logout" => Self::Logout,
-            "unlock" => Self::Unlock,
-            "service-on" => Self::ServiceOn,
-            "service-off" => Self::ServiceOff,
-            "mfa-reset" => Self::MfaReset,
-            _ => return None,
-        })
-    }
-
-    /// Actions an admin may not take against their own account (it would lock them out).
-    fn locks_out_self(self) -> bool {
-        matches!(
-            self,
-            Self::Disable | Self::Delete | Self::RevokeAdmin | Self::MfaReset
-        )
-    }
-
-    fn done(self) -> &'static str {
-        match self {
-            Self::Disable => "disabled; their sessions were ended",
-            Self::Enable => "enabled",
-            Self::Delete => "deleted",
-            Self::GrantAdmin => "made an admin",
-            Self::RevokeAdmin => "is no longer an admin",
-            Self::Logout => "was signed out everywhere",
-            Self::Unlock => "was unlocked",
-            Self::ServiceOn => "is now a service account",
-            Self::ServiceOff => "is no longer a service account",
-            Self::MfaReset => "has no second factor any more; their sessions were ended",
-        }
-    }
-}
+use crate::web::{AdminUser, Nav, render, see_other};
 
 #[derive(Deserialize)]
 pub struct ActionForm {
     #[serde(default)]
     csrf_token: String,
+    /// `yes` from the confirm page; destructive actions need it.
+    #[serde(default)]
+    confirm: String,
+}
+
+/// The admin page again with 409: an admin may not lock themselves out from here.
+pub async fn refuse_self(
+    state: &AppState,
+    admin: &AdminUser,
+    session: &TypedSession,
+) -> Result<HttpResponse, PageError> {
+    super::get::page(
+        state,
+        &admin.user,
+        session,
+        StatusCode::CONFLICT,
+        Some(
+            "You cannot disable, delete or demote your own account, reset its second factor or \
+             issue a reset link for it here (use your account page)."
+                .into(),
+        ),
+    )
+    .await
 }
 
 #[tracing::instrument(skip_all, fields(target_user, action))]
@@ -97,18 +67,11 @@ pub async fn user_action(
         return Err(PageError::NotFound);
     };
     if id == admin.user.id && action.locks_out_self() {
-        return super::get::page(
-            &state,
-            &admin.user,
-            &session,
-            StatusCode::CONFLICT,
-            Some(
-                "You cannot disable, delete or demote your own account, or reset its second \
-                 factor here (use your account page)."
-                    .into(),
-            ),
-        )
-        .await;
+        return refuse_self(&state, &admin, &session).await;
+    }
+    if action.destructive() && form.confirm != "yes" {
+        // Not from the confirm page (a bare POST, an old form): ask first, change nothing.
+        return super::get::confirm_page(&state, &admin.user, &session, id, action).await;
     }
     let target = state
         .db
@@ -139,6 +102,21 @@ pub async fn user_action(
             }
             reset
         }
+        Action::ResetLink => {
+            return match accounts.issue_reset_link(by, id).await {
+                Ok(Some(issued)) => render(
+                    StatusCode::OK,
+                    &ResetLinkPage {
+                        nav: Nav::for_user(&admin.user, &session),
+                        username: issued.username,
+                        reset_url: crate::web::reset::reset_url(&state.config(), &issued.token),
+                        expires_at: issued.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                    },
+                ),
+                Ok(None) => Err(PageError::NotFound),
+                Err(e) => Err(account_failure(e)),
+            };
+        }
     };
     match done {
         Ok(_) => {}
@@ -157,4 +135,81 @@ pub async fn user_action(
     tracing::info!(target: "audit", event = "admin_action", admin_id = admin.user.id, user_id = id, action = ?action);
     session.flash(format!("User {} {}.", target.username, action.done()));
     Ok(see_other("/admin"))
+}
+
+#[derive(Deserialize)]
+pub struct CreateUserForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    /// A checkbox: present (any value) when ticked.
+    admin: Option<String>,
+    service: Option<String>,
+}
+
+/// `POST /admin/users`: creates a user (303 to `/admin`); the form again with its problems
+/// otherwise (422 invalid, 409 taken).
+#[tracing::instrument(skip_all)]
+pub async fn create_user(
+    req: HttpRequest,
+    form: web::Form<CreateUserForm>,
+    state: web::Data<AppState>,
+    session: TypedSession,
+) -> Result<HttpResponse, PageError> {
+    let admin = AdminUser::after_body(&req).await?;
+    let CreateUserForm {
+        csrf_token,
+        username,
+        password,
+        admin: make_admin,
+        service,
+    } = form.into_inner();
+    csrf::verify(&session, &csrf_token).map_err(|_| PageError::Csrf)?;
+    let (make_admin, service) = (make_admin.is_some(), service.is_some());
+    let min_length = state.config().password.min_length;
+    let password = Password::new(password);
+    let mut typed = CreateForm {
+        username: username.clone(),
+        admin: make_admin,
+        service,
+        ..CreateForm::default()
+    };
+    let again = |typed: CreateForm, status: StatusCode| {
+        let (state, admin, session) = (&state, &admin, &session);
+        async move { super::get::page_with_form(state, &admin.user, session, status, None, typed).await }
+    };
+    let name = match validate_new_account(&username, &password, min_length) {
+        Ok(name) => name,
+        Err(AccountError::Invalid(problems)) => {
+            // The shared check gives every reason; the username's own go beside its field.
+            let name_problem = Username::parse(&username).err();
+            for p in problems {
+                if name_problem.as_ref() == Some(&p) {
+                    typed.username_errors.push(p);
+                } else {
+                    typed.password_errors.push(p);
+                }
+            }
+            return again(typed, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+        Err(other) => return Err(account_failure(other)),
+    };
+    match state
+        .accounts
+        .create_by(By::Admin(&admin.0), name, password, make_admin, service)
+        .await
+    {
+        Ok(user) => {
+            session.flash(format!("User {} created.", user.username));
+            Ok(see_other("/admin"))
+        }
+        Err(AccountError::Taken) => {
+            typed.username_errors.push(AccountError::Taken.to_string());
+            again(typed, StatusCode::CONFLICT).await
+        }
+        Err(other) => Err(account_failure(other)),
+    }
 }

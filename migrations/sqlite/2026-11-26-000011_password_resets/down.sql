@@ -1,0 +1,2 @@
+DROP TABLE sign_in_stats;
+DROP TABLE password_resets;
