@@ -15,7 +15,7 @@ use crate::db::changes::Change;
 use crate::db::password_resets::{self, ResetRow};
 use crate::db::users;
 use crate::domain::clock::now;
-use crate::domain::{Password, random_token};
+use crate::domain::{Password, PasswordPolicy, random_token};
 use crate::error::Failure;
 
 /// How long a reset link works.
@@ -57,6 +57,8 @@ impl From<AccountError> for ResetError {
     fn from(e: AccountError) -> Self {
         match e {
             AccountError::Invalid(problems) => Self::Invalid(problems),
+            // zxcvbn's verdict, warning and suggestions, each a sentence to show.
+            AccountError::Guessable(feedback) => Self::Invalid(feedback.messages()),
             AccountError::Failed(f) => Self::Failed(f),
             other => Self::Failed(Failure::Unexpected(anyhow::anyhow!("{other}"))),
         }
@@ -146,7 +148,7 @@ impl Accounts {
         &self,
         token: &str,
         new: Password,
-        min_length: usize,
+        policy: PasswordPolicy,
         ip: &str,
     ) -> Result<String, ResetError> {
         let (lockout, key) = (self.lockout.clone(), ip.to_string());
@@ -161,7 +163,7 @@ impl Accounts {
             }
             Err(Refused::Db(e)) => return Err(Failure::from(e).into()),
         }
-        let result = self.reset_password_counted(token, new, min_length).await;
+        let result = self.reset_password_counted(token, new, policy).await;
         if !matches!(result, Err(ResetError::Gone)) {
             // Only a refused link is a guess; give the try back otherwise.
             let (lockout, key) = (self.lockout.clone(), ip.to_string());
@@ -176,14 +178,14 @@ impl Accounts {
         &self,
         token: &str,
         new: Password,
-        min_length: usize,
+        policy: PasswordPolicy,
     ) -> Result<String, ResetError> {
         // Checked first, so that a dead link costs no bcrypt and a policy error is shown
         // only to the holder of a live one.
         let Some(username) = self.reset_link_user(token).await? else {
             return Err(ResetError::Gone);
         };
-        new.check_policy(min_length).map_err(ResetError::Invalid)?;
+        self.check_new_password(&new, &username, policy).await?;
         let hash = self.hasher.hash(new).await.map_err(Failure::from)?;
         let token_hash = HashedToken::of(token);
         let user_id = self

@@ -199,7 +199,14 @@ pub async fn create_user(
     };
     match state
         .accounts
-        .create_by(By::Admin(&admin.0), name, password, make_admin, service)
+        .create_by(
+            By::Admin(&admin.0),
+            name,
+            password,
+            make_admin,
+            service,
+            state.config().password.policy(),
+        )
         .await
     {
         Ok(user) => {
@@ -209,6 +216,14 @@ pub async fn create_user(
         Err(AccountError::Taken) => {
             typed.username_errors.push(AccountError::Taken.to_string());
             again(typed, StatusCode::CONFLICT).await
+        }
+        Err(AccountError::Invalid(problems)) => {
+            typed.password_errors.extend(problems);
+            again(typed, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(AccountError::Guessable(feedback)) => {
+            typed.password_errors.extend(feedback.messages());
+            again(typed, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(other) => Err(account_failure(other)),
     }

@@ -60,11 +60,11 @@ pub async fn reset(
             vec!["The two passwords do not match.".into()],
         );
     }
-    let min_length = state.config().password.min_length;
+    let policy = state.config().password.policy();
     let ip = state.client_ip(&req).lockout_key();
     match state
         .accounts
-        .reset_password(&token, Password::new(password), min_length, &ip)
+        .reset_password(&token, Password::new(password), policy, &ip)
         .await
     {
         Ok(username) => {
