@@ -321,7 +321,7 @@ mod loading {
         for (third, key) in [
             (
                 "host = \"c.example.com\"\npolicy = \"nope\"",
-                "forward_auth.rules",
+                "`forward_auth.rules[2].policy`",
             ),
             (
                 "host = \"c.example.com\"\npolicy = \"roles\"",
@@ -341,7 +341,7 @@ mod loading {
             ),
             (
                 "host = \"https://c.example.com\"\npolicy = \"deny\"",
-                "forward_auth.rules",
+                "`forward_auth.rules[2].host`",
             ),
             (
                 "host = \"c.example.com\"\npolicy = \"deny\"\nextra = 1",
