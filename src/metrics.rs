@@ -42,6 +42,11 @@ pub struct Metrics {
     pub passkey_sign_ins: IntCounterVec,
     /// Passkey ceremonies refused because their owner had too many outstanding.
     pub passkey_challenges_refused: IntCounter,
+    /// Forward-auth answers by result (`allowed`, `bypass`, `anonymous`, `denied`), and
+    /// denials by host: the host pattern of the rule that denied, or `other` for the default
+    /// policy (a label from the configuration, never a header).
+    pub forward_auth: IntCounterVec,
+    pub forward_auth_denied: IntCounterVec,
 }
 
 /// The second factors counted in `second_factor_total` (a fixed label set).
@@ -185,6 +190,25 @@ impl Metrics {
         for result in ["ok", "failed"] {
             passkey_sign_ins.with_label_values(&[result]);
         }
+        let forward_auth = IntCounterVec::new(
+            Opts::new(
+                "forward_auth_total",
+                "Forward-auth checks by result (allowed, bypass, anonymous, denied)",
+            ),
+            &["result"],
+        )?;
+        let forward_auth_denied = IntCounterVec::new(
+            Opts::new(
+                "forward_auth_denied_total",
+                "Forward-auth denials (403) by host: the host pattern of the rule that denied, or other",
+            ),
+            &["host"],
+        )?;
+        registry.register(Box::new(forward_auth.clone()))?;
+        registry.register(Box::new(forward_auth_denied.clone()))?;
+        for result in ["allowed", "bypass", "anonymous", "denied"] {
+            forward_auth.with_label_values(&[result]);
+        }
         Ok(Self {
             registry,
             http_requests,
@@ -204,6 +228,8 @@ impl Metrics {
             passkey_removals,
             passkey_sign_ins,
             passkey_challenges_refused,
+            forward_auth,
+            forward_auth_denied,
         })
     }
 

@@ -86,6 +86,7 @@ fixed_keys!(
     session.redis_url,
     session.cookie_name,
     session.cookie_secure,
+    session.cookie_domain,
     token.secret_file,
     token.private_key_file,
     token.public_key_file,
@@ -129,6 +130,9 @@ pub const LIVE_KEYS: &[&str] = &[
     "cache.tokens",
     "cache.users",
     "cache.sessions",
+    "forward_auth.domains",
+    "forward_auth.default_policy",
+    "forward_auth.rules",
 ];
 
 /// Reads, validates and puts in force the configuration from the source the server started

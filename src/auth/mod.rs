@@ -94,6 +94,8 @@ impl CredentialKind {
 pub struct AuthCheck {
     session: bool,
     header: bool,
+    /// HTTP Basic, among the header kinds.
+    basic: bool,
 }
 
 impl AuthCheck {
@@ -102,6 +104,17 @@ impl AuthCheck {
         Self {
             session: true,
             header: true,
+            basic: true,
+        }
+    }
+
+    /// The session cookie or a bearer token, never HTTP Basic (forward-auth: the Basic
+    /// header a proxy passes on belongs to the protected app).
+    pub const fn session_or_bearer() -> Self {
+        Self {
+            session: true,
+            header: true,
+            basic: false,
         }
     }
 
@@ -110,6 +123,7 @@ impl AuthCheck {
         Self {
             session: true,
             header: false,
+            basic: false,
         }
     }
 
@@ -117,7 +131,8 @@ impl AuthCheck {
     pub fn allows(self, kind: CredentialKind) -> bool {
         match kind {
             CredentialKind::Session => self.session,
-            CredentialKind::Bearer | CredentialKind::Basic => self.header,
+            CredentialKind::Bearer => self.header,
+            CredentialKind::Basic => self.header && self.basic,
         }
     }
 }

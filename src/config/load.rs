@@ -30,7 +30,18 @@ impl ConfigError {
     fn from_figment(err: figment::Error) -> Self {
         use figment::error::Kind;
         // Figment yields one error per problem; the first one is enough to act on.
-        let key = err.path.join(".");
+        // Array elements as `[n]`: `forward_auth.rules[2].policy`.
+        let key = err.path.iter().fold(String::new(), |mut key, part| {
+            if part.bytes().all(|b| b.is_ascii_digit()) && !key.is_empty() {
+                key.push_str(&format!("[{part}]"));
+            } else {
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                key.push_str(part);
+            }
+            key
+        });
         let origin = err
             .metadata
             .as_ref()

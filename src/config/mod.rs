@@ -8,6 +8,7 @@
 //!
 //! Settings are loaded once in `main` and passed down; nothing here is global.
 
+mod forward_auth;
 mod load;
 mod types;
 mod validate;
@@ -15,6 +16,9 @@ mod validate;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use forward_auth::{
+    ForwardAuthSettings, HostPattern, Policy, Rule, is_host_name, path_matches,
+};
 pub use load::{ConfigError, config_file_path};
 pub use types::*;
 

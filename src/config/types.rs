@@ -23,6 +23,8 @@ pub struct Settings {
     pub lockout: LockoutSettings,
     pub cache: CacheSettings,
     pub keys: KeysSettings,
+    /// Forward-auth for reverse proxies (`/auth/request`, `/auth/forward`).
+    pub forward_auth: super::ForwardAuthSettings,
     /// Password of the first `admin` user, from `GATEHOUSE_ADMIN_PASSWORD`; never a file key.
     #[serde(skip)]
     pub admin_password: Option<Password>,
@@ -253,6 +255,9 @@ pub struct SessionSettings {
     pub idle_timeout: HumanDuration,
     pub cookie_name: String,
     pub cookie_secure: CookieSecure,
+    /// `Domain` of the session cookie (e.g. `example.com`), so that one sign-in covers the
+    /// apps on its subdomains; `None`: a host-only cookie.
+    pub cookie_domain: Option<String>,
 }
 
 impl Default for SessionSettings {
@@ -264,6 +269,7 @@ impl Default for SessionSettings {
             idle_timeout: HumanDuration::minutes(30),
             cookie_name: "gatehouse_session".into(),
             cookie_secure: CookieSecure::Auto,
+            cookie_domain: None,
         }
     }
 }

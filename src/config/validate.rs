@@ -34,7 +34,35 @@ impl Settings {
                  server.public_url to a name of this server"
             ));
         }
+        if let Some(domain) = self.cookie_domain()
+            && !self.cookie_domain_covers_public_url(&domain)
+        {
+            warnings.push(format!(
+                "session.cookie_domain {domain:?} does not cover the host of server.public_url \
+                 {:?}: browsers will refuse the session cookie; set server.public_url to a name \
+                 under {domain}",
+                self.public_url()
+            ));
+        }
         warnings
+    }
+
+    /// `session.cookie_domain` as the cookie carries it: lower-case, without a leading dot.
+    pub fn cookie_domain(&self) -> Option<String> {
+        self.session
+            .cookie_domain
+            .as_deref()
+            .map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase())
+    }
+
+    /// Whether the host of the public URL is `domain` or a subdomain of it.
+    fn cookie_domain_covers_public_url(&self, domain: &str) -> bool {
+        super::url_host_port(&self.public_url()).is_some_and(|(host, _)| {
+            host == domain
+                || host
+                    .strip_suffix(domain)
+                    .is_some_and(|rest| rest.ends_with('.'))
+        })
     }
 
     /// Checks values that the types alone cannot.
@@ -115,6 +143,32 @@ impl Settings {
                 "session.cookie_name",
                 "must be letters, digits, '_' or '-'",
             ));
+        }
+        if let Some(domain) = self.cookie_domain() {
+            if !super::is_host_name(&domain) || domain.parse::<std::net::IpAddr>().is_ok() {
+                return Err(ConfigError::key(
+                    "session.cookie_domain",
+                    format!(
+                        "{:?} is not a domain name like \"example.com\" (browsers take no address or port there)",
+                        self.session.cookie_domain.as_deref().unwrap_or_default()
+                    ),
+                ));
+            }
+            // With an explicit public URL a mismatch is certain to break sign-in; with one
+            // that follows `server.bind` it is only warned about (see `warnings`).
+            if self.server.public_url.is_some() && !self.cookie_domain_covers_public_url(&domain) {
+                return Err(ConfigError::key(
+                    "session.cookie_domain",
+                    format!(
+                        "{domain:?} does not cover the host of server.public_url {:?}: browsers \
+                         would refuse the session cookie",
+                        self.public_url()
+                    ),
+                ));
+            }
+        }
+        if let Err((key, problem)) = self.forward_auth.check() {
+            return Err(ConfigError::key(&key, problem));
         }
         if self.token.audience.is_empty() {
             return Err(ConfigError::key("token.audience", "must not be empty"));

@@ -101,6 +101,16 @@ impl fmt::Debug for OpaqueHop {
     }
 }
 
+/// Whether the TCP peer of `req` is one of `trusted` (`server.trusted_proxies`): only then are
+/// forwarding headers believed (here, and for forward-auth's original request).
+pub fn peer_is_trusted(req: &HttpRequest, trusted: &[IpAddr]) -> bool {
+    let peer = req
+        .peer_addr()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip())
+        .to_canonical();
+    trusted.iter().any(|t| t.to_canonical() == peer)
+}
+
 /// The client of `req`: see the module comment.
 pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr], header: ClientIpHeader) -> ClientAddr {
     let peer = req
@@ -108,7 +118,7 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr], header: ClientIpHeader) 
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip())
         .to_canonical();
     let is_trusted = |ip: IpAddr| trusted.iter().any(|t| t.to_canonical() == ip);
-    if !is_trusted(peer) {
+    if !peer_is_trusted(req, trusted) {
         return ClientAddr::Ip(peer);
     }
     // Header bytes outside visible ASCII must not hide the header (the hop would be skipped).

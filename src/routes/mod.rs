@@ -174,6 +174,30 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     )
     .route("/reset/{token}", web::post().to(pages::reset::post::reset));
 
+    // Forward-auth for reverse proxies (SPEC §12), with the HTML surface: every method (the
+    // proxies' own requests are GETs; the original method travels in a header). The session
+    // is loaded unless a bearer token decides the request.
+    cfg.service(
+        web::scope("/auth")
+            .guard(gate(html))
+            .wrap(When::new(
+                identity_middleware(state),
+                unless_header_credentials,
+            ))
+            .wrap(When::new(
+                session_middleware(state),
+                unless_header_credentials,
+            ))
+            .route(
+                "/request",
+                web::route().to(crate::forward_auth::handler::request),
+            )
+            .route(
+                "/forward",
+                web::route().to(crate::forward_auth::handler::forward),
+            ),
+    );
+
     // The HTML surface (SPEC §5).
     cfg.service(
         web::scope("")

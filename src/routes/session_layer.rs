@@ -156,6 +156,9 @@ pub fn session_middleware(state: &AppState) -> SessionMiddleware<AnyStore> {
         .cookie_http_only(true)
         .cookie_same_site(SameSite::Lax)
         .cookie_path("/".into())
+        // `session.cookie_domain`: the same on the removal cookie of a logout (actix-session
+        // builds it from this configuration).
+        .cookie_domain(config.cookie_domain())
         .session_lifecycle(
             BrowserSession::default()
                 .state_ttl(to_cookie_duration(config.session.idle_timeout.0))

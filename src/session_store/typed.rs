@@ -25,6 +25,8 @@ const AUTH_AT_KEY: &str = "auth_at";
 const SID_KEY: &str = "sid";
 const USER_AGENT_KEY: &str = "meta.ua";
 const IP_KEY: &str = "meta.ip";
+/// How the sign-in was made (RFC 8176 `amr` values: `pwd`, `otp`, `hwk`, `user`, `mfa`).
+const AMR_KEY: &str = "amr";
 /// A one-time notice shown on the next page.
 const FLASH_KEY: &str = "flash";
 
@@ -118,9 +120,29 @@ impl TypedSession {
             .take(MAX_USER_AGENT_CHARS)
             .collect();
         self.set(SID_KEY, random_token(12));
+        // A password until the caller says otherwise (`record_methods`).
+        self.set(AMR_KEY, ["pwd"]);
         self.set(USER_AGENT_KEY, user_agent);
         self.set(IP_KEY, facts.ip);
         Ok(())
+    }
+
+    /// Records how the sign-in just made was completed (RFC 8176 `amr` values), replacing the
+    /// `pwd` that [`TypedSession::sign_in`] assumes: a second factor adds `mfa`.
+    pub fn record_methods(&self, methods: &[&str]) {
+        self.set(AMR_KEY, methods);
+    }
+
+    /// How the sign-in was made (RFC 8176 `amr` values); empty for a session from before
+    /// they were recorded.
+    pub fn methods(&self) -> Vec<String> {
+        self.get(AMR_KEY).unwrap_or_default()
+    }
+
+    /// Whether the sign-in completed a second factor (or a passkey that verified its user,
+    /// two factors in itself).
+    pub fn second_factor_done(&self) -> bool {
+        self.methods().iter().any(|m| m == "mfa")
     }
 
     /// Keeps this browser signed in after a revocation of every session of its user (the

@@ -49,6 +49,9 @@ pub struct CeremonyForm {
     /// `/login/passkey`: where to go once signed in.
     #[serde(default)]
     pub next: String,
+    /// `/login/passkey`: the app behind a reverse proxy to go back to (forward-auth).
+    #[serde(default)]
+    pub rd: String,
 }
 
 impl CeremonyForm {

@@ -12,6 +12,8 @@ mod browser_pages;
 mod caches;
 mod cli;
 mod config;
+mod forward_auth;
+mod forward_auth_nginx;
 mod hostile_tokens;
 mod key_store;
 mod lockout;

@@ -1,10 +1,13 @@
-//! `GET /login[?next=/path]`.
+//! `GET /login[?next=/path][&rd=<app URL>]`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::login_page;
+use crate::forward_auth::handler::missing_for;
+use crate::forward_auth::rules::StepUp;
+use crate::http::redirect::safe_rd;
 use crate::state::AppState;
 use crate::web::error::PageError;
 use crate::web::{SignedIn, safe_next, see_other};
@@ -12,6 +15,8 @@ use crate::web::{SignedIn, safe_next, see_other};
 #[derive(Deserialize)]
 pub struct LoginQuery {
     next: Option<String>,
+    /// Forward-auth: the app to go back to, followed only to `forward_auth.domains`.
+    rd: Option<String>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -23,8 +28,31 @@ pub async fn login_form(
     signed_in: Option<SignedIn>,
 ) -> Result<HttpResponse, PageError> {
     let next = safe_next(query.next.as_deref().unwrap_or("/")).to_string();
-    if signed_in.is_some() {
-        return Ok(see_other(&next));
+    let config = state.config();
+    let rd = query
+        .rd
+        .as_deref()
+        .and_then(|rd| safe_rd(rd, &config.forward_auth));
+    let mut error = None;
+    if let Some(who) = &signed_in {
+        let Some(rd) = &rd else {
+            return Ok(see_other(&next));
+        };
+        // Signed in already: straight back to the app, unless its rule needs a second factor
+        // or a fresher sign-in than this session's (then the form, to sign in again).
+        match missing_for(&req, &config, who, rd) {
+            None => return Ok(see_other(rd)),
+            Some(StepUp::SecondFactor) => {
+                error = Some(
+                    "This app needs two-step verification. Sign in again with your second \
+                     factor (turn it on at your account page if you have none)."
+                        .to_string(),
+                );
+            }
+            Some(StepUp::MaxAge) => {
+                error = Some("This app needs a recent sign-in. Please sign in again.".to_string());
+            }
+        }
     }
-    login_page(&req, &state, StatusCode::OK, None, String::new(), next)
+    login_page(&req, &state, StatusCode::OK, error, String::new(), next, rd)
 }

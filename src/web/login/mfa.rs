@@ -19,11 +19,12 @@ use crate::auth::mfa::second_step::{self, Completion, Enrolled, Found, PendingDo
 use crate::auth::mfa::totp::qr_svg;
 use crate::auth::mfa::{self as factors, PENDING_LIFETIME, SecondFactor, Used};
 use crate::error::Failure;
+use crate::http::redirect::after_sign_in;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
 use crate::web::passkey::PasskeyView;
-use crate::web::{AnonymousForm, Nav, render, safe_next, see_other, start_session};
+use crate::web::{AnonymousForm, Nav, render, see_other, start_session};
 
 /// The second step's page: the user's factors (a passkey, a code, a recovery code), or the
 /// enrolment of a TOTP secret.
@@ -299,8 +300,12 @@ pub async fn second_step(
             .await
         {
             Ok(Enrolled::SignedIn(signed)) => {
-                let next = safe_next(signed.next_path.as_deref().unwrap_or("/")).to_string();
+                let next = after_sign_in(
+                    signed.next_path.as_deref().unwrap_or("/"),
+                    &state.config().forward_auth,
+                );
                 let nav = sign_in(&req, &state, &session, &signed.user, signed.checked_at)?;
+                session.record_methods(&["pwd", "otp", "mfa"]);
                 let page = RecoveryCodesPage {
                     nav,
                     title: "Two-step verification is on".into(),
@@ -382,8 +387,15 @@ pub(super) async fn answer(
 ) -> Result<HttpResponse, PageError> {
     match completion {
         Ok(Completion::Done(signed)) => {
-            let next = safe_next(signed.next_path.as_deref().unwrap_or("/")).to_string();
+            let next = after_sign_in(
+                signed.next_path.as_deref().unwrap_or("/"),
+                &state.config().forward_auth,
+            );
             let nav = sign_in(req, state, session, &signed.user, signed.checked_at)?;
+            session.record_methods(match signed.used {
+                Used::Passkey { .. } => &["pwd", "hwk", "mfa"],
+                Used::Totp | Used::RecoveryCode { .. } => &["pwd", "otp", "mfa"],
+            });
             let response = match signed.used {
                 Used::RecoveryCode { left } => render(
                     StatusCode::OK,

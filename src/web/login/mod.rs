@@ -24,6 +24,10 @@ pub struct LoginPage {
     pub notice: Option<&'static str>,
     pub username: String,
     pub next: String,
+    /// The app (behind a reverse proxy) to go back to once signed in: a URL that
+    /// `forward_auth.domains` allows, and its host, shown on the page.
+    pub rd: Option<String>,
+    pub app: Option<String>,
     pub registration: bool,
     /// "Sign in with a passkey" (`auth.passkey_login`), or why passkeys cannot be used here.
     pub passkey: Option<PasskeyView>,
@@ -38,6 +42,7 @@ pub fn login_page(
     error: Option<String>,
     username: String,
     next: String,
+    rd: Option<String>,
 ) -> Result<HttpResponse, PageError> {
     let form = AnonymousForm::for_request(req, state);
     let config = state.config();
@@ -45,6 +50,10 @@ pub fn login_page(
     let signed_out = (error.is_none() && req.method() == actix_web::http::Method::GET)
         .then(|| SignedOut::of(req, state))
         .flatten();
+    let app = rd
+        .as_deref()
+        .and_then(|rd| url::Url::parse(rd).ok())
+        .and_then(|url| url.host_str().map(str::to_string));
     let mut response = render(
         status,
         &LoginPage {
@@ -53,6 +62,8 @@ pub fn login_page(
             notice: signed_out.map(SignedOut::message),
             username,
             next,
+            rd,
+            app,
             registration: config.auth.registration,
             passkey: config
                 .auth

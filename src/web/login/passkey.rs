@@ -23,6 +23,7 @@ use crate::auth::passkey::{self, Assertion, PasskeyError};
 use crate::auth::token::refresh::HashedToken;
 use crate::domain::clock::now;
 use crate::error::Failure;
+use crate::http::redirect::safe_rd;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
@@ -175,6 +176,7 @@ pub async fn sign_in(
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
     let next = safe_next(&form.next).to_string();
+    let rd = safe_rd(&form.rd, &state.config().forward_auth);
     let again = |status: StatusCode, message: String| {
         login_page(
             &req,
@@ -183,6 +185,7 @@ pub async fn sign_in(
             Some(message),
             String::new(),
             next.clone(),
+            rd.clone(),
         )
     };
     if !AnonymousForm::verify(&req, &state, &form.csrf_token) {
@@ -208,7 +211,9 @@ pub async fn sign_in(
         Ok(signed) => {
             // Renews the session id: an id planted before sign-in is worthless after it.
             start_session(&req, &state, &session, &signed.user, signed.checked_at)?;
-            Ok(see_other(&next))
+            // A passkey that verified its user: two factors in itself.
+            session.record_methods(&["hwk", "user", "mfa"]);
+            Ok(see_other(rd.as_deref().unwrap_or(&next)))
         }
         Err(SignInError::Refused(PasskeyError::Db(e))) => Err(Failure::from(e).into()),
         Err(SignInError::Refused(e)) => again(status_of(&e), e.to_string()),

@@ -13,6 +13,7 @@ use crate::auth::mfa::second_step::{self, PendingDoor, Purpose};
 use crate::auth::mfa::{Door, NextStep, SignInPolicy};
 use crate::domain::Password;
 use crate::error::Failure;
+use crate::http::redirect::safe_rd;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
@@ -29,6 +30,10 @@ pub struct LoginForm {
     csrf_token: String,
     #[serde(default)]
     next: String,
+    /// An app behind a reverse proxy to go back to (forward-auth), if `forward_auth.domains`
+    /// allows it.
+    #[serde(default)]
+    rd: String,
 }
 
 #[tracing::instrument(skip_all)]
@@ -43,8 +48,10 @@ pub async fn login(
         password,
         csrf_token,
         next,
+        rd,
     } = form.into_inner();
     let next = safe_next(&next).to_string();
+    let rd = safe_rd(&rd, &state.config().forward_auth);
     let form_again = |status: StatusCode, error: &str| {
         login_page(
             &req,
@@ -53,6 +60,7 @@ pub async fn login(
             Some(error.to_string()),
             username.clone(),
             next.clone(),
+            rd.clone(),
         )
     };
     if !AnonymousForm::verify(&req, &state, &csrf_token) {
@@ -72,7 +80,9 @@ pub async fn login(
             } else {
                 Purpose::SecondFactor
             };
-            let held_next = next.clone();
+            // The held sign-in carries where it leads: the app's URL, checked again against
+            // the domains in force when it completes, or the local path.
+            let held_next = rd.clone().unwrap_or_else(|| next.clone());
             let token = state
                 .db
                 .run(move |conn| {
@@ -87,7 +97,7 @@ pub async fn login(
         Ok(verified) => {
             // Renews the session id: an id planted before sign-in is worthless after it.
             start_session(&req, &state, &session, &verified.user, verified.checked_at)?;
-            Ok(see_other(&next))
+            Ok(see_other(rd.as_deref().unwrap_or(&next)))
         }
         Err(LoginError::InvalidCredentials) => {
             form_again(StatusCode::UNAUTHORIZED, "Invalid username or password.")
