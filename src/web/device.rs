@@ -58,8 +58,9 @@ mod tests {
     #[test]
     fn a_header_that_names_no_browser_says_so() {
         assert_eq!(describe(""), "Unknown browser");
-        assert_eq!(describe("curl/8.5.0"), "Unknown browser");
         assert_eq!(describe("<script>alert(1)</script>"), "Unknown browser");
+        // Programs are named for what they are, not as a browser.
+        assert_eq!(describe("curl/8.5.0"), "HTTP Library");
     }
 
     proptest! {

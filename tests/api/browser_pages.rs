@@ -16,9 +16,13 @@ const NEW_PASSWORD: &str = "a quite different passphrase";
 /// The width checks of a page: no sideways scroll, no serious accessibility violation, and a
 /// screenshot to look at.
 async fn check_page(driver: &Driver, axe: Option<&str>, name: &str, width: u32) {
-    if driver.overflows(width).await {
+    let overflowing = driver.overflowing(width).await;
+    if !overflowing.is_empty() {
         driver
-            .fail(&format!("{name} scrolls sideways at {width} px"))
+            .fail(&format!(
+                "{name} scrolls sideways at {width} px: {}",
+                overflowing.join(", ")
+            ))
             .await;
     }
     if let Some(axe) = axe {
@@ -159,6 +163,21 @@ async fn every_page_works_at_desktop_and_phone_width_with_no_serious_accessibili
         driver.goto(&app.url("/admin")).await;
         driver.wait_for("/admin", &alice).await;
         check_page(&driver, axe, "admin", width).await;
+        // A destructive action asks first, on a page of its own, then acts.
+        let doomed = format!("doomed-{width}");
+        let user = app.create_user(&doomed, PASSWORD, false).await;
+        driver.goto(&app.url("/admin")).await;
+        driver
+            .click(&format!("a[href='/admin/users/{}/delete']", user.id))
+            .await;
+        let confirm = format!("/admin/users/{}/delete", user.id);
+        driver.wait_for(&confirm, &doomed).await;
+        check_page(&driver, axe, "admin-confirm-delete", width).await;
+        driver
+            .click(&format!("main form[action='{confirm}'] button"))
+            .await;
+        driver.wait_for("/admin", "deleted").await;
+        assert!(app.find_user(&doomed).await.is_none(), "deleted after the confirm step");
         driver.click("form[action='/logout'] button").await;
         driver.wait_for("/login", "Sign in").await;
     }

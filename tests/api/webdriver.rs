@@ -328,16 +328,13 @@ impl Driver {
             .await;
         // Against the width asked for: a mobile layout viewport zooms out to fit what
         // overflows, so `innerWidth` would grow with the page.
-        let overflow = self
-            .script(&format!(
-                "return document.documentElement.scrollWidth > {width} \
-                 || Array.from(document.querySelectorAll('body *')).some(\
-                      e => e.getBoundingClientRect().right > {width} + 0.5);"
+        let overflowing = self.overflowing(width).await;
+        if !overflowing.is_empty() {
+            self.fail(&format!(
+                "the page overflows at {width} px: {}",
+                overflowing.join(", ")
             ))
             .await;
-        if overflow != Value::Bool(false) {
-            self.fail(&format!("the page overflows at {width} px"))
-                .await;
         }
         let height = self
             .script("return document.documentElement.scrollHeight;")
@@ -398,15 +395,24 @@ impl Driver {
         .await;
     }
 
-    /// Whether anything on the page reaches past `width` CSS pixels.
-    pub async fn overflows(&self, width: u32) -> bool {
+    /// What on the page reaches past `width` CSS pixels (empty when nothing does): the page
+    /// itself (`html`), or each element, as `tag.class#id`. Text kept for screen readers only
+    /// (`.visually-hidden`: a 1 px clipped box) is clipped, so it cannot make anything scroll.
+    pub async fn overflowing(&self, width: u32) -> Vec<String> {
         self.script(&format!(
-            "return document.documentElement.scrollWidth > {width} \
-             || Array.from(document.querySelectorAll('body *')).some(\
-                  e => e.getBoundingClientRect().right > {width} + 0.5);"
+            "const out = []; \
+             if (document.documentElement.scrollWidth > {width}) out.push('html'); \
+             for (const e of document.querySelectorAll('body *')) {{ \
+               if (e.closest('.visually-hidden')) continue; \
+               if (e.getBoundingClientRect().right > {width} + 0.5) \
+                 out.push(e.tagName.toLowerCase() + (e.className && e.className.baseVal === undefined ? '.' + e.className : '') + (e.id ? '#' + e.id : '')); \
+             }} \
+             return out;"
         ))
         .await
-            != Value::Bool(false)
+        .as_array()
+        .map(|a| a.iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect())
+        .unwrap_or_default()
     }
 
     /// The `id` of the focused element.
