@@ -2,7 +2,8 @@
 //! repository. `main.rs` only parses the command line; everything else lives here.
 //!
 //! Dependencies point one way, from the surfaces down to the domain types:
-//! - surfaces — `web` (HTML), `api` (JSON), `ops` (health, metrics), `cli` — translate
+//! - surfaces — `web` (HTML), `api` (JSON), `oidc` (the OpenID Connect provider, over `web`
+//!   and `api`), `ops` (health, metrics), `cli` — translate
 //!   requests and failures, and decide nothing;
 //! - wiring — `startup` (`Application::build`), `routes` (`configure`), `state` (`AppState`),
 //!   `reload` (the configuration reloaded on SIGHUP or a changed file);
@@ -24,6 +25,7 @@ pub mod feed;
 pub mod files;
 pub mod http;
 pub mod metrics;
+pub mod oidc;
 pub mod ops;
 pub mod reload;
 pub mod routes;

@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// Top-level modules that may only be imported by the wiring and the surfaces.
 const SURFACES_AND_WIRING: &[&str] = &[
-    "web", "api", "ops", "cli", "startup", "routes", "state", "reload",
+    "web", "api", "oidc", "ops", "cli", "startup", "routes", "state", "reload",
 ];
 
 /// Modules below the surfaces: none of them may import a surface or the wiring.

@@ -19,6 +19,7 @@ mod models;
 mod modes;
 mod network;
 mod oauth_client;
+mod oidc;
 mod ops;
 mod passkeys;
 mod private_files;
