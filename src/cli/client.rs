@@ -132,7 +132,11 @@ fn table(list: &[ClientView]) -> String {
             c.client_id,
             if c.public { "public" } else { "confidential" },
             c.name,
-            if c.skip_consent { "  (skip consent)" } else { "" }
+            if c.skip_consent {
+                "  (skip consent)"
+            } else {
+                ""
+            }
         ));
         for uri in &c.redirect_uris {
             out.push_str(&format!("    redirect: {uri}\n"));

@@ -38,7 +38,10 @@ impl std::fmt::Debug for ClientRow {
 impl ClientRow {
     /// The registered redirect URIs.
     pub fn redirect_uri_list(&self) -> Vec<&str> {
-        self.redirect_uris.lines().filter(|l| !l.is_empty()).collect()
+        self.redirect_uris
+            .lines()
+            .filter(|l| !l.is_empty())
+            .collect()
     }
 
     /// The registered post-logout redirect URIs.

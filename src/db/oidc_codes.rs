@@ -56,7 +56,11 @@ pub fn mark_used(
 }
 
 /// Records the refresh-token family a code's exchange started.
-pub fn set_family(conn: &mut AnyConnection, code_hash: &str, family_id: &str) -> QueryResult<usize> {
+pub fn set_family(
+    conn: &mut AnyConnection,
+    code_hash: &str,
+    family_id: &str,
+) -> QueryResult<usize> {
     diesel::update(co::table.find(code_hash))
         .set(co::family_id.eq(Some(family_id)))
         .execute(conn)

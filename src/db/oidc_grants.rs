@@ -77,10 +77,7 @@ pub fn upsert(
 }
 
 /// A user's grants with the clients' names, newest first.
-pub fn for_user(
-    conn: &mut AnyConnection,
-    user_id: i64,
-) -> QueryResult<Vec<(GrantRow, String)>> {
+pub fn for_user(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Vec<(GrantRow, String)>> {
     og::table
         .inner_join(oc::table)
         .filter(og::user_id.eq(user_id))

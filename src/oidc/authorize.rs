@@ -147,10 +147,7 @@ fn parameters(raw: &str) -> Result<HashMap<String, String>, PageError> {
 }
 
 fn reauth_mac(state: &AppState, at: i64) -> String {
-    csrf::anonymous_token(
-        state.session_key.signing(),
-        &format!("oidc reauth\0{at}"),
-    )
+    csrf::anonymous_token(state.session_key.signing(), &format!("oidc reauth\0{at}"))
 }
 
 fn reauth_marker(state: &AppState, at: i64) -> String {
@@ -170,13 +167,17 @@ async fn check(
     params: &HashMap<String, String>,
 ) -> Result<Result<Checked, HttpResponse>, PageError> {
     let Some(client_id) = params.get("client_id").filter(|v| !v.is_empty()).cloned() else {
-        return Err(error_page("The sign-in request names no client (client_id)."));
+        return Err(error_page(
+            "The sign-in request names no client (client_id).",
+        ));
     };
     let client = state
         .db
         .run(move |conn| oidc_clients::find(conn, &client_id).map_err(Failure::from))
         .await?
-        .ok_or_else(|| error_page("The application asking you to sign in is not registered here."))?;
+        .ok_or_else(|| {
+            error_page("The application asking you to sign in is not registered here.")
+        })?;
     let Some(redirect_uri) = params.get("redirect_uri").filter(|v| !v.is_empty()) else {
         return Err(error_page("The sign-in request has no redirect_uri."));
     };
@@ -191,8 +192,12 @@ async fn check(
         state: params.get("state").cloned(),
         issuer: state.config().issuer(),
     };
-    let refuse = |code: &str, description: &str| Ok(Err(back_error(state, &back, code, description)));
-    if params.get("state").is_some_and(|s| s.len() > MAX_STATE_BYTES) {
+    let refuse =
+        |code: &str, description: &str| Ok(Err(back_error(state, &back, code, description)));
+    if params
+        .get("state")
+        .is_some_and(|s| s.len() > MAX_STATE_BYTES)
+    {
         return refuse("invalid_request", "state is too long");
     }
     if params.contains_key("request") {
@@ -222,8 +227,14 @@ async fn check(
     if nonce.as_ref().is_some_and(|n| n.len() > MAX_STATE_BYTES) {
         return refuse("invalid_request", "nonce is too long");
     }
-    let code_challenge = params.get("code_challenge").filter(|c| !c.is_empty()).cloned();
-    match (&code_challenge, params.get("code_challenge_method").map(String::as_str)) {
+    let code_challenge = params
+        .get("code_challenge")
+        .filter(|c| !c.is_empty())
+        .cloned();
+    match (
+        &code_challenge,
+        params.get("code_challenge_method").map(String::as_str),
+    ) {
         (Some(challenge), Some("S256")) => {
             if !flow::challenge_well_formed(challenge) {
                 return refuse(
@@ -239,7 +250,10 @@ async fn check(
             );
         }
         (None, Some(_)) => {
-            return refuse("invalid_request", "code_challenge_method without code_challenge");
+            return refuse(
+                "invalid_request",
+                "code_challenge_method without code_challenge",
+            );
         }
         (None, None) if client.is_public => {
             return refuse(
@@ -265,7 +279,10 @@ async fn check(
         }
     }
     if prompt.none && (prompt.login || prompt.consent) {
-        return refuse("invalid_request", "prompt=none cannot be combined with other values");
+        return refuse(
+            "invalid_request",
+            "prompt=none cannot be combined with other values",
+        );
     }
     let max_age = match params.get("max_age").filter(|v| !v.is_empty()) {
         None => None,
@@ -303,12 +320,18 @@ fn return_path(state: &AppState, params: &HashMap<String, String>) -> String {
     }
     // `login` is satisfied by the sign-in this leads to; other values stay.
     if let Some(prompt) = params.get("prompt") {
-        let rest: Vec<&str> = prompt.split(' ').filter(|v| *v != "login" && !v.is_empty()).collect();
+        let rest: Vec<&str> = prompt
+            .split(' ')
+            .filter(|v| *v != "login" && !v.is_empty())
+            .collect();
         if !rest.is_empty() {
             pairs.push(("prompt", rest.join(" ")));
         }
     }
-    pairs.push((REAUTH_PARAM, reauth_marker(state, chrono::Utc::now().timestamp())));
+    pairs.push((
+        REAUTH_PARAM,
+        reauth_marker(state, chrono::Utc::now().timestamp()),
+    ));
     format!(
         "/authorize?{}",
         serde_urlencoded::to_string(&pairs).unwrap_or_default()
@@ -346,7 +369,9 @@ pub async fn authorize(
     };
     let Some(who) = signed_in(&req).await? else {
         if checked.prompt.none {
-            return Ok(checked.back.error(&state, "login_required", "nobody is signed in"));
+            return Ok(checked
+                .back
+                .error(&state, "login_required", "nobody is signed in"));
         }
         return Ok(to_login(&return_path(&state, &params)));
     };
@@ -388,9 +413,11 @@ pub async fn authorize(
     let ask = checked.prompt.consent || !(checked.client.skip_consent || covered);
     if ask {
         if checked.prompt.none {
-            return Ok(checked
-                .back
-                .error(&state, "consent_required", "the user has not consented"));
+            return Ok(checked.back.error(
+                &state,
+                "consent_required",
+                "the user has not consented",
+            ));
         }
         return consent_page(&who, &session, &checked, &params);
     }
@@ -493,7 +520,12 @@ fn consent_page(
         nav: Nav::for_user(&who.user, session),
         client_name: &checked.client.name,
         destination,
-        scopes: checked.scope.split(' ').map(describe).filter(|d| !d.is_empty()).collect(),
+        scopes: checked
+            .scope
+            .split(' ')
+            .map(describe)
+            .filter(|d| !d.is_empty())
+            .collect(),
         fields,
     };
     let mut response = render(StatusCode::OK, &page)?;

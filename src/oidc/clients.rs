@@ -112,9 +112,12 @@ pub fn validate_redirect_uri(raw: &str) -> Result<(), String> {
         return Err(format!("redirect URI longer than {MAX_URI_BYTES} bytes"));
     }
     if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("redirect URI {raw:?} contains spaces or control characters"));
+        return Err(format!(
+            "redirect URI {raw:?} contains spaces or control characters"
+        ));
     }
-    let url = url::Url::parse(raw).map_err(|e| format!("redirect URI {raw:?} is not an absolute URI ({e})"))?;
+    let url = url::Url::parse(raw)
+        .map_err(|e| format!("redirect URI {raw:?} is not an absolute URI ({e})"))?;
     if raw.contains('#') || url.fragment().is_some() {
         return Err(format!("redirect URI {raw:?} has a fragment"));
     }
@@ -193,7 +196,10 @@ pub fn register(conn: &mut AnyConnection, new: &NewClient) -> Result<Registered,
 
 /// Every client.
 pub fn list(conn: &mut AnyConnection) -> Result<Vec<ClientView>, ClientError> {
-    Ok(oidc_clients::all(conn)?.iter().map(ClientView::from).collect())
+    Ok(oidc_clients::all(conn)?
+        .iter()
+        .map(ClientView::from)
+        .collect())
 }
 
 /// Revokes the refresh-token families issued to `client_id` (for one user, or all), inside the

@@ -129,8 +129,8 @@ pub fn pkce_matches(challenge: &str, verifier: &str) -> bool {
     if !well_formed {
         return false;
     }
-    let computed =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
     bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
 }
 
@@ -226,8 +226,13 @@ pub fn exchange(
             }
         };
         // The family dates from the approval: a revocation after it ends the family.
-        let family =
-            refresh::start_family_at(conn, user.id, row.created_at, row.auth_time, input.refresh_ttl)?;
+        let family = refresh::start_family_at(
+            conn,
+            user.id,
+            row.created_at,
+            row.auth_time,
+            input.refresh_ttl,
+        )?;
         oidc_grants::bind_family(
             conn,
             &FamilyRow {

@@ -39,8 +39,12 @@ struct LogoutPage {
 }
 
 fn parameters(raw: &str) -> Result<HashMap<String, String>, PageError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
-        .map_err(|_| PageError::Client(StatusCode::BAD_REQUEST, "The request could not be read.".into()))?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw).map_err(|_| {
+        PageError::Client(
+            StatusCode::BAD_REQUEST,
+            "The request could not be read.".into(),
+        )
+    })?;
     Ok(pairs
         .into_iter()
         .filter(|(k, _)| PARAMS.contains(&k.as_str()))
@@ -162,7 +166,11 @@ pub async fn confirm(
         Err(_) => match target {
             Some(t) => Ok(redirect(&t, params.get("state"))),
             None => page(
-                Nav { username: None, is_admin: false, csrf_token: String::new() },
+                Nav {
+                    username: None,
+                    is_admin: false,
+                    csrf_token: String::new(),
+                },
                 false,
                 client.as_ref(),
                 &params,
@@ -179,8 +187,12 @@ pub async fn logout(
     session: TypedSession,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let raw = std::str::from_utf8(&body)
-        .map_err(|_| PageError::Client(StatusCode::BAD_REQUEST, "The form could not be read.".into()))?;
+    let raw = std::str::from_utf8(&body).map_err(|_| {
+        PageError::Client(
+            StatusCode::BAD_REQUEST,
+            "The form could not be read.".into(),
+        )
+    })?;
     let params = parameters(raw)?;
     let submitted = params.get("csrf_token").map_or("", String::as_str);
     csrf::verify(&session, submitted).map_err(|_| PageError::Csrf)?;
@@ -190,7 +202,11 @@ pub async fn logout(
     match target {
         Some(t) => Ok(redirect(&t, params.get("state"))),
         None => page(
-            Nav { username: None, is_admin: false, csrf_token: String::new() },
+            Nav {
+                username: None,
+                is_admin: false,
+                csrf_token: String::new(),
+            },
             false,
             client.as_ref(),
             &params,

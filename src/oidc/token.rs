@@ -95,10 +95,7 @@ impl ResponseError for OAuthError {
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::PRAGMA, "no-cache"));
         if let Self::InvalidClient(_) = self {
-            response.insert_header((
-                header::WWW_AUTHENTICATE,
-                format!("Basic realm=\"{REALM}\""),
-            ));
+            response.insert_header((header::WWW_AUTHENTICATE, format!("Basic realm=\"{REALM}\"")));
         }
         response.json(json!({ "error": code, "error_description": self.to_string() }))
     }
@@ -181,7 +178,9 @@ async fn authenticate(
     fields: &std::collections::HashMap<String, String>,
 ) -> Result<ClientRow, OAuthError> {
     let Some(presented) = credentials(req, fields)? else {
-        return Err(OAuthError::InvalidClient("client authentication is required"));
+        return Err(OAuthError::InvalidClient(
+            "client authentication is required",
+        ));
     };
     let ip = state.client_ip(req).lockout_key();
     let subject = client_subject(&presented.client_id);
@@ -323,7 +322,11 @@ async fn code_grant(
     let client_id = quoted(&client.client_id);
     match outcome {
         Exchange::Issued { user, family, code } => {
-            state.metrics.oidc_events.with_label_values(&["code_exchanged"]).inc();
+            state
+                .metrics
+                .oidc_events
+                .with_label_values(&["code_exchanged"])
+                .inc();
             tracing::info!(target: "audit", event = "oidc_code_exchanged", client_id = %client_id, user_id = user.id);
             let issued = Issue {
                 client_id: &client.client_id,
@@ -339,14 +342,22 @@ async fn code_grant(
             respond(state, config, issued, Some(id)).await
         }
         Exchange::Replayed => {
-            state.metrics.oidc_events.with_label_values(&["code_replayed"]).inc();
+            state
+                .metrics
+                .oidc_events
+                .with_label_values(&["code_replayed"])
+                .inc();
             tracing::warn!(target: "audit", event = "oidc_code_replayed", client_id = %client_id, "authorization code presented again; what it issued is revoked");
             Err(OAuthError::InvalidGrant(
                 "the code is invalid, expired or already used",
             ))
         }
         Exchange::Invalid(why) => {
-            state.metrics.oidc_events.with_label_values(&["code_refused"]).inc();
+            state
+                .metrics
+                .oidc_events
+                .with_label_values(&["code_refused"])
+                .inc();
             tracing::info!(target: "audit", event = "oidc_code_refused", client_id = %client_id, reason = why);
             Err(OAuthError::InvalidGrant(why))
         }

@@ -39,7 +39,10 @@ fn challenge(status: StatusCode, error: Option<(&str, &str)>) -> HttpResponse {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn userinfo(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let Some(token) = bearer(&req) else {
         return Ok(challenge(StatusCode::UNAUTHORIZED, None));
     };

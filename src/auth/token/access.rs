@@ -590,12 +590,13 @@ impl JwtKeys {
         } else {
             validation
         };
-        let data = jsonwebtoken::decode::<T>(token, &key.decoding, validation).map_err(|e| {
-            match e.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            }
-        })?;
+        let data =
+            jsonwebtoken::decode::<T>(token, &key.decoding, validation).map_err(|e| {
+                match e.kind() {
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    _ => TokenError::Invalid,
+                }
+            })?;
         Ok((data.claims, key.kid.clone()))
     }
 }

@@ -81,7 +81,10 @@ pub fn prepare(settings: &Settings, db: &Database) -> Result<Opened, KeyStoreErr
     ensure_id(settings, &mut conn, &master, clients)?;
     let cookie_key = open_cookie_key(&mut conn, &master)?;
     let jwt = JwtKeys::new(settings, load_access(&mut conn, &master)?)?;
-    let id_jwt = JwtKeys::new(settings, load_purpose(&mut conn, &master, PURPOSE_ID_TOKEN)?)?;
+    let id_jwt = JwtKeys::new(
+        settings,
+        load_purpose(&mut conn, &master, PURPOSE_ID_TOKEN)?,
+    )?;
     Ok(Opened {
         master,
         cookie_key,
@@ -715,17 +718,17 @@ pub fn tick(settings: &Settings, conn: &mut AnyConnection) -> Result<bool, KeySt
         let overlap = overlap(settings);
         let mut retired = false;
         for purpose in [PURPOSE_ACCESS, PURPOSE_ID_TOKEN] {
-        let rows = key_store::live(conn, purpose)?;
-        for (i, row) in rows.iter().enumerate() {
-            let replaced_at = rows.get(i + 1).map(|r| r.activates_at).filter(|t| *t <= at);
-            if replaced_at.is_some_and(|t| t + overlap <= at) {
-                key_store::set_state(conn, &row.kid, STATE_RETIRED, at)?;
-                tracing::info!(kid = %row.kid, "retired a replaced signing key: every token it signed has expired");
-                retired = true;
-            } else if row.state == STATE_NEXT && row.activates_at <= at {
-                key_store::set_state(conn, &row.kid, STATE_ACTIVE, at)?;
+            let rows = key_store::live(conn, purpose)?;
+            for (i, row) in rows.iter().enumerate() {
+                let replaced_at = rows.get(i + 1).map(|r| r.activates_at).filter(|t| *t <= at);
+                if replaced_at.is_some_and(|t| t + overlap <= at) {
+                    key_store::set_state(conn, &row.kid, STATE_RETIRED, at)?;
+                    tracing::info!(kid = %row.kid, "retired a replaced signing key: every token it signed has expired");
+                    retired = true;
+                } else if row.state == STATE_NEXT && row.activates_at <= at {
+                    key_store::set_state(conn, &row.kid, STATE_ACTIVE, at)?;
+                }
             }
-        }
         }
         if retired {
             changes::record(conn, &Change::Keys)?;
