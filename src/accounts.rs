@@ -294,6 +294,15 @@ impl Accounts {
         }
     }
 
+    /// Publishes changes that another module committed (and recorded in the feed) in its own
+    /// transaction: the OpenID Connect provider's code replays, grant revocations and client
+    /// deletions end refresh-token families this way.
+    pub async fn publish_all(&self, changes: Vec<Change>) {
+        for change in changes {
+            self.publish(change).await;
+        }
+    }
+
     /// Runs `change` in one write transaction; when it reports a [`Change`], records that in
     /// the feed inside the same transaction and publishes it after the commit.
     async fn commit<T, F>(&self, change: F) -> Result<T, AccountError>

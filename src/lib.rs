@@ -2,9 +2,9 @@
 //! repository. `main.rs` only parses the command line; everything else lives here.
 //!
 //! Dependencies point one way, from the surfaces down to the domain types:
-//! - surfaces — `web` (HTML), `api` (JSON), `ops` (health, metrics), `cli`,
-//!   `forward_auth` (the reverse-proxy checks) — translate requests and failures, and decide
-//!   nothing beyond their own rules;
+//! - surfaces — `web` (HTML), `api` (JSON), `oidc` (the OpenID Connect provider, over `web`
+//!   and `api`), `ops` (health, metrics), `cli`, `forward_auth` (the reverse-proxy checks) —
+//!   translate requests and failures, and decide nothing beyond their own rules;
 //! - wiring — `startup` (`Application::build`), `routes` (`configure`), `state` (`AppState`),
 //!   `reload` (the configuration reloaded on SIGHUP or a changed file);
 //! - decisions — `auth` (who is this, and is that credential still good?) and `accounts`
@@ -26,6 +26,7 @@ pub mod files;
 pub mod forward_auth;
 pub mod http;
 pub mod metrics;
+pub mod oidc;
 pub mod ops;
 pub mod reload;
 pub mod routes;

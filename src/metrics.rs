@@ -47,9 +47,23 @@ pub struct Metrics {
     /// policy (a label from the configuration, never a header).
     pub forward_auth: IntCounterVec,
     pub forward_auth_denied: IntCounterVec,
+    /// OpenID Connect provider events, by event (one of [`OIDC_EVENTS`]).
+    pub oidc_events: IntCounterVec,
 }
 
 /// The second factors counted in `second_factor_total` (a fixed label set).
+/// The events of the OpenID Connect provider, the label values of `oidc_events_total`.
+pub const OIDC_EVENTS: [&str; 8] = [
+    "code_issued",
+    "code_exchanged",
+    "code_refused",
+    "code_replayed",
+    "client_auth_failed",
+    "client_auth_locked",
+    "consent_denied",
+    "authorize_refused",
+];
+
 pub const FACTORS: [&str; 3] = ["totp", "recovery_code", "passkey"];
 
 /// The hit and miss counters of one cache.
@@ -208,6 +222,16 @@ impl Metrics {
         registry.register(Box::new(forward_auth_denied.clone()))?;
         for result in ["allowed", "bypass", "anonymous", "denied"] {
             forward_auth.with_label_values(&[result]);
+        let oidc_events = IntCounterVec::new(
+            Opts::new(
+                "oidc_events_total",
+                "OpenID Connect provider events: authorization codes issued, exchanged, refused and replayed; client authentication failures and locks; consents denied; authorization requests refused",
+            ),
+            &["event"],
+        )?;
+        registry.register(Box::new(oidc_events.clone()))?;
+        for event in OIDC_EVENTS {
+            oidc_events.with_label_values(&[event]);
         }
         Ok(Self {
             registry,
@@ -230,6 +254,7 @@ impl Metrics {
             passkey_challenges_refused,
             forward_auth,
             forward_auth_denied,
+            oidc_events,
         })
     }
 

@@ -120,6 +120,7 @@ pub const LIVE_KEYS: &[&str] = &[
     "token.rotate_every",
     "token.refresh_ttl",
     "token.refresh_max_age",
+    "oidc.id_token_algorithm",
     "password.bcrypt_cost",
     "password.min_length",
     "password.min_score",
@@ -218,6 +219,7 @@ async fn attempt(state: &AppState) -> Result<ReloadOutcome, ReloadError> {
         .map_err(|e| ReloadError::Failed(format!("token.algorithm: {e}")))?;
 
     state.auth.keys.jwt().reconfigure(&new);
+    state.auth.keys.id_jwt().reconfigure(&new);
     state.auth.lockout.set(&new.lockout);
     if let Some(cost) = cost {
         state.auth.hasher.set_cost(cost);

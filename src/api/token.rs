@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 
-use super::body::{parse_fields, read_body};
+use super::body::{BodyKind, parse_fields, read_body};
 use super::error::ApiError;
 use crate::auth::login::{Verified, check_password};
 use crate::auth::mfa::second_step::{self, Completion, PendingDoor, Purpose};
@@ -52,7 +52,19 @@ pub async fn token(
 ) -> Result<HttpResponse, ApiError> {
     let config = state.config();
     let (kind, body) = read_body(&req, payload, config.max_body()).await?;
-    let mut fields = parse_fields(kind, &body, FIELDS)?;
+    token_body(req, state, kind, &body).await
+}
+
+/// The token endpoint for a body already read (the OpenID Connect provider reads it first, to
+/// take the grants that are its own, and hands every other one here).
+pub async fn token_body(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    kind: BodyKind,
+    body: &[u8],
+) -> Result<HttpResponse, ApiError> {
+    let config = state.config();
+    let mut fields = parse_fields(kind, body, FIELDS)?;
     let grant = fields.remove("grant_type");
     tracing::Span::current().record(
         "grant_type",

@@ -14,7 +14,12 @@ pub async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
     let max_age = state.current_config().token.key_publish_delay.0.as_secs();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, format!("public, max-age={max_age}")))
-        .json(keys.jwks()))
+        .json({
+            // The ID-token keys (OpenID Connect) are published beside the access-token keys.
+            let mut set = keys.jwks();
+            set.keys.extend(state.auth.keys.id_jwt().jwks().keys);
+            set
+        }))
 }
 
 pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {

@@ -1,6 +1,7 @@
 //! The command line of SPEC §4. Exit codes: 0 success, 2 usage error (clap), 1 anything else,
 //! with one line on stderr naming the problem.
 
+pub mod client;
 pub mod config;
 pub mod keys;
 pub mod user;
@@ -38,6 +39,9 @@ pub enum Command {
     /// Manage token signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Manage OpenID Connect clients.
+    #[command(subcommand)]
+    Client(client::ClientCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -65,5 +69,6 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::User(cmd) => user::run(cmd, &settings),
         Command::Keys(cmd) => keys::run(cmd, &settings),
         Command::Config(cmd) => config::run(cmd, &settings),
+        Command::Client(cmd) => client::run(cmd, &settings),
     }
 }

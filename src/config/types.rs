@@ -25,6 +25,7 @@ pub struct Settings {
     pub keys: KeysSettings,
     /// Forward-auth for reverse proxies (`/auth/request`, `/auth/forward`).
     pub forward_auth: super::ForwardAuthSettings,
+    pub oidc: OidcSettings,
     /// Password of the first `admin` user, from `GATEHOUSE_ADMIN_PASSWORD`; never a file key.
     #[serde(skip)]
     pub admin_password: Option<Password>,
@@ -450,6 +451,35 @@ impl Default for CacheSettings {
 pub struct KeysSettings {
     /// Defaults to `<data_dir>/master.key`.
     pub master_secret_file: Option<PathBuf>,
+}
+
+/// The OpenID Connect provider (SPEC §11).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcSettings {
+    /// Signs ID tokens; its key lives in the key store beside the access-token key.
+    pub id_token_algorithm: IdTokenAlgorithm,
+}
+
+/// Algorithms an ID token may be signed with: asymmetric only, so that relying parties verify
+/// through the JWKS (an HMAC key would have to be shared with every client).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IdTokenAlgorithm {
+    #[default]
+    RS256,
+    ES256,
+    EdDSA,
+}
+
+impl IdTokenAlgorithm {
+    /// The same algorithm as a key-store algorithm.
+    pub fn token_algorithm(self) -> TokenAlgorithm {
+        match self {
+            Self::RS256 => TokenAlgorithm::RS256,
+            Self::ES256 => TokenAlgorithm::ES256,
+            Self::EdDSA => TokenAlgorithm::EdDSA,
+        }
+    }
 }
 
 /// A duration written as `"90s"`, `"15m"`, `"12h"` or `"30d"`.

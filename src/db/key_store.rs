@@ -11,6 +11,9 @@ use super::schema::key_store as ks;
 /// What a key is for.
 pub const PURPOSE_ACCESS: &str = "access";
 pub const PURPOSE_COOKIE: &str = "cookie";
+/// ID tokens of the OpenID Connect provider (`oidc.id_token_algorithm`): published in the JWKS
+/// beside the access-token keys, rotating the same way.
+pub const PURPOSE_ID_TOKEN: &str = "id_token";
 
 pub const STATE_NEXT: &str = "next";
 pub const STATE_ACTIVE: &str = "active";

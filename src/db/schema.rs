@@ -169,7 +169,64 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    oidc_clients (client_id) {
+        client_id -> Text,
+        name -> Text,
+        secret_hash -> Nullable<Text>,
+        is_public -> Bool,
+        redirect_uris -> Text,
+        post_logout_uris -> Text,
+        skip_consent -> Bool,
+        created_at -> Timestamp,
+        secret_rotated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    oidc_codes (code_hash) {
+        code_hash -> Text,
+        client_id -> Text,
+        user_id -> BigInt,
+        redirect_uri -> Text,
+        code_challenge -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        scope -> Text,
+        auth_time -> Timestamp,
+        amr -> Text,
+        session_ref -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        family_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    oidc_grants (user_id, client_id) {
+        user_id -> BigInt,
+        client_id -> Text,
+        scope -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oidc_families (family_id) {
+        family_id -> Text,
+        client_id -> Text,
+        user_id -> BigInt,
+        scope -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(oidc_codes -> oidc_clients (client_id));
+diesel::joinable!(oidc_grants -> oidc_clients (client_id));
+diesel::joinable!(oidc_grants -> users (user_id));
+diesel::joinable!(oidc_families -> oidc_clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(totp_secrets -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
@@ -183,6 +240,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     key_store,
     login_failures,
     meta,
+    oidc_clients,
+    oidc_codes,
+    oidc_families,
+    oidc_grants,
     passkey_challenges,
     passkeys,
     password_resets,

@@ -19,7 +19,7 @@ use self::session_layer::{
 use crate::config::Settings;
 use crate::state::AppState;
 use crate::web::error::PageError;
-use crate::{api, ops, web as pages};
+use crate::{api, oidc, ops, web as pages};
 
 /// A guard that passes while `open` holds for the configuration in force.
 fn gate(open: fn(&Settings) -> bool) -> impl Guard {
@@ -53,6 +53,10 @@ fn html_registration(c: &Settings) -> bool {
     c.auth.registration
 }
 
+fn oidc_provider(c: &Settings) -> bool {
+    oidc::enabled(c)
+}
+
 fn passkey_login(c: &Settings) -> bool {
     c.auth.passkey_login
 }
@@ -78,7 +82,36 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     // The token API (SPEC §6): no session.
     cfg.service(
         json_resource("/api/token", token_api)
-            .route(web::post().guard(gate(token_api)).to(api::token::token)),
+            // The OpenID Connect provider takes its grants first and hands the rest to
+            // `api::token`.
+            .route(web::post().guard(gate(token_api)).to(oidc::token::token)),
+    )
+    .service(
+        json_resource("/api/token/introspect", oidc_provider).route(
+            web::post()
+                .guard(gate(oidc_provider))
+                .to(oidc::token::introspect),
+        ),
+    )
+    .service(
+        json_resource("/.well-known/openid-configuration", oidc_provider).route(
+            web::get()
+                .guard(gate(oidc_provider))
+                .to(oidc::discovery::configuration),
+        ),
+    )
+    .service(
+        json_resource("/userinfo", oidc_provider)
+            .route(
+                web::get()
+                    .guard(gate(oidc_provider))
+                    .to(oidc::userinfo::userinfo),
+            )
+            .route(
+                web::post()
+                    .guard(gate(oidc_provider))
+                    .to(oidc::userinfo::userinfo),
+            ),
     )
     .service(
         json_resource("/api/token/revoke", token_api)
@@ -287,6 +320,44 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                 "/account/passkeys/{id}/remove",
                 web::post().to(pages::account::passkeys::remove),
             )
+            .route(
+                "/authorize",
+                web::get()
+                    .guard(gate(oidc_provider))
+                    .to(oidc::authorize::authorize),
+            )
+            .route(
+                "/authorize/consent",
+                web::post()
+                    .guard(gate(oidc_provider))
+                    .to(oidc::authorize::consent),
+            )
+            .route(
+                "/oidc/logout",
+                web::get()
+                    .guard(gate(oidc_provider))
+                    .to(oidc::logout::confirm),
+            )
+            .route(
+                "/oidc/logout",
+                web::post()
+                    .guard(gate(oidc_provider))
+                    .to(oidc::logout::logout),
+            )
+            .route("/account/apps", web::get().to(oidc::pages::account_apps))
+            .route(
+                "/account/apps/{client_id}/revoke",
+                web::post().to(oidc::pages::revoke_app),
+            )
+            .route("/admin/clients", web::get().to(oidc::pages::admin_clients))
+            .route(
+                "/admin/clients/{id}/delete",
+                web::get().to(oidc::pages::confirm_delete),
+            )
+            .route(
+                "/admin/clients/{id}/{action}",
+                web::post().to(oidc::pages::client_action),
+            )
             .route("/admin", web::get().to(pages::admin::get::admin))
             .route(
                 "/admin/users",
@@ -326,6 +397,9 @@ fn always(_: &Settings) -> bool {
 pub const JSON_ROUTES: &[(&str, &str)] = &[
     ("/api/token", "POST"),
     ("/api/token/revoke", "POST"),
+    ("/api/token/introspect", "POST"),
+    ("/.well-known/openid-configuration", "GET"),
+    ("/userinfo", "GET, POST"),
     ("/api/openapi.json", "GET"),
     ("/.well-known/jwks.json", "GET"),
     ("/.well-known/oauth-authorization-server", "GET"),

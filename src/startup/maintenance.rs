@@ -74,6 +74,9 @@ async fn purge(state: &AppState) -> Result<(), Failure> {
             pending_logins::purge(conn, now() - chrono::Duration::hours(1))?;
             // Passkey ceremonies go as soon as they expire: nothing counts them afterwards.
             passkey_challenges::purge(conn, now())?;
+            // Authorization codes stay an hour past their 60 seconds, so that a replay within
+            // that hour is still recognised (and revokes what the code issued).
+            crate::db::oidc_codes::purge_expired(conn, now() - chrono::Duration::hours(1))?;
             changes::purge_before(conn, now() - chrono_duration(FEED_RETENTION))?;
             // Reset links are refused once expired; the row lingers a day for nothing else.
             password_resets::purge(conn, now() - chrono::Duration::days(1))?;

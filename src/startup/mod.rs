@@ -209,6 +209,7 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
         master,
         cookie_key: session_key,
         jwt,
+        id_jwt,
     } = keys;
     let metrics = Arc::new(Metrics::new().map_err(|e| StartupError::Io(format!("metrics: {e}")))?);
     let feed = Feed::new(settings.cache.max_staleness.0);
@@ -216,7 +217,7 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
         .await
         .map_err(|e| StartupError::Io(format!("{e:#}")))?;
     let caches = AuthCaches::new(&settings.cache, &feed, &metrics);
-    let keys = KeyStore::new(db.clone(), master, jwt, &feed);
+    let keys = KeyStore::new(db.clone(), master, jwt, id_jwt, &feed);
     {
         let (feed, db) = (feed.clone(), db.clone());
         tokio::task::spawn_blocking(move || feed.start_polling(&db))

@@ -16,6 +16,7 @@ const SURFACES_AND_WIRING: &[&str] = &[
     "state",
     "reload",
     "forward_auth",
+    "oidc",
 ];
 
 /// Modules below the surfaces: none of them may import a surface or the wiring.

@@ -26,6 +26,7 @@ mod modes;
 mod network;
 mod oauth_client;
 mod openapi;
+mod oidc;
 mod ops;
 mod passkeys;
 mod password_policy;

@@ -464,6 +464,95 @@ impl JwtKeys {
 
     /// As [`JwtKeys::verify`], also naming the key that verified.
     pub fn verify_with_kid(&self, token: &str) -> Result<(AccessClaims, String), TokenError> {
+        let (claims, kid) = self.decode_checked::<AccessClaims>(token, None)?;
+        // jsonwebtoken does not check `iat`: a token from the future is forged or mis-clocked.
+        let leeway = self.params.load().leeway;
+        if claims.iat > chrono::Utc::now().timestamp() + leeway {
+            return Err(TokenError::Invalid);
+        }
+        Ok((claims, kid))
+    }
+
+    /// Signs `claims` (any shape: ID tokens, OAuth clients' access tokens) with the key that
+    /// signs now, with header `typ` and `kid`; returns the token and the algorithm used (an ID
+    /// token's `at_hash` depends on it).
+    pub fn sign<T: Serialize>(
+        &self,
+        typ: Option<&str>,
+        claims: &T,
+    ) -> Result<(String, Algorithm), IssueError> {
+        let ring = self.ring.load();
+        let key = ring.signer(now_micros()).ok_or(IssueError::NoKey)?;
+        let mut header = Header::new(key.algorithm);
+        header.typ = typ.map(String::from);
+        header.kid = Some(key.kid.clone());
+        Ok((
+            jsonwebtoken::encode(&header, claims, &key.encoding)?,
+            key.algorithm,
+        ))
+    }
+
+    /// As [`JwtKeys::sign`], with claims built for the algorithm of the key that signs (an ID
+    /// token's `at_hash` depends on it).
+    pub fn sign_with<T: Serialize>(
+        &self,
+        typ: Option<&str>,
+        claims: impl FnOnce(Algorithm) -> T,
+    ) -> Result<String, IssueError> {
+        let ring = self.ring.load();
+        let key = ring.signer(now_micros()).ok_or(IssueError::NoKey)?;
+        let mut header = Header::new(key.algorithm);
+        header.typ = typ.map(String::from);
+        header.kid = Some(key.kid.clone());
+        Ok(jsonwebtoken::encode(
+            &header,
+            &claims(key.algorithm),
+            &key.encoding,
+        )?)
+    }
+
+    /// The configured issuer and audience and the access-token lifetime in seconds.
+    pub fn issuer_audience_ttl(&self) -> (String, String, i64) {
+        let params = self.params.load();
+        (
+            params.issuer.clone(),
+            params.audience.clone(),
+            params.access_ttl,
+        )
+    }
+
+    /// Verifies an access token that this ring signed for an OAuth client (RFC 9068): the
+    /// header checks of [`JwtKeys::verify`], signature, issuer and times; its `aud` must *not*
+    /// be the configured audience (that is Gatehouse's own API, whose verifier in turn refuses
+    /// every other audience). The caller checks `aud` against the client.
+    pub fn verify_foreign_audience<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<T, TokenError> {
+        let audience = self.params.load().audience.clone();
+        let (claims, _) = self.decode_checked::<serde_json::Value>(token, Some(()))?;
+        let leeway = self.params.load().leeway;
+        let aud_ok = claims
+            .get("aud")
+            .and_then(|a| a.as_str())
+            .is_some_and(|a| a != audience);
+        let iat_ok = claims
+            .get("iat")
+            .and_then(serde_json::Value::as_i64)
+            .is_some_and(|iat| iat <= chrono::Utc::now().timestamp() + leeway);
+        if !aud_ok || !iat_ok {
+            return Err(TokenError::Invalid);
+        }
+        serde_json::from_value(claims).map_err(|_| TokenError::Invalid)
+    }
+
+    /// Header checks, then signature and claims; `any_audience` turns the audience check off
+    /// (the caller checks it).
+    fn decode_checked<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        any_audience: Option<()>,
+    ) -> Result<(T, String), TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Invalid);
         }
@@ -491,18 +580,24 @@ impl JwtKeys {
         let validation = params
             .validation(key.algorithm)
             .ok_or(TokenError::Invalid)?;
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, validation).map_err(
-            |e| match e.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            },
-        )?;
-        let claims = data.claims;
-        // jsonwebtoken does not check `iat`: a token from the future is forged or mis-clocked.
-        if claims.iat > chrono::Utc::now().timestamp() + params.leeway {
-            return Err(TokenError::Invalid);
-        }
-        Ok((claims, key.kid.clone()))
+        let relaxed;
+        let validation = if any_audience.is_some() {
+            let mut v = validation.clone();
+            v.validate_aud = false;
+            v.aud = None;
+            relaxed = v;
+            &relaxed
+        } else {
+            validation
+        };
+        let data =
+            jsonwebtoken::decode::<T>(token, &key.decoding, validation).map_err(|e| {
+                match e.kind() {
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    _ => TokenError::Invalid,
+                }
+            })?;
+        Ok((data.claims, key.kid.clone()))
     }
 }
 

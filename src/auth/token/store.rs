@@ -27,7 +27,8 @@ use crate::auth::token::keys::{KeyError, KeyMaterial, pair_algorithm, read_legac
 use crate::config::{Settings, TokenAlgorithm};
 use crate::db::changes::{self, Change};
 use crate::db::key_store::{
-    self, KeyRow, PURPOSE_ACCESS, PURPOSE_COOKIE, STATE_ACTIVE, STATE_NEXT, STATE_RETIRED,
+    self, KeyRow, PURPOSE_ACCESS, PURPOSE_COOKIE, PURPOSE_ID_TOKEN, STATE_ACTIVE, STATE_NEXT,
+    STATE_RETIRED,
 };
 use crate::db::{AnyConnection, Database, DbError, write_transaction};
 use crate::domain::clock::{chrono_duration, micros, now};
@@ -61,6 +62,8 @@ pub struct Opened {
     pub master: MasterSecrets,
     pub cookie_key: Key,
     pub jwt: JwtKeys,
+    /// The ID-token keys (empty until the first OpenID Connect client needs one).
+    pub id_jwt: JwtKeys,
 }
 
 /// Prepares the key store for a server: reads (or, for a new installation, creates) the master
@@ -72,12 +75,21 @@ pub fn prepare(settings: &Settings, db: &Database) -> Result<Opened, KeyStoreErr
     let master = open_master(settings, &mut conn, true)?;
     import_legacy(settings, &mut conn, &master)?;
     ensure(settings, &mut conn, &master)?;
+    // An installation with OpenID Connect clients has an ID-token key of the configured
+    // algorithm; one without gets its first when a client needs it.
+    let clients = crate::db::oidc_clients::any(&mut conn)?;
+    ensure_id(settings, &mut conn, &master, clients)?;
     let cookie_key = open_cookie_key(&mut conn, &master)?;
     let jwt = JwtKeys::new(settings, load_access(&mut conn, &master)?)?;
+    let id_jwt = JwtKeys::new(
+        settings,
+        load_purpose(&mut conn, &master, PURPOSE_ID_TOKEN)?,
+    )?;
     Ok(Opened {
         master,
         cookie_key,
         jwt,
+        id_jwt,
     })
 }
 
@@ -194,10 +206,64 @@ pub fn load_access(
     conn: &mut AnyConnection,
     master: &MasterSecrets,
 ) -> Result<Vec<OpenedKey>, KeyStoreError> {
-    key_store::live(conn, PURPOSE_ACCESS)?
+    load_purpose(conn, master, PURPOSE_ACCESS)
+}
+
+/// Every live key of a signing `purpose` (access or ID tokens), opened.
+pub fn load_purpose(
+    conn: &mut AnyConnection,
+    master: &MasterSecrets,
+    purpose: &str,
+) -> Result<Vec<OpenedKey>, KeyStoreError> {
+    key_store::live(conn, purpose)?
         .iter()
         .map(|row| open_access(master, row))
         .collect()
+}
+
+/// Makes sure the newest ID-token key has `oidc.id_token_algorithm` (else rotates to one, in
+/// the JWKS at once and signing after `token.key_publish_delay`), and, with `create`, that one
+/// exists at all (signing at once). Returns whether a key was added.
+pub fn ensure_id(
+    settings: &Settings,
+    conn: &mut AnyConnection,
+    master: &MasterSecrets,
+    create: bool,
+) -> Result<bool, KeyStoreError> {
+    let alg = settings.oidc.id_token_algorithm.token_algorithm();
+    let wants = |conn: &mut AnyConnection| -> Result<Option<bool>, KeyStoreError> {
+        let live = in_force_of(conn, settings, PURPOSE_ID_TOKEN)?;
+        Ok(match live.last() {
+            None if create => Some(true),
+            Some(newest) if newest.algorithm != alg.as_str() => Some(false),
+            _ => None,
+        })
+    };
+    if wants(conn)?.is_none() {
+        return Ok(false);
+    }
+    let key = NewKey::generate(alg)?;
+    let delay = chrono_duration(settings.token.key_publish_delay.0);
+    write_transaction(conn, |conn| -> Result<bool, KeyStoreError> {
+        key_store::lock(conn)?;
+        // Decided again under the lock: another instance may have done it meanwhile.
+        let Some(at_once) = wants(conn)? else {
+            return Ok(false);
+        };
+        let activates_at = if at_once { now() } else { now() + delay };
+        let row = seal_row(
+            master,
+            key.kid,
+            PURPOSE_ID_TOKEN,
+            alg.as_str(),
+            &key.material,
+            activates_at,
+        )?;
+        key_store::insert(conn, &row)?;
+        changes::record(conn, &Change::Keys)?;
+        tracing::info!(kid = %row.kid, algorithm = alg.as_str(), "added an ID-token signing key");
+        Ok(true)
+    })
 }
 
 /// The session cookie key (the oldest live one).
@@ -380,7 +446,16 @@ pub fn ensure(
 
 /// The live signing keys whose overlap has not ended, oldest activation first.
 fn in_force(conn: &mut AnyConnection, settings: &Settings) -> Result<Vec<KeyRow>, KeyStoreError> {
-    let rows = key_store::live(conn, PURPOSE_ACCESS)?;
+    in_force_of(conn, settings, PURPOSE_ACCESS)
+}
+
+/// As [`in_force`], for the signing keys of `purpose`.
+fn in_force_of(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    purpose: &str,
+) -> Result<Vec<KeyRow>, KeyStoreError> {
+    let rows = key_store::live(conn, purpose)?;
     let at = now();
     let overlap = overlap(settings);
     let ended: Vec<bool> = (0..rows.len())
@@ -424,11 +499,22 @@ impl NewKey {
         conn: &mut AnyConnection,
         master: &MasterSecrets,
     ) -> Result<KeyRow, KeyStoreError> {
+        self.add_for(settings, conn, master, PURPOSE_ACCESS)
+    }
+
+    /// As [`NewKey::add`], for the signing keys of `purpose`.
+    fn add_for(
+        self,
+        settings: &Settings,
+        conn: &mut AnyConnection,
+        master: &MasterSecrets,
+        purpose: &str,
+    ) -> Result<KeyRow, KeyStoreError> {
         let activates_at = now() + chrono_duration(settings.token.key_publish_delay.0);
         let row = seal_row(
             master,
             self.kid,
-            PURPOSE_ACCESS,
+            purpose,
             self.alg.as_str(),
             &self.material,
             activates_at,
@@ -485,7 +571,39 @@ pub fn rotate_if_due(
     if let Some(row) = &row {
         tracing::info!(kid = %row.kid, algorithm = %row.algorithm, activates_at = %row.activates_at, "rotated the signing key (token.rotate_every)");
     }
+    if let Some(id_row) = rotate_id_if_due(settings, conn, master, every)? {
+        tracing::info!(kid = %id_row.kid, algorithm = %id_row.algorithm, activates_at = %id_row.activates_at, "rotated the ID-token key (token.rotate_every)");
+        return Ok(row.or(Some(id_row)));
+    }
     Ok(row)
+}
+
+/// The ID-token key rotates on the access-token key's schedule, when there is one at all.
+fn rotate_id_if_due(
+    settings: &Settings,
+    conn: &mut AnyConnection,
+    master: &MasterSecrets,
+    every: chrono::Duration,
+) -> Result<Option<KeyRow>, KeyStoreError> {
+    let due = |conn: &mut AnyConnection| -> Result<bool, KeyStoreError> {
+        let newest = key_store::live(conn, PURPOSE_ID_TOKEN)?
+            .into_iter()
+            .map(|r| r.created_at)
+            .max();
+        Ok(newest.is_some_and(|created| created + every <= now()))
+    };
+    if !due(conn)? {
+        return Ok(None);
+    }
+    let key = NewKey::generate(settings.oidc.id_token_algorithm.token_algorithm())?;
+    write_transaction(conn, |conn| -> Result<Option<KeyRow>, KeyStoreError> {
+        key_store::lock(conn)?;
+        if !due(conn)? {
+            return Ok(None);
+        }
+        key.add_for(settings, conn, master, PURPOSE_ID_TOKEN)
+            .map(Some)
+    })
 }
 
 /// Retires a key at once: its tokens stop verifying. Refused for the cookie key, for an
@@ -499,7 +617,7 @@ pub fn retire(
         key_store::lock(conn)?;
         let row = key_store::find(conn, kid)?
             .ok_or_else(|| KeyStoreError::Refused(format!("no key {kid:?}")))?;
-        if row.purpose != PURPOSE_ACCESS {
+        if row.purpose != PURPOSE_ACCESS && row.purpose != PURPOSE_ID_TOKEN {
             return Err(KeyStoreError::Refused(format!(
                 "key {kid} is the {} key, which cannot be retired",
                 row.purpose
@@ -511,7 +629,7 @@ pub fn retire(
             )));
         }
         let at = now();
-        let others_signing = in_force(conn, settings)?
+        let others_signing = in_force_of(conn, settings, &row.purpose)?
             .iter()
             .any(|r| r.kid != kid && r.activates_at <= at);
         if !others_signing {
@@ -596,18 +714,20 @@ fn reseal_totp(conn: &mut AnyConnection, master: &MasterSecrets) -> Result<usize
 pub fn tick(settings: &Settings, conn: &mut AnyConnection) -> Result<bool, KeyStoreError> {
     write_transaction(conn, |conn| -> Result<bool, KeyStoreError> {
         key_store::lock(conn)?;
-        let rows = key_store::live(conn, PURPOSE_ACCESS)?;
         let at = now();
         let overlap = overlap(settings);
         let mut retired = false;
-        for (i, row) in rows.iter().enumerate() {
-            let replaced_at = rows.get(i + 1).map(|r| r.activates_at).filter(|t| *t <= at);
-            if replaced_at.is_some_and(|t| t + overlap <= at) {
-                key_store::set_state(conn, &row.kid, STATE_RETIRED, at)?;
-                tracing::info!(kid = %row.kid, "retired a replaced signing key: every token it signed has expired");
-                retired = true;
-            } else if row.state == STATE_NEXT && row.activates_at <= at {
-                key_store::set_state(conn, &row.kid, STATE_ACTIVE, at)?;
+        for purpose in [PURPOSE_ACCESS, PURPOSE_ID_TOKEN] {
+            let rows = key_store::live(conn, purpose)?;
+            for (i, row) in rows.iter().enumerate() {
+                let replaced_at = rows.get(i + 1).map(|r| r.activates_at).filter(|t| *t <= at);
+                if replaced_at.is_some_and(|t| t + overlap <= at) {
+                    key_store::set_state(conn, &row.kid, STATE_RETIRED, at)?;
+                    tracing::info!(kid = %row.kid, "retired a replaced signing key: every token it signed has expired");
+                    retired = true;
+                } else if row.state == STATE_NEXT && row.activates_at <= at {
+                    key_store::set_state(conn, &row.kid, STATE_ACTIVE, at)?;
+                }
             }
         }
         if retired {
@@ -648,18 +768,26 @@ pub fn list(settings: &Settings, conn: &mut AnyConnection) -> Result<Vec<KeyInfo
     let rows = key_store::all(conn)?;
     let at = now();
     let overlap = overlap(settings);
-    let live: Vec<&KeyRow> = rows
-        .iter()
-        .filter(|r| r.purpose == PURPOSE_ACCESS && r.state != STATE_RETIRED)
-        .collect();
-    let signer = live
-        .iter()
-        .rev()
-        .find(|r| r.activates_at <= at)
-        .map(|r| r.kid.clone());
+    let live_of = |purpose: &str| -> Vec<&KeyRow> {
+        rows.iter()
+            .filter(|r| r.purpose == purpose && r.state != STATE_RETIRED)
+            .collect()
+    };
+    let signer_of = |live: &[&KeyRow]| {
+        live.iter()
+            .rev()
+            .find(|r| r.activates_at <= at)
+            .map(|r| r.kid.clone())
+    };
     Ok(rows
         .iter()
         .map(|row| {
+            let live = live_of(&row.purpose);
+            let signer = if row.purpose == PURPOSE_COOKIE {
+                None
+            } else {
+                signer_of(&live)
+            };
             let position = live.iter().position(|r| r.kid == row.kid);
             let replaced_at = position
                 .and_then(|i| live.get(i + 1))
@@ -698,6 +826,8 @@ pub struct KeyStore {
     db: Database,
     master: Arc<MasterSecrets>,
     jwt: JwtKeys,
+    /// The ID-token keys (OpenID Connect), loaded with the access-token keys.
+    id_jwt: JwtKeys,
     feed: Feed,
     /// Key changes reported so far (bumped by the feed's listener).
     wanted: Arc<AtomicU64>,
@@ -724,7 +854,13 @@ impl Listener for KeysChanged {
 }
 
 impl KeyStore {
-    pub fn new(db: Database, master: MasterSecrets, jwt: JwtKeys, feed: &Feed) -> Self {
+    pub fn new(
+        db: Database,
+        master: MasterSecrets,
+        jwt: JwtKeys,
+        id_jwt: JwtKeys,
+        feed: &Feed,
+    ) -> Self {
         // One reload is owed from the start: a change committed between the load at start-up
         // and the first poll of the feed would otherwise go unseen.
         let wanted = Arc::new(AtomicU64::new(1));
@@ -733,6 +869,7 @@ impl KeyStore {
             db,
             master: Arc::new(master),
             jwt,
+            id_jwt,
             feed: feed.clone(),
             wanted,
             loaded: AtomicU64::new(0),
@@ -744,6 +881,29 @@ impl KeyStore {
     /// through [`KeyStore::current`]).
     pub fn jwt(&self) -> &JwtKeys {
         &self.jwt
+    }
+
+    /// The ID-token keys without the freshness check (the JWKS; see [`KeyStore::id_keys`]).
+    pub fn id_jwt(&self) -> &JwtKeys {
+        &self.id_jwt
+    }
+
+    /// The ID-token keys in force (loaded again first as [`KeyStore::current`] does). The first
+    /// ID token of an installation creates its key (`oidc.id_token_algorithm`).
+    pub async fn id_keys(&self, settings: &Settings) -> Result<&JwtKeys, Failure> {
+        self.current().await?;
+        if self.id_jwt.signing_kid().is_some() {
+            return Ok(&self.id_jwt);
+        }
+        let (db, master, settings) = (self.db.clone(), self.master.clone(), settings.clone());
+        let added = db
+            .run(move |conn| ensure_id(&settings, conn, &master, true).map_err(failure))
+            .await?;
+        if added {
+            self.feed.publish(&Change::Keys);
+        }
+        self.reload().await?;
+        Ok(&self.id_jwt)
     }
 
     pub fn master(&self) -> &MasterSecrets {
@@ -778,14 +938,20 @@ impl KeyStore {
     pub async fn reload(&self) -> Result<(), Failure> {
         let target = self.wanted.load(Ordering::Acquire);
         let master = self.master.clone();
-        let opened = self
+        let (opened, id_opened) = self
             .db
-            .run(move |conn| load_access(conn, &master).map_err(failure))
+            .run(move |conn| {
+                let access = load_access(conn, &master).map_err(failure)?;
+                let id = load_purpose(conn, &master, PURPOSE_ID_TOKEN).map_err(failure)?;
+                Ok::<_, Failure>((access, id))
+            })
             .await?;
-        self.jwt.replace_keys(opened).map_err(|e| {
+        let opened_failed = |e: KeyError| {
             tracing::error!(error = %e, "a signing key in the database does not open");
             Failure::Unexpected(e.into())
-        })?;
+        };
+        self.jwt.replace_keys(opened).map_err(opened_failed)?;
+        self.id_jwt.replace_keys(id_opened).map_err(opened_failed)?;
         self.loaded.store(target, Ordering::Release);
         Ok(())
     }
@@ -824,7 +990,10 @@ impl KeyStoreHandle {
     /// [`ensure`]); the instance loads it at its next request. Blocking.
     pub fn ensure_algorithm(&self, settings: &Settings) -> Result<(), KeyStoreError> {
         let mut conn = self.db.get()?;
-        if ensure(settings, &mut conn, &self.master)? {
+        let access = ensure(settings, &mut conn, &self.master)?;
+        // `oidc.id_token_algorithm` changed: a rotation of the ID-token key, when there is one.
+        let id = ensure_id(settings, &mut conn, &self.master, false)?;
+        if access || id {
             self.feed.publish(&Change::Keys);
         }
         Ok(())

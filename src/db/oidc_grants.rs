@@ -1,0 +1,131 @@
+//! Functions over `oidc_grants` (a user's consent to a client) and `oidc_families` (the
+//! refresh-token families issued to clients).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::AnyConnection;
+use super::schema::{oidc_clients as oc, oidc_families as of, oidc_grants as og, users};
+
+/// A user's consent to a client.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = og)]
+pub struct GrantRow {
+    pub user_id: i64,
+    pub client_id: String,
+    pub scope: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A refresh-token family bound to a client.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = of)]
+pub struct FamilyRow {
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: i64,
+    pub scope: String,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn find(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    client_id: &str,
+) -> QueryResult<Option<GrantRow>> {
+    og::table
+        .find((user_id, client_id))
+        .select(GrantRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Records (or widens) a consent: the scopes become the union of the old and new ones.
+pub fn upsert(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    client_id: &str,
+    scope: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    match find(conn, user_id, client_id)? {
+        Some(old) => {
+            let mut scopes: Vec<&str> = old.scope.split(' ').filter(|s| !s.is_empty()).collect();
+            for s in scope.split(' ').filter(|s| !s.is_empty()) {
+                if !scopes.contains(&s) {
+                    scopes.push(s);
+                }
+            }
+            diesel::update(og::table.find((user_id, client_id)))
+                .set((og::scope.eq(scopes.join(" ")), og::updated_at.eq(now)))
+                .execute(conn)?;
+        }
+        None => {
+            diesel::insert_into(og::table)
+                .values(&GrantRow {
+                    user_id,
+                    client_id: client_id.to_string(),
+                    scope: scope.to_string(),
+                    created_at: now,
+                    updated_at: now,
+                })
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// A user's grants with the clients' names, newest first.
+pub fn for_user(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Vec<(GrantRow, String)>> {
+    og::table
+        .inner_join(oc::table)
+        .filter(og::user_id.eq(user_id))
+        .select((GrantRow::as_select(), oc::name))
+        .order(og::updated_at.desc())
+        .load(conn)
+}
+
+/// The users who granted a client: (user id, username, scope).
+pub fn users_of_client(
+    conn: &mut AnyConnection,
+    client_id: &str,
+) -> QueryResult<Vec<(i64, String, String)>> {
+    og::table
+        .inner_join(users::table)
+        .filter(og::client_id.eq(client_id))
+        .select((og::user_id, users::username, og::scope))
+        .order(users::username.asc())
+        .load(conn)
+}
+
+pub fn delete(conn: &mut AnyConnection, user_id: i64, client_id: &str) -> QueryResult<usize> {
+    diesel::delete(og::table.find((user_id, client_id))).execute(conn)
+}
+
+pub fn bind_family(conn: &mut AnyConnection, row: &FamilyRow) -> QueryResult<usize> {
+    diesel::insert_into(of::table).values(row).execute(conn)
+}
+
+pub fn family(conn: &mut AnyConnection, family_id: &str) -> QueryResult<Option<FamilyRow>> {
+    of::table
+        .find(family_id)
+        .select(FamilyRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The families issued to a client (for one user, or for all with `None`).
+pub fn families_of_client(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    user_id: Option<i64>,
+) -> QueryResult<Vec<FamilyRow>> {
+    let query = of::table
+        .filter(of::client_id.eq(client_id))
+        .select(FamilyRow::as_select());
+    match user_id {
+        Some(user_id) => query.filter(of::user_id.eq(user_id)).load(conn),
+        None => query.load(conn),
+    }
+}
