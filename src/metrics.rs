@@ -222,6 +222,7 @@ impl Metrics {
         registry.register(Box::new(forward_auth_denied.clone()))?;
         for result in ["allowed", "bypass", "anonymous", "denied"] {
             forward_auth.with_label_values(&[result]);
+        }
         let oidc_events = IntCounterVec::new(
             Opts::new(
                 "oidc_events_total",

@@ -156,7 +156,7 @@ pub struct Jwks {
 }
 
 #[utoipa::path(post, path = "/api/token", tag = "tokens",
-    description = "Password grant (JSON, RFC 6749 §4.3 form, or HTTP Basic with `auth.basic`), refresh grant, or the second step of a sign-in.",
+    description = "Password grant (JSON, RFC 6749 §4.3 form, or HTTP Basic with `auth.basic`), refresh grant, the second step of a sign-in, or (OpenID Connect clients) the `authorization_code` grant.",
     request_body(content((TokenRequest = "application/json"), (TokenRequest = "application/x-www-form-urlencoded"))),
     responses(
         (status = 200, body = TokenPair, description = "A token pair (`Cache-Control: no-store`)"),
@@ -288,6 +288,53 @@ fn metadata() {}
 #[allow(dead_code)]
 fn describe_openapi() {}
 
+/// RFC 7662 answer: `{"active": false}`, or the token's claims with `active: true`.
+#[derive(Serialize, ToSchema)]
+pub struct Introspection {
+    pub active: bool,
+    pub sub: Option<String>,
+    pub client_id: Option<String>,
+    pub scope: Option<String>,
+    pub exp: Option<i64>,
+}
+
+/// OpenID Connect UserInfo.
+#[derive(Serialize, ToSchema)]
+pub struct UserInfo {
+    pub sub: String,
+    /// With scope `profile`.
+    pub preferred_username: Option<String>,
+    /// With scope `profile`.
+    pub name: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/token/introspect", tag = "openid-connect",
+    description = "RFC 7662, for confidential clients (client_secret_basic or client_secret_post).",
+    request_body(content((RevokeRequest = "application/x-www-form-urlencoded"))),
+    responses((status = 200, body = Introspection), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody, description = "`invalid_client`")),
+    security(("basic" = [])))]
+#[allow(dead_code)]
+fn introspect() {}
+
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "openid-connect",
+    description = "OpenID Connect discovery (mode `both`).",
+    responses((status = 200, body = serde_json::Value)))]
+#[allow(dead_code)]
+fn openid_configuration() {}
+
+#[utoipa::path(get, path = "/userinfo", tag = "openid-connect",
+    description = "The user behind an access token issued to a client by the authorization-code flow.",
+    responses((status = 200, body = UserInfo), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+#[allow(dead_code)]
+fn userinfo_get() {}
+
+#[utoipa::path(post, path = "/userinfo", tag = "openid-connect",
+    responses((status = 200, body = UserInfo), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+#[allow(dead_code)]
+fn userinfo_post() {}
+
 /// The credentials the JSON surface takes.
 struct Credentials;
 
@@ -329,7 +376,8 @@ impl Modify for Credentials {
     info(title = "Gatehouse", description = "The JSON surface of Gatehouse: tokens, the caller's account, administration and discovery."),
     paths(token, revoke, me, logout_all, list_users, create_user, patch_user, delete_user,
         logout_user, reset_user_password, unlock_user, reset_user_mfa, totp_start, totp_remove,
-        totp_confirm, recovery_codes, jwks, metadata, describe_openapi),
+        totp_confirm, recovery_codes, jwks, metadata, describe_openapi, introspect, openid_configuration, userinfo_get,
+        userinfo_post),
     modifiers(&Credentials),
 )]
 pub struct ApiDoc;

@@ -177,7 +177,10 @@ async fn every_page_works_at_desktop_and_phone_width_with_no_serious_accessibili
             .click(&format!("main form[action='{confirm}'] button"))
             .await;
         driver.wait_for("/admin", "deleted").await;
-        assert!(app.find_user(&doomed).await.is_none(), "deleted after the confirm step");
+        assert!(
+            app.find_user(&doomed).await.is_none(),
+            "deleted after the confirm step"
+        );
         driver.click("form[action='/logout'] button").await;
         driver.wait_for("/login", "Sign in").await;
     }

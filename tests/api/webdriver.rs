@@ -400,13 +400,14 @@ impl Driver {
     /// (`.visually-hidden`: a 1 px clipped box) is clipped, so it cannot make anything scroll.
     pub async fn overflowing(&self, width: u32) -> Vec<String> {
         self.script(&format!(
-            "const out = []; \
-             if (document.documentElement.scrollWidth > {width}) out.push('html'); \
+            "const out = [], hidden = []; \
+             const name = e => e.tagName.toLowerCase() + (e.className && e.className.baseVal === undefined ? '.' + e.className : '') + (e.id ? '#' + e.id : ''); \
              for (const e of document.querySelectorAll('body *')) {{ \
-               if (e.closest('.visually-hidden')) continue; \
-               if (e.getBoundingClientRect().right > {width} + 0.5) \
-                 out.push(e.tagName.toLowerCase() + (e.className && e.className.baseVal === undefined ? '.' + e.className : '') + (e.id ? '#' + e.id : '')); \
+               if (e.getBoundingClientRect().right <= {width} + 0.5) continue; \
+               (e.closest('.visually-hidden') ? hidden : out).push(name(e)); \
              }} \
+             if (document.documentElement.scrollWidth > {width}) \
+               out.unshift('html (' + document.documentElement.scrollWidth + ' px wide; screen-reader-only text past the edge: ' + hidden.join(' ') + ')'); \
              return out;"
         ))
         .await
