@@ -50,6 +50,15 @@ impl Nav {
         }
     }
 
+    /// The frame of a page shown right after `user` signed in on this browser.
+    pub fn signed_in(user: &User, session: &TypedSession) -> Self {
+        Self {
+            username: Some(user.username.clone()),
+            is_admin: user.is_admin,
+            csrf_token: session.csrf_token(),
+        }
+    }
+
     pub fn for_user(user: &UserState, session: &TypedSession) -> Self {
         Self {
             username: Some(user.username.clone()),
@@ -149,6 +158,49 @@ fn notice_cookie(state: &AppState, value: String, max_age: CookieDuration) -> Co
         .same_site(SameSite::Lax)
         .max_age(max_age)
         .finish()
+}
+
+#[derive(Template)]
+#[template(path = "continue.html")]
+struct ContinuePage<'a> {
+    nav: Nav,
+    destination: &'a str,
+    shown: &'a str,
+}
+
+/// Where a sign-in form sends the browser once it is signed in. A page of this site: 303 there.
+/// Another site (a forward-auth `rd`), or `/authorize` (which may redirect on to an OpenID
+/// Connect client at once): a page that moves on by `<meta http-equiv="refresh">`. Chromium
+/// applies the CSP `form-action 'self'` to every redirect that follows a form submission, so a
+/// 303 chain from the sign-in POST to another origin would be blocked; the refresh starts a
+/// new navigation, which `form-action` does not govern. `destination` was checked by the
+/// caller (`safe_next`, `safe_rd`).
+pub fn continue_to(destination: &str, nav: Nav) -> Result<HttpResponse, PageError> {
+    let local = destination.starts_with('/') && !destination.starts_with("/authorize");
+    if local {
+        return Ok(see_other(destination));
+    }
+    let shown = url_host(destination).unwrap_or(destination);
+    render(
+        StatusCode::OK,
+        &ContinuePage {
+            nav,
+            destination,
+            shown,
+        },
+    )
+}
+
+/// The host of an absolute URL (`https://app.example.com/x` → `app.example.com`).
+fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    Some(
+        authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host),
+    )
 }
 
 /// "N minutes" or "N seconds", for people.

@@ -356,8 +356,7 @@ async fn a_rule_with_mfa_needs_a_session_that_passed_a_second_factor() {
             &[("code", &crate::mfa::code(&secret, 0))],
         )
         .await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&resp), secure);
+    assert_eq!(crate::helpers::signed_in_to(resp).await, secure);
     let cookie = bob.cookie_header().unwrap();
     let resp = nginx_asks(&app, secure, Some(&cookie), &[]).await;
     assert_eq!(resp.status(), StatusCode::OK);
@@ -559,7 +558,10 @@ async fn login_follows_rd_only_to_listed_domains() {
             ],
         )
         .await;
-    assert_eq!(location(&resp), "https://app.example.com/dash?a=1");
+    assert_eq!(
+        crate::helpers::signed_in_to(resp).await,
+        "https://app.example.com/dash?a=1"
+    );
     // …and straight away once signed in.
     let resp = browser
         .get("/login?rd=https%3A%2F%2Fx.apps.example.com%2F")
@@ -656,4 +658,48 @@ async fn the_cookie_domain_is_on_the_session_cookie_and_on_its_removal() {
         .expect("the session cookie removed");
     assert!(removal.contains("Domain=example.test"), "{removal}");
     assert!(removal.contains("Max-Age=0"), "{removal}");
+}
+
+/// Chromium applies `form-action 'self'` to the redirects that follow a form: a sign-in that
+/// goes on to another site (an `rd`) or to `/authorize` answers with a page that moves on by
+/// meta refresh instead of a 303 chain, while a local destination keeps its 303.
+#[tokio::test]
+async fn a_sign_in_bound_for_another_site_moves_on_by_a_page_not_a_cross_origin_303() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.forward_auth.domains =
+            vec![gatehouse::config::HostPattern::parse("app.example.com").unwrap()];
+    })
+    .await;
+    app.create_user("alice", PASSWORD, false).await;
+
+    let browser = app.browser();
+    let token = browser.csrf("/login").await;
+    let resp = browser
+        .post_form(
+            "/login",
+            &[
+                ("username", "alice"),
+                ("password", PASSWORD),
+                ("csrf_token", &token),
+                ("next", "/"),
+                ("rd", "https://app.example.com/a?b=1&c=2"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers().get("location").is_none());
+    let page = resp.text().await.unwrap();
+    assert!(
+        page.contains(r#"<meta http-equiv="refresh" content="0; url="#),
+        "{page}"
+    );
+    assert!(
+        page.contains("Continuing to <strong>app.example.com</strong>"),
+        "{page}"
+    );
+
+    let local = app.browser();
+    let resp = local.login_next("alice", PASSWORD, "/account").await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), "/account");
 }

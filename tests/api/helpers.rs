@@ -718,3 +718,63 @@ impl Browser {
         }
     }
 }
+
+/// Where a sign-in form sent the browser: a 303's `Location`, or the URL a "continuing to …"
+/// page moves on to by `<meta http-equiv="refresh">` (what Gatehouse answers when the next
+/// stop is another site or `/authorize`, which Chromium's `form-action` would otherwise block).
+pub async fn signed_in_to(resp: reqwest::Response) -> String {
+    match resp.status() {
+        reqwest::StatusCode::SEE_OTHER => location(&resp),
+        reqwest::StatusCode::OK => {
+            let page = resp.text().await.expect("body");
+            let marker = "http-equiv=\"refresh\" content=\"0; url=";
+            let start = page
+                .find(marker)
+                .unwrap_or_else(|| panic!("neither a redirect nor a continue page: {page}"))
+                + marker.len();
+            let end = start + page[start..].find('"').expect("closing quote");
+            unescape_html(&page[start..end])
+        }
+        other => panic!("a sign-in answered {other}"),
+    }
+}
+
+/// Undoes askama's HTML escaping of an attribute value (named and numeric references).
+pub fn unescape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let Some(end) = tail.find(';') else {
+            out.push_str(tail);
+            return out;
+        };
+        let entity = &tail[1..end];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .or_else(|| entity.strip_prefix("#X"))
+                .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &tail[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}

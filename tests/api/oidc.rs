@@ -130,8 +130,11 @@ pub async fn authorize(
         let next = query_param(&at, "next").expect("next");
         assert!(next.starts_with("/authorize?"), "{next}");
         let resp = browser.login_next(user, password, &next).await;
-        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "signed in");
-        assert_eq!(location(&resp), next, "the login sends the browser back");
+        assert_eq!(
+            crate::helpers::signed_in_to(resp).await,
+            next,
+            "the login sends the browser back"
+        );
         let resp = browser.get(&next).await;
         if resp.status() == StatusCode::SEE_OTHER {
             return location(&resp);
@@ -589,7 +592,7 @@ async fn max_age_zero_and_prompt_login_force_a_new_sign_in() {
         // Signing in again brings a code (no loop).
         let next = query_param(&at, "next").unwrap();
         let resp = browser.login_next("alice", PASSWORD, &next).await;
-        let resp = browser.get(&location(&resp)).await;
+        let resp = browser.get(&crate::helpers::signed_in_to(resp).await).await;
         let back = location(&resp);
         assert!(query_param(&back, "code").is_some(), "{extra:?}: {back}");
         // The old session ended; the new sign-in is the only one.

@@ -24,7 +24,7 @@ use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
 use crate::web::passkey::PasskeyView;
-use crate::web::{AnonymousForm, Nav, render, see_other, start_session};
+use crate::web::{AnonymousForm, Nav, continue_to, render, see_other, start_session};
 
 /// The second step's page: the user's factors (a passkey, a code, a recovery code), or the
 /// enrolment of a TOTP secret.
@@ -411,7 +411,7 @@ pub(super) async fn answer(
                         continue_to: next,
                     },
                 )?,
-                Used::Totp | Used::Passkey { .. } => see_other(&next),
+                Used::Totp | Used::Passkey { .. } => continue_to(&next, nav)?,
             };
             done(state, response)
         }

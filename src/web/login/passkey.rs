@@ -30,7 +30,7 @@ use crate::web::error::PageError;
 use crate::web::passkey::{
     CeremonyForm, check_origin, failure_answer, json_error, options_answer, status_of,
 };
-use crate::web::{AnonymousForm, safe_next, see_other, start_session};
+use crate::web::{AnonymousForm, Nav, continue_to, safe_next, see_other, start_session};
 
 const FORM_EXPIRED: &str =
     "The form expired or did not come from this site. Reload the page and try again.";
@@ -213,7 +213,10 @@ pub async fn sign_in(
             start_session(&req, &state, &session, &signed.user, signed.checked_at)?;
             // A passkey that verified its user: two factors in itself.
             session.record_methods(&["hwk", "user", "mfa"]);
-            Ok(see_other(rd.as_deref().unwrap_or(&next)))
+            continue_to(
+                rd.as_deref().unwrap_or(&next),
+                Nav::signed_in(&signed.user, &session),
+            )
         }
         Err(SignInError::Refused(PasskeyError::Db(e))) => Err(Failure::from(e).into()),
         Err(SignInError::Refused(e)) => again(status_of(&e), e.to_string()),

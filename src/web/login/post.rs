@@ -17,7 +17,7 @@ use crate::http::redirect::safe_rd;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
-use crate::web::{AnonymousForm, safe_next, see_other, start_session};
+use crate::web::{AnonymousForm, Nav, continue_to, safe_next, see_other, start_session};
 
 /// Every field defaults to empty so that a missing one is judged (CSRF first), not a parse error.
 #[derive(Deserialize)]
@@ -97,7 +97,10 @@ pub async fn login(
         Ok(verified) => {
             // Renews the session id: an id planted before sign-in is worthless after it.
             start_session(&req, &state, &session, &verified.user, verified.checked_at)?;
-            Ok(see_other(rd.as_deref().unwrap_or(&next)))
+            continue_to(
+                rd.as_deref().unwrap_or(&next),
+                Nav::signed_in(&verified.user, &session),
+            )
         }
         Err(LoginError::InvalidCredentials) => {
             form_again(StatusCode::UNAUTHORIZED, "Invalid username or password.")
