@@ -698,12 +698,11 @@ impl Accounts {
         &self,
         user_id: i64,
     ) -> Result<Vec<crate::db::models::RefreshTokenRow>, AccountError> {
-        Ok(self
-            .db
+        self.db
             .run(move |conn| {
                 refresh_tokens::live_of_user(conn, user_id, now()).map_err(AccountError::from)
             })
-            .await?)
+            .await
     }
 
     /// Ends one of the user's own refresh-token families (and the access tokens issued from
