@@ -223,25 +223,33 @@ fn sign_in(
         .url
         .as_deref()
         .and_then(|url| safe_rd(url, &config.forward_auth));
-    match rd {
-        Some(rd) if door == Door::Forward && accepts_html(req) => {
-            let encoded: String = url::form_urlencoded::byte_serialize(rd.as_bytes()).collect();
-            HttpResponse::Found()
-                .insert_header((
-                    header::LOCATION,
-                    format!("{}/login?rd={encoded}", config.public_url()),
-                ))
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .finish()
+    let login = rd.as_deref().map(|rd| {
+        let encoded: String = url::form_urlencoded::byte_serialize(rd.as_bytes()).collect();
+        format!("{}/login?rd={encoded}", config.public_url())
+    });
+    match login {
+        Some(login) if door == Door::Forward && accepts_html(req) => HttpResponse::Found()
+            .insert_header((header::LOCATION, login))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
+        _ => {
+            let mut response = plain(
+                StatusCode::UNAUTHORIZED,
+                match step {
+                    None => "sign-in required",
+                    Some(StepUp::SecondFactor) => "second factor required",
+                    Some(StepUp::MaxAge) => "a more recent sign-in required",
+                },
+            );
+            // For nginx, which cannot percent-encode a URL itself: the sign-in URL with the
+            // original URL encoded, which its `error_page 401 =302` sends the browser to.
+            if let Some(login) = login
+                && let Ok(value) = header::HeaderValue::from_str(&login)
+            {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+            response
         }
-        _ => plain(
-            StatusCode::UNAUTHORIZED,
-            match step {
-                None => "sign-in required",
-                Some(StepUp::SecondFactor) => "second factor required",
-                Some(StepUp::MaxAge) => "a more recent sign-in required",
-            },
-        ),
     }
 }
 

@@ -84,12 +84,10 @@ http {{
         location / {{
             auth_request /internal-auth;
             auth_request_set $user $upstream_http_remote_user;
+            auth_request_set $gatehouse_login $upstream_http_location;
             proxy_set_header Remote-User $user;
             proxy_pass http://127.0.0.1:{upstream};
-            error_page 401 = @login;
-        }}
-        location @login {{
-            return 302 http://127.0.0.1:{gatehouse}/login?rd=$scheme://$http_host$request_uri;
+            error_page 401 =302 $gatehouse_login;
         }}
     }}
 }}
@@ -187,14 +185,16 @@ async fn behind_nginx_a_browser_signs_in_and_the_upstream_sees_remote_user() {
     let gatehouse_port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
     let upstream = echo_upstream().await;
     let (_nginx, port) = Nginx::start(&binary, gatehouse_port, upstream).await;
-    let proxied = format!("http://127.0.0.1:{port}/app/page");
+    // A query of several parameters survives the trip through the sign-in.
+    let proxied = format!("http://127.0.0.1:{port}/app/page?a=1&b=2");
     let browser = Browser::new(&app.address);
 
     // Anonymous: nginx sends the browser to sign in, with the URL it asked for.
     let resp = browser.client.get(&proxied).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::FOUND);
     let login = location(&resp);
-    assert_eq!(login, format!("{}/login?rd={proxied}", app.address));
+    let encoded: String = url::form_urlencoded::byte_serialize(proxied.as_bytes()).collect();
+    assert_eq!(login, format!("{}/login?rd={encoded}", app.address));
     // A path a rule bypasses reaches the upstream without anyone signed in.
     let resp = browser
         .client
@@ -227,7 +227,7 @@ async fn behind_nginx_a_browser_signs_in_and_the_upstream_sees_remote_user() {
         .await
         .unwrap();
     assert!(
-        page.contains(&format!("name=\"rd\" value=\"{proxied}\"")),
+        crate::helpers::unescape_html(&page).contains(&format!("name=\"rd\" value=\"{proxied}\"")),
         "{page}"
     );
     let token = csrf_in(&page).unwrap();
