@@ -180,26 +180,18 @@ pub fn continue_to(destination: &str, nav: Nav) -> Result<HttpResponse, PageErro
     if local {
         return Ok(see_other(destination));
     }
-    let shown = url_host(destination).unwrap_or(destination);
+    // The host for people (`https://app.example.com/x` gives `app.example.com`); `/authorize…`
+    // is shown as it is.
+    let host = url::Url::parse(destination)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string));
     render(
         StatusCode::OK,
         &ContinuePage {
             nav,
             destination,
-            shown,
+            shown: host.as_deref().unwrap_or(destination),
         },
-    )
-}
-
-/// The host of an absolute URL (`https://app.example.com/x` → `app.example.com`).
-fn url_host(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    Some(
-        authority
-            .rsplit_once('@')
-            .map_or(authority, |(_, host)| host),
     )
 }
 
