@@ -47,8 +47,19 @@ pub struct Metrics {
     /// policy (a label from the configuration, never a header).
     pub forward_auth: IntCounterVec,
     pub forward_auth_denied: IntCounterVec,
+    /// The `forward_auth` counters of each result, looked up once: a check is on a hot path,
+    /// and a label lookup hashes and locks on every request.
+    pub forward_auth_results: ForwardAuthResults,
     /// OpenID Connect provider events, by event (one of [`OIDC_EVENTS`]).
     pub oidc_events: IntCounterVec,
+}
+
+/// The children of `gatehouse_forward_auth_total`, one per result.
+pub struct ForwardAuthResults {
+    pub allowed: IntCounter,
+    pub bypass: IntCounter,
+    pub anonymous: IntCounter,
+    pub denied: IntCounter,
 }
 
 /// The second factors counted in `second_factor_total` (a fixed label set).
@@ -220,9 +231,12 @@ impl Metrics {
         )?;
         registry.register(Box::new(forward_auth.clone()))?;
         registry.register(Box::new(forward_auth_denied.clone()))?;
-        for result in ["allowed", "bypass", "anonymous", "denied"] {
-            forward_auth.with_label_values(&[result]);
-        }
+        let forward_auth_results = ForwardAuthResults {
+            allowed: forward_auth.with_label_values(&["allowed"]),
+            bypass: forward_auth.with_label_values(&["bypass"]),
+            anonymous: forward_auth.with_label_values(&["anonymous"]),
+            denied: forward_auth.with_label_values(&["denied"]),
+        };
         let oidc_events = IntCounterVec::new(
             Opts::new(
                 "oidc_events_total",
@@ -255,6 +269,7 @@ impl Metrics {
             passkey_challenges_refused,
             forward_auth,
             forward_auth_denied,
+            forward_auth_results,
             oidc_events,
         })
     }

@@ -31,6 +31,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Signs the session cookie.
     pub session_key: Key,
+    /// The `Remote-Session` MAC key of forward-auth, derived once from the cookie key's signing
+    /// half (an HMAC key set up per request costs two SHA-256 blocks).
+    pub remote_session_key: aws_lc_rs::hmac::Key,
     /// Configuration reloads: when the last one happened, and one at a time.
     pub reload: ReloadStatus,
 }
@@ -89,6 +92,10 @@ impl AppState {
             accounts,
             sessions,
             metrics,
+            remote_session_key: aws_lc_rs::hmac::Key::new(
+                aws_lc_rs::hmac::HMAC_SHA256,
+                session_key.signing(),
+            ),
             session_key,
             reload: ReloadStatus::default(),
         }

@@ -41,13 +41,11 @@ enum Door {
 }
 
 /// `/auth/request`.
-#[tracing::instrument(skip_all)]
 pub async fn request(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     check(&req, &state, Door::Request).await
 }
 
 /// `/auth/forward`.
-#[tracing::instrument(skip_all)]
 pub async fn forward(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     check(&req, &state, Door::Forward).await
 }
@@ -78,10 +76,10 @@ async fn check(req: &HttpRequest, state: &AppState, door: Door) -> HttpResponse 
         signed_in_ago: facts.signed_in_ago,
     });
     let verdict = rules::judge(&rule, caller.as_ref());
-    let metrics = &state.metrics.forward_auth;
+    let metrics = &state.metrics.forward_auth_results;
     match verdict {
         Verdict::Allow => {
-            metrics.with_label_values(&["allowed"]).inc();
+            metrics.allowed.inc();
             match (&who, &facts) {
                 (Some(who), Some(facts)) => allowed(state, who, facts),
                 // `judge` allows only a caller.
@@ -89,11 +87,11 @@ async fn check(req: &HttpRequest, state: &AppState, door: Door) -> HttpResponse 
             }
         }
         Verdict::Bypass => {
-            metrics.with_label_values(&["bypass"]).inc();
+            metrics.bypass.inc();
             plain(StatusCode::OK, "bypass")
         }
         Verdict::Deny(reason) => {
-            metrics.with_label_values(&["denied"]).inc();
+            metrics.denied.inc();
             state
                 .metrics
                 .forward_auth_denied
@@ -112,11 +110,11 @@ async fn check(req: &HttpRequest, state: &AppState, door: Door) -> HttpResponse 
             plain(StatusCode::FORBIDDEN, "forbidden")
         }
         Verdict::SignIn => {
-            metrics.with_label_values(&["anonymous"]).inc();
+            metrics.anonymous.inc();
             sign_in(req, &config, door, &original, None)
         }
         Verdict::StepUp(step) => {
-            metrics.with_label_values(&["anonymous"]).inc();
+            metrics.anonymous.inc();
             tracing::info!(
                 target: "audit",
                 event = "forward_auth_step_up",
@@ -190,7 +188,7 @@ fn allowed(state: &AppState, who: &Authenticated, facts: &Facts) -> HttpResponse
         }
     }
     if let Ok(value) = HeaderValue::from_str(&session_reference(
-        state.session_key.signing(),
+        &state.remote_session_key,
         &facts.reference,
     )) {
         headers.insert(header::HeaderName::from_static(REMOTE_SESSION), value);
@@ -201,10 +199,9 @@ fn allowed(state: &AppState, who: &Authenticated, facts: &Facts) -> HttpResponse
 /// The `Remote-Session` value: an HMAC of the session's public id (or the token's family) under
 /// the cookie key, so apps can tell sessions apart and see one end, but cannot learn the
 /// session's id or cookie from it.
-pub fn session_reference(key: &[u8], reference: &str) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, key);
+pub fn session_reference(key: &hmac::Key, reference: &str) -> String {
     let tag = hmac::sign(
-        &key,
+        key,
         format!("gatehouse remote-session\0{reference}").as_bytes(),
     );
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag.as_ref()[..18])
