@@ -235,9 +235,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     cfg.service(
         web::scope("")
             .guard(gate(html))
+            // Innermost: the session middleware sees the page it writes in the language.
+            .wrap(actix_web::middleware::from_fn(pages::lang::negotiate))
             .wrap(identity_middleware(state))
             .wrap(session_middleware(state))
             .route("/", web::get().to(pages::home::get::home))
+            .route("/lang", web::get().to(pages::lang::switch))
             .route("/login", web::get().to(pages::login::get::login_form))
             .route("/login", web::post().to(pages::login::post::login))
             .route(
