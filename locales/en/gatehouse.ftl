@@ -6,6 +6,7 @@ language-name = English
 # chrono strftime patterns for moments (UTC) and hours
 format-datetime = %Y-%m-%d %H:%M UTC
 format-hour = %Y-%m-%d %H:%M
+format-datetime-seconds = %Y-%m-%d %H:%M:%S UTC
 
 ## Frame, switcher, shared words
 nav-label = Main
@@ -73,6 +74,7 @@ mfa-recovery-signed-in-title = Signed in with a recovery code
 totp-key = Key:
 totp-kind = Time-based, 6 digits, every 30 seconds (SHA-1).
 totp-code-from-app = Code from the app
+totp-qr-title = QR code of the TOTP secret, for an authenticator app
 
 ## Home, sign-out
 home-title = Home
@@ -117,8 +119,8 @@ password-too-long = Password must be at most { $max } bytes (bcrypt ignores the 
 password-nul = Password must not contain NUL characters.
 password-guessable = This password is too easy to guess (strength { $score } of 4; at least { $min } is needed).
 current-password-wrong = Current password is incorrect.
-never = never
-unknown = unknown
+time-never = never
+address-unknown = unknown
 device-unknown = Unknown browser
 device-on = { $browser } on { $os }
 

@@ -7,6 +7,7 @@ language-name = 한국어
 # chrono strftime patterns for moments (UTC) and hours
 format-datetime = %Y년 %-m월 %-d일 %H:%M UTC
 format-hour = %Y년 %-m월 %-d일 %H:%M
+format-datetime-seconds = %Y년 %-m월 %-d일 %H:%M:%S UTC
 
 ## Frame, switcher, shared words
 nav-label = 주 메뉴
@@ -74,6 +75,7 @@ mfa-recovery-signed-in-title = 복구 코드로 로그인했습니다
 totp-key = 키:
 totp-kind = 시간 기반, 6자리, 30초마다 바뀜(SHA-1).
 totp-code-from-app = 앱에 표시된 코드
+totp-qr-title = 인증 앱에 등록할 TOTP 비밀 키의 QR 코드
 
 ## Home, sign-out
 home-title = 홈
@@ -118,8 +120,8 @@ password-too-long = 비밀번호는 { $max }바이트 이하여야 합니다(bcr
 password-nul = 비밀번호에 NUL 문자를 넣을 수 없습니다.
 password-guessable = 너무 추측하기 쉬운 비밀번호입니다(강도 4 중 { $score }, 최소 { $min } 필요).
 current-password-wrong = 현재 비밀번호가 올바르지 않습니다.
-never = 없음
-unknown = 알 수 없음
+time-never = 없음
+address-unknown = 알 수 없음
 device-unknown = 알 수 없는 브라우저
 device-on = { $os }의 { $browser }
 

@@ -171,7 +171,11 @@ impl Lang {
         self.lookup(key, Some(&map))
     }
 
-    fn lookup(self, key: &str, args: Option<&HashMap<Cow<'static, str>, FluentValue<'_>>>) -> String {
+    fn lookup(
+        self,
+        key: &str,
+        args: Option<&HashMap<Cow<'static, str>, FluentValue<'_>>>,
+    ) -> String {
         CATALOGS
             .try_lookup_complete(self.identifier(), key, args)
             .unwrap_or_else(|| {
@@ -184,6 +188,11 @@ impl Lang {
     /// `format-datetime` (a `chrono` strftime pattern).
     pub fn datetime(self, t: chrono::NaiveDateTime) -> String {
         self.format_with("format-datetime", t)
+    }
+
+    /// A moment to the second (`format-datetime-seconds`).
+    pub fn datetime_seconds(self, t: chrono::NaiveDateTime) -> String {
+        self.format_with("format-datetime-seconds", t)
     }
 
     /// A date and hour without the zone, for ranges (`format-hour`).

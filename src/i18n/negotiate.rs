@@ -39,10 +39,13 @@ fn parse_entry(entry: &str) -> Option<(&str, u16)> {
     let range = parts.next()?.trim();
     let valid_range = !range.is_empty()
         && range.len() <= 64
+        && range.split('-').all(|sub| {
+            (1..=8).contains(&sub.len()) && sub.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
         && range
             .split('-')
-            .all(|sub| (1..=8).contains(&sub.len()) && sub.bytes().all(|b| b.is_ascii_alphanumeric()))
-        && range.split('-').next().is_some_and(|p| p.bytes().all(|b| b.is_ascii_alphabetic()));
+            .next()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_alphabetic()));
     if !valid_range {
         return None;
     }
@@ -81,7 +84,10 @@ mod tests {
         assert_eq!(best_match("ko-KR", OURS), Some("ko"));
         assert_eq!(best_match("ko;q=0.1, en;q=0.9", OURS), Some("en"));
         assert_eq!(best_match("fr, ko;q=0.5, en;q=0.4", OURS), Some("ko"));
-        assert_eq!(best_match("ko-KR,ko;q=0.9,en-US;q=0.8,en;q=0.7", OURS), Some("ko"));
+        assert_eq!(
+            best_match("ko-KR,ko;q=0.9,en-US;q=0.8,en;q=0.7", OURS),
+            Some("ko")
+        );
         assert_eq!(best_match("EN-gb", OURS), Some("en"));
     }
 

@@ -134,8 +134,8 @@ struct Checked {
 
 /// The parameters of a query string or form, each at most once.
 fn parameters(raw: &str) -> Result<HashMap<String, String>, PageError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
-        .map_err(|_| error_page("oidc-request-unreadable"))?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(raw).map_err(|_| error_page("oidc-request-unreadable"))?;
     let mut out = HashMap::new();
     for (name, value) in pairs {
         if !PARAMS.contains(&name.as_str()) {
@@ -144,7 +144,7 @@ fn parameters(raw: &str) -> Result<HashMap<String, String>, PageError> {
         if out.insert(name.clone(), value).is_some() {
             return Err(PageError::Said {
                 status: StatusCode::BAD_REQUEST,
-                key: "oidc-request-repeated",
+                key: crate::i18n::key("oidc-request-repeated"),
                 name: Some(name),
             });
         }
@@ -173,25 +173,19 @@ async fn check(
     params: &HashMap<String, String>,
 ) -> Result<Result<Checked, HttpResponse>, PageError> {
     let Some(client_id) = params.get("client_id").filter(|v| !v.is_empty()).cloned() else {
-        return Err(error_page(
-            "oidc-request-no-client",
-        ));
+        return Err(error_page("oidc-request-no-client"));
     };
     let client = state
         .db
         .run(move |conn| oidc_clients::find(conn, &client_id).map_err(Failure::from))
         .await?
-        .ok_or_else(|| {
-            error_page("oidc-request-unknown-client")
-        })?;
+        .ok_or_else(|| error_page("oidc-request-unknown-client"))?;
     let Some(redirect_uri) = params.get("redirect_uri").filter(|v| !v.is_empty()) else {
         return Err(error_page("oidc-request-no-redirect-uri"));
     };
     if !client.has_redirect_uri(redirect_uri) {
         tracing::warn!(target: "audit", event = "oidc_redirect_uri_mismatch", client_id = %quoted(&client.client_id), redirect_uri = %quoted(redirect_uri));
-        return Err(error_page(
-            "oidc-request-bad-redirect-uri",
-        ));
+        return Err(error_page("oidc-request-bad-redirect-uri"));
     }
     let back = Back {
         redirect_uri: redirect_uri.clone(),
@@ -462,9 +456,7 @@ async fn issue(
     let code = match issued {
         Ok(code) => code,
         Err(IssueRefused::Gone) => {
-            return Err(error_page(
-                "oidc-changed-meanwhile",
-            ));
+            return Err(error_page("oidc-changed-meanwhile"));
         }
         Err(IssueRefused::Db(e)) => return Err(Failure::from(e).into()),
     };

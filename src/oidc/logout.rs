@@ -43,7 +43,7 @@ fn parameters(raw: &str) -> Result<HashMap<String, String>, PageError> {
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(raw).map_err(|_| PageError::Said {
             status: StatusCode::BAD_REQUEST,
-            key: "error-request-unreadable",
+            key: crate::i18n::key("error-request-unreadable"),
             name: None,
         })?;
     Ok(pairs
@@ -187,7 +187,7 @@ pub async fn logout(
 ) -> Result<HttpResponse, PageError> {
     let raw = std::str::from_utf8(&body).map_err(|_| PageError::Said {
         status: StatusCode::BAD_REQUEST,
-        key: "error-form-unreadable",
+        key: crate::i18n::key("error-form-unreadable"),
         name: None,
     })?;
     let params = parameters(raw)?;

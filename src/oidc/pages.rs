@@ -198,7 +198,15 @@ pub async fn confirm_delete(
     session: TypedSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    clients_page(&req, &state, &admin, &session, None, Some(path.into_inner())).await
+    clients_page(
+        &req,
+        &state,
+        &admin,
+        &session,
+        None,
+        Some(path.into_inner()),
+    )
+    .await
 }
 
 /// `POST /admin/clients/{id}/{action}`: `delete` (after the confirm step) or `rotate-secret`.
@@ -217,7 +225,7 @@ pub async fn client_action(
         ClientError::NotFound(_) => PageError::NotFound,
         ClientError::Public(_) => PageError::Said {
             status: StatusCode::CONFLICT,
-            key: "clients-public-no-secret",
+            key: crate::i18n::key("clients-public-no-secret"),
             name: None,
         },
         ClientError::Db(db) => Failure::from(db).into(),

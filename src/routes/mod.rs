@@ -201,11 +201,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
 
     // Password-reset links: served in every mode (also `token`), with no session (the form's
     // CSRF token is stateless).
-    cfg.route(
-        "/reset/{token}",
-        web::get().to(pages::reset::get::reset_form),
-    )
-    .route("/reset/{token}", web::post().to(pages::reset::post::reset));
+    cfg.service(
+        web::resource("/reset/{token}")
+            .wrap(actix_web::middleware::from_fn(pages::lang::negotiate))
+            .route(web::get().to(pages::reset::get::reset_form))
+            .route(web::post().to(pages::reset::post::reset)),
+    );
 
     // Forward-auth for reverse proxies (SPEC §12), with the HTML surface: every method (the
     // proxies' own requests are GETs; the original method travels in a header). The session
@@ -474,5 +475,5 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, PageError> {
             })),
         );
     }
-    Err(PageError::NotFound)
+    Ok(pages::lang::error_page(&req, &PageError::NotFound))
 }

@@ -42,7 +42,10 @@ pub fn describe_in(user_agent: &str, lang: Lang) -> String {
         name.push_str(&version);
     }
     if known(found.os) {
-        return lang.t_with("device-on", &[("browser", name.into()), ("os", found.os.into())]);
+        return lang.t_with(
+            "device-on",
+            &[("browser", name.into()), ("os", found.os.into())],
+        );
     }
     name
 }

@@ -167,7 +167,10 @@ pub fn form_error(err: actix_web::error::UrlencodedError, req: &HttpRequest) -> 
     use actix_web::error::UrlencodedError as E;
     let lang = super::lang::lang_of(req);
     let (status, message) = match &err {
-        E::Overflow { .. } => (StatusCode::PAYLOAD_TOO_LARGE, lang.t("error-form-too-large")),
+        E::Overflow { .. } => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            lang.t("error-form-too-large"),
+        ),
         E::ContentType => (
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             lang.t("error-form-content-type"),

@@ -87,6 +87,19 @@ pub async fn negotiate(
     Ok(res)
 }
 
+/// An error page in the request's language, for an answer made outside the HTML scope (the
+/// 404 of a path no route serves).
+pub fn error_page(req: &HttpRequest, error: &PageError) -> HttpResponse {
+    use actix_web::ResponseError;
+    let body = error.page_body(lang_of(req), &return_path(req));
+    let mut response = error.error_response().set_body(BoxBody::new(body));
+    response.headers_mut().insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Language, Cookie"),
+    );
+    response
+}
+
 #[derive(Deserialize)]
 pub struct SwitchQuery {
     #[serde(default)]

@@ -15,7 +15,6 @@ use crate::auth::password::StrengthFeedback;
 use crate::domain::{MAX_PASSWORD_BYTES, MAX_USERNAME_CHARS};
 use crate::i18n::{Arg, Lang, key};
 
-
 /// Fixed English sentences and their keys.
 static FIXED: LazyLock<Vec<(String, &'static str)>> = LazyLock::new(|| {
     let mut table: Vec<(String, &'static str)> = vec![
@@ -72,36 +71,102 @@ static FIXED: LazyLock<Vec<(String, &'static str)>> = LazyLock::new(|| {
         ),
     ];
     let warnings = [
-        (Warning::StraightRowsOfKeysAreEasyToGuess, key("zxcvbn-straight-rows")),
-        (Warning::ShortKeyboardPatternsAreEasyToGuess, key("zxcvbn-short-keyboard-patterns")),
-        (Warning::RepeatsLikeAaaAreEasyToGuess, key("zxcvbn-repeats-aaa")),
-        (Warning::RepeatsLikeAbcAbcAreOnlySlightlyHarderToGuess, key("zxcvbn-repeats-abcabc")),
+        (
+            Warning::StraightRowsOfKeysAreEasyToGuess,
+            key("zxcvbn-straight-rows"),
+        ),
+        (
+            Warning::ShortKeyboardPatternsAreEasyToGuess,
+            key("zxcvbn-short-keyboard-patterns"),
+        ),
+        (
+            Warning::RepeatsLikeAaaAreEasyToGuess,
+            key("zxcvbn-repeats-aaa"),
+        ),
+        (
+            Warning::RepeatsLikeAbcAbcAreOnlySlightlyHarderToGuess,
+            key("zxcvbn-repeats-abcabc"),
+        ),
         (Warning::ThisIsATop10Password, key("zxcvbn-top10")),
         (Warning::ThisIsATop100Password, key("zxcvbn-top100")),
         (Warning::ThisIsACommonPassword, key("zxcvbn-common")),
-        (Warning::ThisIsSimilarToACommonlyUsedPassword, key("zxcvbn-similar-to-common")),
-        (Warning::SequencesLikeAbcAreEasyToGuess, key("zxcvbn-sequences")),
-        (Warning::RecentYearsAreEasyToGuess, key("zxcvbn-recent-years")),
-        (Warning::AWordByItselfIsEasyToGuess, key("zxcvbn-word-by-itself")),
+        (
+            Warning::ThisIsSimilarToACommonlyUsedPassword,
+            key("zxcvbn-similar-to-common"),
+        ),
+        (
+            Warning::SequencesLikeAbcAreEasyToGuess,
+            key("zxcvbn-sequences"),
+        ),
+        (
+            Warning::RecentYearsAreEasyToGuess,
+            key("zxcvbn-recent-years"),
+        ),
+        (
+            Warning::AWordByItselfIsEasyToGuess,
+            key("zxcvbn-word-by-itself"),
+        ),
         (Warning::DatesAreOftenEasyToGuess, key("zxcvbn-dates")),
-        (Warning::NamesAndSurnamesByThemselvesAreEasyToGuess, key("zxcvbn-names-by-themselves")),
-        (Warning::CommonNamesAndSurnamesAreEasyToGuess, key("zxcvbn-common-names")),
+        (
+            Warning::NamesAndSurnamesByThemselvesAreEasyToGuess,
+            key("zxcvbn-names-by-themselves"),
+        ),
+        (
+            Warning::CommonNamesAndSurnamesAreEasyToGuess,
+            key("zxcvbn-common-names"),
+        ),
     ];
     table.extend(warnings.into_iter().map(|(w, k)| (w.to_string(), k)));
     let suggestions = [
-        (Suggestion::UseAFewWordsAvoidCommonPhrases, key("zxcvbn-use-few-words")),
-        (Suggestion::NoNeedForSymbolsDigitsOrUppercaseLetters, key("zxcvbn-no-need-for-symbols")),
-        (Suggestion::AddAnotherWordOrTwo, key("zxcvbn-add-another-word")),
-        (Suggestion::CapitalizationDoesntHelpVeryMuch, key("zxcvbn-capitalization")),
-        (Suggestion::AllUppercaseIsAlmostAsEasyToGuessAsAllLowercase, key("zxcvbn-all-uppercase")),
-        (Suggestion::ReversedWordsArentMuchHarderToGuess, key("zxcvbn-reversed-words")),
-        (Suggestion::PredictableSubstitutionsDontHelpVeryMuch, key("zxcvbn-substitutions")),
-        (Suggestion::UseALongerKeyboardPatternWithMoreTurns, key("zxcvbn-longer-keyboard-pattern")),
-        (Suggestion::AvoidRepeatedWordsAndCharacters, key("zxcvbn-avoid-repeats")),
+        (
+            Suggestion::UseAFewWordsAvoidCommonPhrases,
+            key("zxcvbn-use-few-words"),
+        ),
+        (
+            Suggestion::NoNeedForSymbolsDigitsOrUppercaseLetters,
+            key("zxcvbn-no-need-for-symbols"),
+        ),
+        (
+            Suggestion::AddAnotherWordOrTwo,
+            key("zxcvbn-add-another-word"),
+        ),
+        (
+            Suggestion::CapitalizationDoesntHelpVeryMuch,
+            key("zxcvbn-capitalization"),
+        ),
+        (
+            Suggestion::AllUppercaseIsAlmostAsEasyToGuessAsAllLowercase,
+            key("zxcvbn-all-uppercase"),
+        ),
+        (
+            Suggestion::ReversedWordsArentMuchHarderToGuess,
+            key("zxcvbn-reversed-words"),
+        ),
+        (
+            Suggestion::PredictableSubstitutionsDontHelpVeryMuch,
+            key("zxcvbn-substitutions"),
+        ),
+        (
+            Suggestion::UseALongerKeyboardPatternWithMoreTurns,
+            key("zxcvbn-longer-keyboard-pattern"),
+        ),
+        (
+            Suggestion::AvoidRepeatedWordsAndCharacters,
+            key("zxcvbn-avoid-repeats"),
+        ),
         (Suggestion::AvoidSequences, key("zxcvbn-avoid-sequences")),
-        (Suggestion::AvoidRecentYears, key("zxcvbn-avoid-recent-years")),
-        (Suggestion::AvoidYearsThatAreAssociatedWithYou, key("zxcvbn-avoid-your-years")),
-        (Suggestion::AvoidDatesAndYearsThatAreAssociatedWithYou, key("zxcvbn-avoid-your-dates")),
+        (
+            Suggestion::AvoidRecentYears,
+            key("zxcvbn-avoid-recent-years"),
+        ),
+        (
+            Suggestion::AvoidYearsThatAreAssociatedWithYou,
+            key("zxcvbn-avoid-your-years"),
+        ),
+        (
+            Suggestion::AvoidDatesAndYearsThatAreAssociatedWithYou,
+            key("zxcvbn-avoid-your-dates"),
+        ),
     ];
     table.extend(suggestions.into_iter().map(|(s, k)| (s.to_string(), k)));
     table
@@ -124,7 +189,12 @@ pub fn rule(lang: Lang, english: &str) -> String {
     if let Some((score, min)) = english
         .strip_prefix("This password is too easy to guess (strength ")
         .and_then(|rest| rest.split_once(" of 4; at least "))
-        .and_then(|(s, rest)| Some((s.parse::<u64>().ok()?, rest.strip_suffix(" is needed).")?.parse::<u64>().ok()?)))
+        .and_then(|(s, rest)| {
+            Some((
+                s.parse::<u64>().ok()?,
+                rest.strip_suffix(" is needed).")?.parse::<u64>().ok()?,
+            ))
+        })
     {
         return lang.t_with(
             "password-guessable",
@@ -135,7 +205,10 @@ pub fn rule(lang: Lang, english: &str) -> String {
     if let Some((used, expected)) = english
         .strip_prefix("This page was opened at ")
         .and_then(|rest| rest.split_once(", but passkeys work only at "))
-        .and_then(|(used, rest)| rest.split_once(". Open ").map(|(expected, _)| (used, expected)))
+        .and_then(|(used, rest)| {
+            rest.split_once(". Open ")
+                .map(|(expected, _)| (used, expected))
+        })
     {
         return lang.t_with(
             "passkey-wrong-origin",
@@ -176,7 +249,9 @@ pub fn passkey(lang: Lang, e: &PasskeyError) -> String {
         }
         PasskeyError::Expired => lang.t("passkey-expired"),
         PasskeyError::BadName => lang.t_with("passkey-bad-name", &[("max", MAX_NAME_CHARS.into())]),
-        PasskeyError::NameTaken(name) => lang.t_with("passkey-name-taken", &[("name", name.into())]),
+        PasskeyError::NameTaken(name) => {
+            lang.t_with("passkey-name-taken", &[("name", name.into())])
+        }
         PasskeyError::AlreadyRegistered => lang.t("passkey-already-registered"),
         PasskeyError::NoPasskey => lang.t("passkey-none"),
         PasskeyError::NotFound => lang.t("passkey-not-found"),

@@ -114,7 +114,10 @@ pub fn options_answer(
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(started)),
         Err(PasskeyError::Db(e)) => Err(Failure::from(e).into()),
-        Err(e) => Ok(json_error(status_of(&e), &super::messages::passkey(lang, &e))),
+        Err(e) => Ok(json_error(
+            status_of(&e),
+            &super::messages::passkey(lang, &e),
+        )),
     }
 }
 

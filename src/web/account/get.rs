@@ -10,13 +10,13 @@ use crate::auth::strategy::session::is_current;
 use crate::domain::UserState;
 use crate::domain::clock::chrono_duration;
 use crate::error::Failure;
+use crate::i18n::Lang;
 use crate::session_store::{SessionMeta, TypedSession};
 use crate::state::AppState;
 use crate::web::error::PageError;
+use crate::web::lang::lang_of;
 use crate::web::login::mfa::{EnrolView, issuer_name};
 use crate::web::passkey::PasskeyView;
-use crate::i18n::Lang;
-use crate::web::lang::lang_of;
 use crate::web::{Nav, SignedIn, render};
 
 /// The user's live sessions, this one first.
@@ -40,7 +40,7 @@ pub async fn list_sessions(
         .map(|(meta, row)| SessionView {
             current: mine.is_some() && meta.sid == mine,
             device: crate::web::device::describe_in(meta.user_agent.as_deref().unwrap_or(""), lang),
-            ip: meta.ip.unwrap_or_else(|| lang.t("unknown")),
+            ip: meta.ip.unwrap_or_else(|| lang.t("address-unknown")),
             started: lang.datetime(row.created_at),
             last_active: lang.datetime(
                 row.expires_at
@@ -82,6 +82,7 @@ pub async fn mfa_view(
     state: &AppState,
     user: &UserState,
     session: &TypedSession,
+    lang: Lang,
 ) -> Result<MfaView, PageError> {
     let user_id = user.id;
     let factors: Factors = state
@@ -99,7 +100,7 @@ pub async fn mfa_view(
             .map(|secret| {
                 let uri = secret.otpauth_uri(&issuer_name(state), &user.username);
                 EnrolView {
-                    qr: qr_svg(&uri).unwrap_or_default(),
+                    qr: qr_svg(&uri, &lang.t("totp-qr-title")).unwrap_or_default(),
                     secret: secret.base32(),
                     uri,
                 }
@@ -132,7 +133,7 @@ pub async fn passkeys_view(
             id: p.id,
             name: p.name,
             added: stamp(p.created_at),
-            last_used: p.last_used_at.map_or_else(|| lang.t("never"), stamp),
+            last_used: p.last_used_at.map_or_else(|| lang.t("time-never"), stamp),
             discoverable: p.discoverable,
         })
         .collect();
@@ -157,7 +158,7 @@ pub async fn page(
     let lang = lang_of(req);
     let sessions = list_sessions(state, user, session, lang).await?;
     let families = list_families(state, user, lang).await?;
-    let mfa = mfa_view(state, user, session).await?;
+    let mfa = mfa_view(state, user, session, lang).await?;
     let passkeys = passkeys_view(state, user, lang).await?;
     render(
         status,

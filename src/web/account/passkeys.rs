@@ -18,11 +18,11 @@ use crate::domain::clock::now;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
+use crate::web::lang::lang_of;
+use crate::web::messages;
 use crate::web::passkey::{
     CeremonyForm, check_origin, failure_answer, json_error, options_answer, status_of,
 };
-use crate::web::lang::lang_of;
-use crate::web::messages;
 use crate::web::{Nav, SignedIn, render, see_other};
 
 /// A registration's start: the name, and the current password when the sign-in is old.
@@ -183,7 +183,7 @@ async fn remove_page(
             added: lang.datetime(found.created_at),
             last_used: found
                 .last_used_at
-                .map_or_else(|| lang.t("never"), |t| lang.datetime(t)),
+                .map_or_else(|| lang.t("time-never"), |t| lang.datetime(t)),
             needs_password: !mfa::recent(session.auth_at(), now()),
             error,
         },

@@ -209,7 +209,9 @@ pub fn account_failure(e: AccountError) -> PageError {
             next: "/account".into(),
         },
         AccountError::NotAdmin => PageError::Forbidden,
-        AccountError::LastAdmin => PageError::Account(StatusCode::CONFLICT, AccountError::LastAdmin),
+        AccountError::LastAdmin => {
+            PageError::Account(StatusCode::CONFLICT, AccountError::LastAdmin)
+        }
         other @ (AccountError::Invalid(_)
         | AccountError::Guessable(_)
         | AccountError::SamePassword
@@ -304,7 +306,17 @@ pub async fn start_totp(
         .start_totp(&state.auth, Enroller::Caller(caller.clone()), reauth, &ip)
         .await
     {
-        Ok(_) => page(&req, &state, &caller.user, &session, StatusCode::OK, Vec::new()).await,
+        Ok(_) => {
+            page(
+                &req,
+                &state,
+                &caller.user,
+                &session,
+                StatusCode::OK,
+                Vec::new(),
+            )
+            .await
+        }
         Err(e) => refuse_factor(&req, &state, &caller, &session, e).await,
     }
 }

@@ -26,7 +26,16 @@ pub async fn page(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<HttpResponse, PageError> {
-    page_with_form(req, state, admin, session, status, error, CreateForm::default()).await
+    page_with_form(
+        req,
+        state,
+        admin,
+        session,
+        status,
+        error,
+        CreateForm::default(),
+    )
+    .await
 }
 
 /// As [`page`], with the create-user form as typed (and its problems).

@@ -131,7 +131,10 @@ impl Action {
         };
         lang.t_with(
             key,
-            &[("name", username.into()), ("action", self.title(lang).into())],
+            &[
+                ("name", username.into()),
+                ("action", self.title(lang).into()),
+            ],
         )
     }
 
@@ -186,7 +189,7 @@ pub struct UserRow {
 }
 
 fn show_time(t: Option<NaiveDateTime>, lang: Lang) -> String {
-    t.map_or_else(|| lang.t("never"), |t| lang.datetime(t))
+    t.map_or_else(|| lang.t("time-never"), |t| lang.datetime(t))
 }
 
 impl UserRow {
@@ -228,13 +231,13 @@ impl ServerFacts {
                 AuthMode::Token => "token",
                 AuthMode::Both => "both",
             },
-            source: config
-                .config_file
-                .as_ref()
-                .map_or_else(|| lang.t("admin-server-defaults"), |p| p.display().to_string()),
+            source: config.config_file.as_ref().map_or_else(
+                || lang.t("admin-server-defaults"),
+                |p| p.display().to_string(),
+            ),
             last_reload: last_reload.map_or_else(
-                || lang.t("never"),
-                |t| lang.datetime(t.naive_utc()),
+                || lang.t("time-never"),
+                |t| lang.datetime_seconds(t.naive_utc()),
             ),
         }
     }

@@ -222,11 +222,15 @@ pub async fn create_user(
             again(typed, StatusCode::CONFLICT).await
         }
         Err(AccountError::Invalid(problems)) => {
-            typed.password_errors.extend(messages::rules(lang, &problems));
+            typed
+                .password_errors
+                .extend(messages::rules(lang, &problems));
             again(typed, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(AccountError::Guessable(feedback)) => {
-            typed.password_errors.extend(messages::strength(lang, &feedback));
+            typed
+                .password_errors
+                .extend(messages::strength(lang, &feedback));
             again(typed, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(other) => Err(account_failure(other)),

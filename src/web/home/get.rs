@@ -1,7 +1,7 @@
 //! `GET /`: `Signed in as NAME`, or 303 to the login form.
 
-use actix_web::{HttpRequest, HttpResponse};
 use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use crate::session_store::TypedSession;

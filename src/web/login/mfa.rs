@@ -118,6 +118,7 @@ fn start_over(state: &AppState) -> Result<HttpResponse, PageError> {
 
 /// The enrolment view of the secret waiting for confirmation, made now if there is none.
 async fn enrol_view(
+    lang: crate::i18n::Lang,
     state: &AppState,
     token: &str,
     user_id: i64,
@@ -146,7 +147,7 @@ async fn enrol_view(
     };
     let uri = secret.otpauth_uri(&issuer_name(state), username);
     Ok(EnrolView {
-        qr: qr_svg(&uri).unwrap_or_default(),
+        qr: qr_svg(&uri, &lang.t("totp-qr-title")).unwrap_or_default(),
         secret: secret.base32(),
         uri,
     })
@@ -182,7 +183,16 @@ pub(super) async fn step_page(
             .user_state(user_id)
             .await?
             .ok_or(PageError::NotFound)?;
-        Some(enrol_view(state, &token, user_id, &user.username).await?)
+        Some(
+            enrol_view(
+                crate::web::lang::lang_of(req),
+                state,
+                &token,
+                user_id,
+                &user.username,
+            )
+            .await?,
+        )
     } else {
         None
     };

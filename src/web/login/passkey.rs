@@ -27,13 +27,12 @@ use crate::http::redirect::safe_rd;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
+use crate::web::lang::lang_of;
+use crate::web::messages;
 use crate::web::passkey::{
     CeremonyForm, check_origin, failure_answer, json_error, options_answer, status_of,
 };
-use crate::web::lang::lang_of;
-use crate::web::messages;
 use crate::web::{AnonymousForm, Nav, continue_to, safe_next, see_other, start_session};
-
 
 /// An options request: the anonymous form's CSRF token.
 #[derive(Deserialize)]
@@ -51,13 +50,19 @@ pub async fn second_step_options(
 ) -> Result<HttpResponse, PageError> {
     let lang = lang_of(&req);
     if !AnonymousForm::verify(&req, &state, &form.csrf_token) {
-        return Ok(json_error(StatusCode::FORBIDDEN, &lang.t("passkey-form-expired")));
+        return Ok(json_error(
+            StatusCode::FORBIDDEN,
+            &lang.t("passkey-form-expired"),
+        ));
     }
     if let Err(e) = check_origin(&req, &state.auth.passkeys) {
         return options_answer(lang, Err(e));
     }
     let Some(token) = pending_token(&req, &state) else {
-        return Ok(json_error(StatusCode::BAD_REQUEST, &lang.t("passkey-sign-in-expired")));
+        return Ok(json_error(
+            StatusCode::BAD_REQUEST,
+            &lang.t("passkey-sign-in-expired"),
+        ));
     };
     let passkeys = state.auth.passkeys.clone();
     let started = state
@@ -154,7 +159,10 @@ pub async fn sign_in_options(
 ) -> Result<HttpResponse, PageError> {
     let lang = lang_of(&req);
     if !AnonymousForm::verify(&req, &state, &form.csrf_token) {
-        return Ok(json_error(StatusCode::FORBIDDEN, &lang.t("passkey-form-expired")));
+        return Ok(json_error(
+            StatusCode::FORBIDDEN,
+            &lang.t("passkey-form-expired"),
+        ));
     }
     if let Err(e) = check_origin(&req, &state.auth.passkeys) {
         return options_answer(lang, Err(e));

@@ -65,10 +65,7 @@ pub async fn login(
         )
     };
     if !AnonymousForm::verify(&req, &state, &csrf_token) {
-        return form_again(
-            StatusCode::FORBIDDEN,
-            &lang.t("login-form-expired"),
-        );
+        return form_again(StatusCode::FORBIDDEN, &lang.t("login-form-expired"));
     }
     let ip = state.client_ip(&req).lockout_key();
     let policy = SignInPolicy::new(Door::Form, state.config().auth.require_mfa);
