@@ -43,8 +43,8 @@ pub const fn key(key: &'static str) -> &'static str {
     key
 }
 
-/// One of [`LANGUAGES`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// One of [`LANGUAGES`]; the default is the first (the fallback).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Lang(usize);
 
 /// A value given to a message: a name or a count (counts choose the plural form).
@@ -115,12 +115,6 @@ macro_rules! number_to_arg {
     )*};
 }
 number_to_arg!(i32, i64, u8, u16, u32, u64, usize);
-
-impl Default for Lang {
-    fn default() -> Self {
-        Self(0)
-    }
-}
 
 impl Lang {
     /// The language whose code is `code` (exactly, ignoring case).
