@@ -355,7 +355,7 @@ admin-back-to-users = 사용자 목록으로 돌아가기
 reset-gone = 유효하지 않은 재설정 링크입니다. 이미 사용되었거나, 새 링크로 대체되었거나, 만료되었습니다.
 
 ## OpenID Connect: consent, connected apps, clients, sign-out
-consent-title = { $app }에 동의할까요?
+consent-title = { $app } 앱을 허용할까요?
 consent-heading = { $app }이(가) 내 계정을 사용하도록 허용할까요?
 consent-intro = { $app }이(가) 요청하는 권한:
 consent-back-before = 그다음{" "}

@@ -264,7 +264,7 @@ async fn every_page_works_in_korean_at_phone_and_desktop_width() {
         check_page(&driver, axe, &name("account-error"), width).await;
 
         driver.goto(&app.url(&authorize)).await;
-        driver.wait_for("/authorize", "허용").await;
+        driver.wait_for(&authorize, "허용").await;
         check_page(&driver, axe, &name("consent"), width).await;
 
         driver.goto(&app.url("/logout")).await;
