@@ -863,3 +863,60 @@ async fn english_pages_are_unchanged_for_a_browser_that_asks_for_nothing() {
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn enrolment_and_recovery_codes_read_in_korean_too() {
+    let app = spawn_app_with(|s| s.auth.require_mfa = gatehouse::config::RequireMfa::All).await;
+    app.create_user("jisoo", PASSWORD, false).await;
+    let names = ["jisoo", "admin"];
+    let browser = korean(&app);
+
+    // `auth.require_mfa`: the enrolment comes before any session.
+    assert_eq!(
+        location(&browser.login("jisoo", PASSWORD).await),
+        "/login/mfa"
+    );
+    let page = assert_korean(&browser, "/login/mfa", &names).await;
+    let secret_at = page.find("class=\"secret\">").expect("the key is shown") + 15;
+    let secret = page[secret_at..page[secret_at..].find('<').expect("end") + secret_at].to_string();
+    let resp = browser
+        .submit("/login/mfa", "/login/mfa", &[("code", "000000")])
+        .await;
+    assert_korean_page(
+        "a wrong enrolment code",
+        resp.status(),
+        &resp.text().await.unwrap(),
+        &names,
+    );
+    let resp = browser
+        .submit(
+            "/login/mfa",
+            "/login/mfa",
+            &[("code", &crate::mfa::code(&secret, 0))],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK, "the recovery codes");
+    let page = resp.text().await.expect("body");
+    assert_korean_page("the recovery codes", StatusCode::OK, &page, &names);
+    assert!(page.contains("2단계 인증이 켜졌습니다"), "{page}");
+
+    // The account page with an authenticator app on, and a new set of codes.
+    let page = assert_korean(&browser, "/account", &names).await;
+    assert!(
+        page.contains("사용하지 않은 복구 코드가 10개 있습니다."),
+        "{page}"
+    );
+    let resp = browser
+        .submit(
+            "/account",
+            "/account/recovery-codes",
+            &[("current_password", PASSWORD)],
+        )
+        .await;
+    assert_korean_page(
+        "new recovery codes",
+        resp.status(),
+        &resp.text().await.unwrap(),
+        &names,
+    );
+}
