@@ -267,10 +267,19 @@ admin-stat-unknown = unknown
 admin-stat-sign-ins = Sign-ins, last 24 h
 admin-stat-failures = Failed sign-ins, last 24 h
 admin-chart-title = Sign-ins and failed sign-ins per hour, last 24 hours
-admin-chart-desc-counts = { $sign_ins } sign-ins and { $failures } failed sign-ins
+admin-chart-desc-counts = { $sign_ins ->
+    [one] { $sign_ins } sign-in
+   *[other] { $sign_ins } sign-ins
+} and { $failures ->
+    [one] { $failures } failed sign-in
+   *[other] { $failures } failed sign-ins
+}
 admin-chart-desc-span = from { $span }; the busiest hour had { $max }. The table below lists every hour.
 admin-chart-span = { $from } to { $to } UTC
-admin-chart-bar-ok = { $hour } UTC: { $count } sign-ins
+admin-chart-bar-ok = { $hour } UTC: { $count ->
+    [one] { $count } sign-in
+   *[other] { $count } sign-ins
+}
 admin-chart-bar-failed = { $hour } UTC: { $count } failed
 admin-key-sign-ins = Sign-ins
 admin-key-failures = Failed sign-ins
