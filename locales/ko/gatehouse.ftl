@@ -36,7 +36,7 @@ wait-minutes = { $count }분
 ## Sign-in
 login-title = 로그인
 login-continue-to-before = {""}
-login-continue-to-after = {" "}(으)로 계속하려면 로그인하세요
+login-continue-to-after = (으)로 계속하려면 로그인하세요
 login-submit = 로그인
 login-passkey-submit = 패스키로 로그인
 login-passkey-needs-js = 패스키로 로그인하려면 자바스크립트가 필요합니다.
@@ -85,7 +85,7 @@ home-signed-in-admin = { $name } 계정(관리자)으로 로그인했습니다.
 home-change-password = 비밀번호 변경
 home-manage-users = 사용자 관리
 logout-title = 로그아웃
-logout-question = 이 브라우저에서 Gatehouse 로그아웃할까요?
+logout-question = 이 브라우저에서 Gatehouse 로그아웃을 할까요?
 logout-submit = 로그아웃
 logout-stay = 로그인 상태 유지
 
@@ -154,7 +154,7 @@ account-totp-turn-on = 켜기
 account-totp-set-up = 인증 앱 설정
 account-mfa-off = 이 계정은 비밀번호로만 보호되고 있습니다.
 account-mfa-removed = 2단계 인증이 꺼졌습니다. 다른 모든 세션이 로그아웃되었습니다.
-account-passkey-mfa-before = 비밀번호 다음에 패스키를 묻습니다({" "}
+account-passkey-mfa-before = 비밀번호 다음에 패스키를 묻습니다(
 account-passkey-mfa-link = 패스키
 account-passkey-mfa-after = {" "}참고). 인증 앱도 추가할 수 있습니다.
 account-passkey-recovery-left = { $count ->

@@ -79,7 +79,7 @@ pub async fn negotiate(
         None => res,
     };
     if is_html {
-        res.headers_mut().insert(
+        res.headers_mut().append(
             header::VARY,
             HeaderValue::from_static("Accept-Language, Cookie"),
         );

@@ -269,7 +269,7 @@ async fn every_page_works_in_korean_at_phone_and_desktop_width() {
 
         driver.goto(&app.url("/logout")).await;
         driver
-            .wait_for("/logout", "이 브라우저에서 Gatehouse 로그아웃할까요?")
+            .wait_for("/logout", "이 브라우저에서 Gatehouse 로그아웃을 할까요?")
             .await;
         check_page(&driver, axe, &name("logout-confirm"), width).await;
         driver.click("main form[action='/logout'] button").await;

@@ -920,3 +920,34 @@ async fn enrolment_and_recovery_codes_read_in_korean_too() {
         &names,
     );
 }
+
+#[test]
+fn no_template_holds_words_for_people_outside_the_catalogs() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let mut offences = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("templates/").flatten() {
+        let path = entry.path();
+        let mut text = std::fs::read_to_string(&path).expect("readable template");
+        // Askama's comments, statements and expressions go; what is left is literal.
+        for (open, close) in [("{#", "#}"), ("{%", "%}"), ("{{", "}}")] {
+            while let Some(start) = text.find(open) {
+                let end = text[start..]
+                    .find(close)
+                    .map_or(text.len(), |e| start + e + close.len());
+                text.replace_range(start..end, " ");
+            }
+        }
+        if !text.contains('<') {
+            // A fragment of attributes (passkey_texts.html), included inside a tag.
+            text = format!("<form {text}>");
+        }
+        let words = english_words(&readable_text(&text), &[]);
+        if !words.is_empty() {
+            offences.push(format!("{}: {words:?}", path.display()));
+        }
+    }
+    assert!(
+        offences.is_empty(),
+        "literal text in templates: {offences:#?}"
+    );
+}
