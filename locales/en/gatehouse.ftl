@@ -29,8 +29,14 @@ field-new-password-repeat = Repeat new password
 username-hint = Letters, digits, '.', '_', '-' and '@'.
 password-length-hint = At least { $min } characters, at most 72 bytes.
 form-errors-title = Please correct the following:
-wait-seconds = { $count } seconds
-wait-minutes = { $count } minutes
+wait-seconds = { $count ->
+    [one] { $count } second
+   *[other] { $count } seconds
+}
+wait-minutes = { $count ->
+    [one] { $count } minute
+   *[other] { $count } minutes
+}
 
 ## Sign-in
 login-title = Sign in
