@@ -199,6 +199,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             ),
     );
 
+    // The language switcher of every page, the reset pages' too: served in every mode, with
+    // no session (it sets the `lang` cookie and nothing else).
+    cfg.route("/lang", web::get().to(pages::lang::switch));
+
     // Password-reset links: served in every mode (also `token`), with no session (the form's
     // CSRF token is stateless).
     cfg.service(
@@ -241,7 +245,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             .wrap(identity_middleware(state))
             .wrap(session_middleware(state))
             .route("/", web::get().to(pages::home::get::home))
-            .route("/lang", web::get().to(pages::lang::switch))
             .route("/login", web::get().to(pages::login::get::login_form))
             .route("/login", web::post().to(pages::login::post::login))
             .route(

@@ -951,3 +951,14 @@ fn no_template_holds_words_for_people_outside_the_catalogs() {
         "literal text in templates: {offences:#?}"
     );
 }
+
+#[tokio::test]
+async fn the_switcher_works_in_token_mode_where_only_the_reset_pages_are_served() {
+    let app = spawn_app_with(|s| s.auth.mode = gatehouse::config::AuthMode::Token).await;
+    let resp = app.browser().get("/lang?set=ko&next=/reset/x").await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), "/reset/x");
+    let page = get_with(&app, "/reset/x", &[("cookie", "lang=ko")]).await;
+    assert_eq!(page.status(), StatusCode::GONE);
+    assert_eq!(html_lang(&page.text().await.expect("body")), "ko");
+}
