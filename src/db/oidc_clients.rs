@@ -102,3 +102,23 @@ pub fn set_secret(
         ))
         .execute(conn)
 }
+
+/// Replaces what an admin may edit of a client: name, redirect and post-logout URIs (one per
+/// line) and whether it skips the consent page. Its type and secret are not touched.
+pub fn update(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    name: &str,
+    redirect_uris: &str,
+    post_logout_uris: &str,
+    skip_consent: bool,
+) -> QueryResult<usize> {
+    diesel::update(oc::table.find(client_id))
+        .set((
+            oc::name.eq(name),
+            oc::redirect_uris.eq(redirect_uris),
+            oc::post_logout_uris.eq(post_logout_uris),
+            oc::skip_consent.eq(skip_consent),
+        ))
+        .execute(conn)
+}

@@ -71,3 +71,19 @@ pub fn set_family(
 pub fn purge_expired(conn: &mut AnyConnection, before: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(co::table.filter(co::expires_at.le(before))).execute(conn)
 }
+
+/// Deletes a client's unused codes bound to a redirect URI it no longer lists (an admin removed
+/// it): such a code must not be exchanged within its remaining seconds.
+pub fn delete_unused_outside(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    kept_uris: &[&str],
+) -> QueryResult<usize> {
+    diesel::delete(
+        co::table
+            .filter(co::client_id.eq(client_id))
+            .filter(co::used_at.is_null())
+            .filter(co::redirect_uri.ne_all(kept_uris)),
+    )
+    .execute(conn)
+}

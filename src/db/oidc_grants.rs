@@ -3,6 +3,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::AnyConnection;
 use super::schema::{oidc_clients as oc, oidc_families as of, oidc_grants as og, users};
@@ -42,6 +43,10 @@ pub fn find(
 }
 
 /// Records (or widens) a consent: the scopes become the union of the old and new ones.
+///
+/// Safe when the same user consents to the same client in two requests at once (two tabs, a
+/// double click): the insert runs in a savepoint, and losing the race to the other request's
+/// insert means widening its row instead — never a primary-key error for the caller.
 pub fn upsert(
     conn: &mut AnyConnection,
     user_id: i64,
@@ -49,19 +54,8 @@ pub fn upsert(
     scope: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    match find(conn, user_id, client_id)? {
-        Some(old) => {
-            let mut scopes: Vec<&str> = old.scope.split(' ').filter(|s| !s.is_empty()).collect();
-            for s in scope.split(' ').filter(|s| !s.is_empty()) {
-                if !scopes.contains(&s) {
-                    scopes.push(s);
-                }
-            }
-            diesel::update(og::table.find((user_id, client_id)))
-                .set((og::scope.eq(scopes.join(" ")), og::updated_at.eq(now)))
-                .execute(conn)?;
-        }
-        None => {
+    if find(conn, user_id, client_id)?.is_none() {
+        let inserted = conn.transaction(|c| {
             diesel::insert_into(og::table)
                 .values(&GrantRow {
                     user_id,
@@ -70,9 +64,29 @@ pub fn upsert(
                     created_at: now,
                     updated_at: now,
                 })
-                .execute(conn)?;
+                .execute(c)
+        });
+        match inserted {
+            Ok(_) => return Ok(()),
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {}
+            Err(e) => return Err(e),
         }
     }
+    let old = find(conn, user_id, client_id)?.map(|row| row.scope);
+    let mut scopes: Vec<&str> = old
+        .as_deref()
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
+    for s in scope.split(' ').filter(|s| !s.is_empty()) {
+        if !scopes.contains(&s) {
+            scopes.push(s);
+        }
+    }
+    diesel::update(og::table.find((user_id, client_id)))
+        .set((og::scope.eq(scopes.join(" ")), og::updated_at.eq(now)))
+        .execute(conn)?;
     Ok(())
 }
 

@@ -93,7 +93,11 @@ impl Original {
                 Self {
                     method: method.to_string(),
                     host,
-                    path: normalize_path(parsed.path()),
+                    // From the URL as sent, not `parsed.path()`: the URL parser resolves dot
+                    // segments before slashes are merged (`/public//../admin` is
+                    // `/public/admin` to it), while nginx and the apps behind it merge first
+                    // (`/admin`) — a bypass of an `/admin` rule through a `/public/` one.
+                    path: normalize_path(raw_path(&as_parsed(url))),
                     url: Some(parsed.to_string()),
                 }
             }
@@ -111,6 +115,28 @@ impl Original {
             url: None,
         }
     }
+}
+
+/// `url` with what a URL parser ignores removed: leading and trailing controls and spaces,
+/// and tabs and newlines anywhere (WHATWG URL, "basic URL parser").
+fn as_parsed(url: &str) -> String {
+    url.trim_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect()
+}
+
+/// The path part of an absolute http(s) URL as written (percent-encoding and dot segments
+/// untouched): after the scheme, any run of slashes or backslashes, and the authority, up to
+/// `?` or `#`. Read by hand because the `url` crate only hands out the path it resolved.
+fn raw_path(url: &str) -> &str {
+    let after_scheme = url.split_once(':').map_or("", |(_, rest)| rest);
+    let authority_and_path = after_scheme.trim_start_matches(['/', '\\']);
+    let path = authority_and_path
+        .find(['/', '\\', '?', '#'])
+        .map_or("", |at| &authority_and_path[at..]);
+    let end = path.find(['?', '#']).unwrap_or(path.len());
+    &path[..end]
 }
 
 /// The path the rules match: percent-decoded (so `/%61dmin` is `/admin`), backslashes read as
@@ -166,6 +192,26 @@ mod tests {
             ("/../../etc", "/etc"),
         ] {
             assert_eq!(normalize_path(raw), want, "{raw:?}");
+        }
+    }
+
+    /// Found by the rules' property test: the URL parser alone read `/public//../admin` as
+    /// `/public/admin`, so a `/public/` bypass rule applied to what nginx serves as `/admin`.
+    #[test]
+    fn slashes_are_merged_before_dot_segments_are_resolved() {
+        for (url, want) in [
+            ("https://app.example.com/public//../admin", "/admin"),
+            (
+                "https://app.example.com/public/x//..//../admin?q=/../..",
+                "/admin",
+            ),
+            ("https://app.example.com\\public\\\\..\\admin", "/admin"),
+            ("  https://app.example.com/ad\tmin#/../x", "/admin"),
+            ("https:app.example.com/a", "/a"),
+            ("https://app.example.com", "/"),
+            ("https://app.example.com?x=/admin", "/"),
+        ] {
+            assert_eq!(Original::from_url("GET", url).path, want, "{url:?}");
         }
     }
 

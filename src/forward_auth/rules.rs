@@ -257,4 +257,99 @@ mod tests {
         let s = settings("default_policy = \"bypass\"\n");
         assert_eq!(verdict(&s, "GET", "https://x.test/", None), Verdict::Bypass);
     }
+
+    /// The rules of the property tests: a bypassed public area, an admin area, and a
+    /// subdomain wildcard; everything else denied.
+    const PROPERTY_RULES: &str = "default_policy = \"deny\"\n\
+        [[forward_auth.rules]]\nhost = \"app.example.com\"\npath = \"/public/\"\npolicy = \"bypass\"\n\
+        [[forward_auth.rules]]\nhost = \"app.example.com\"\npath = \"/admin\"\npolicy = \"roles\"\nroles = [\"admin\"]\n\
+        [[forward_auth.rules]]\nhost = \"app.example.com\"\npath = \"/files/*.pdf\"\npolicy = \"signed_in\"\n\
+        [[forward_auth.rules]]\nhost = \"*.apps.example.com\"\npolicy = \"signed_in\"\n";
+
+    /// A path segment an attacker may write: plain, dot segments, encoded dots and slashes.
+    fn segment() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::prop_oneof![
+            "[a-z]{1,6}",
+            proptest::strategy::Just(".".to_string()),
+            proptest::strategy::Just("..".to_string()),
+            proptest::strategy::Just("%2e%2e".to_string()),
+            proptest::strategy::Just("%2E".to_string()),
+            proptest::strategy::Just("public".to_string()),
+            proptest::strategy::Just("admin".to_string()),
+            proptest::strategy::Just("%61dmin".to_string()),
+            proptest::strategy::Just("".to_string()),
+        ]
+    }
+
+    proptest::proptest! {
+        /// The rule is chosen by the path as the app reads it: however a path is dressed up
+        /// (dot segments, percent-encoding, backslashes, doubled slashes), the rule is the one
+        /// of its normalised form — so `/public/../admin` is the admin area, never bypassed.
+        #[test]
+        fn the_rule_of_a_dressed_up_path_is_the_rule_of_its_normal_form(
+            segments in proptest::collection::vec(segment(), 0..8),
+            backslashes in proptest::bool::ANY,
+        ) {
+            let s = settings(PROPERTY_RULES);
+            let separator = if backslashes { "\\" } else { "/" };
+            let raw = format!("/{}", segments.join(separator));
+            let dressed = Original::from_url("GET", &format!("https://app.example.com{raw}"));
+            let normal = super::super::original::normalize_path(&raw);
+            let plain = Original::from_url("GET", &format!("https://app.example.com{normal}"));
+            proptest::prop_assert_eq!(&dressed.path, &normal);
+            proptest::prop_assert_eq!(
+                applied(&s.forward_auth, &dressed).index,
+                applied(&s.forward_auth, &plain).index,
+                "{} vs {}", raw, normal
+            );
+            if normal == "/admin" || normal.starts_with("/admin/") {
+                proptest::prop_assert_eq!(applied(&s.forward_auth, &dressed).index, Some(1));
+            }
+        }
+
+        /// `*.apps.example.com` covers its subdomains at any depth and nothing else: not the
+        /// suffix itself, not a host that merely ends with the same letters.
+        #[test]
+        fn a_wildcard_host_matches_subdomains_only(
+            labels in proptest::collection::vec("[a-z0-9][a-z0-9-]{0,8}[a-z0-9]", 1..4),
+            glued in "[a-z]{1,8}",
+        ) {
+            let pattern = crate::config::HostPattern::parse("*.apps.example.com").unwrap();
+            let sub = format!("{}.apps.example.com", labels.join("."));
+            proptest::prop_assert!(pattern.matches(&sub), "{}", sub);
+            proptest::prop_assert!(!pattern.matches("apps.example.com"));
+            let lookalike = format!("{glued}apps.example.com");
+            proptest::prop_assert!(!pattern.matches(&lookalike), "{}", lookalike);
+            let suffixed = format!("{sub}.evil.test");
+            proptest::prop_assert!(!pattern.matches(&suffixed), "{}", suffixed);
+        }
+
+        /// Any original URL (as hostile as a header can be) gets a rule or the default and
+        /// never panics; a URL whose host cannot be read meets no rule.
+        #[test]
+        fn any_original_url_meets_a_rule_or_the_default(url in "\\PC{0,80}", method in "[A-Za-z]{0,8}") {
+            let s = settings(PROPERTY_RULES);
+            let original = Original::from_url(&method, &url);
+            let rule = applied(&s.forward_auth, &original);
+            if original.host.is_empty() {
+                proptest::prop_assert_eq!(rule.index, None);
+                proptest::prop_assert_eq!(rule.policy, Policy::Deny);
+            }
+            proptest::prop_assert!(original.path.starts_with('/'));
+        }
+
+        /// A glob is anchored at both ends: `/files/*.pdf` matches exactly the paths that start
+        /// with `/files/` and end with `.pdf`.
+        #[test]
+        fn a_glob_is_anchored_at_both_ends(path in "/[a-z./]{0,20}") {
+            let expected = path.starts_with("/files/")
+                && path.ends_with(".pdf")
+                && path.len() >= "/files/.pdf".len();
+            proptest::prop_assert_eq!(
+                crate::config::path_matches("/files/*.pdf", &path),
+                expected,
+                "{}", path
+            );
+        }
+    }
 }

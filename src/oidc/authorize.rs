@@ -442,14 +442,20 @@ async fn issue(
         nonce: checked.nonce.clone(),
         scope: checked.scope.clone(),
         auth_time: session.auth_at().map_or_else(now, from_micros),
-        amr: String::new(),
+        // How this session signed in (RFC 8176 values recorded at sign-in).
+        amr: session.methods().join(" "),
         session_ref: session.sid(),
     };
     let issued = state
         .db
         .run(move |conn| {
-            let amr = flow::amr_of(conn, request.user_id).map_err(IssueRefused::from)?;
-            let request = CodeRequest { amr, ..request };
+            // A session from before methods were recorded: inferred from the user's factors.
+            let request = if request.amr.is_empty() {
+                let amr = flow::amr_of(conn, request.user_id).map_err(IssueRefused::from)?;
+                CodeRequest { amr, ..request }
+            } else {
+                request
+            };
             flow::issue_code(conn, &request, consent.as_deref())
         })
         .await;

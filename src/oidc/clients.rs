@@ -138,6 +138,15 @@ pub fn validate_redirect_uri(raw: &str) -> Result<(), String> {
     }
 }
 
+/// What an admin may change of a registered client (its type and secret stay).
+#[derive(Debug, Clone, Default)]
+pub struct ClientEdit {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_uris: Vec<String>,
+    pub skip_consent: bool,
+}
+
 fn validate(new: &NewClient) -> Result<(), ClientError> {
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
@@ -161,20 +170,22 @@ fn validate(new: &NewClient) -> Result<(), ClientError> {
     Ok(())
 }
 
+/// A list of URIs as stored: one per line, the first of duplicates kept.
+fn dedup(list: &[String]) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for uri in list {
+        if !out.contains(&uri.as_str()) {
+            out.push(uri);
+        }
+    }
+    out.join("\n")
+}
+
 /// Registers a client; returns its id and, for a confidential client, its secret.
 pub fn register(conn: &mut AnyConnection, new: &NewClient) -> Result<Registered, ClientError> {
     validate(new)?;
     let client_id = random_token(16);
     let secret = (!new.public).then(|| random_token(32));
-    let dedup = |list: &[String]| {
-        let mut out: Vec<&str> = Vec::new();
-        for uri in list {
-            if !out.contains(&uri.as_str()) {
-                out.push(uri);
-            }
-        }
-        out.join("\n")
-    };
     let row = ClientRow {
         client_id: client_id.clone(),
         name: new.name.trim().to_string(),
@@ -191,6 +202,46 @@ pub fn register(conn: &mut AnyConnection, new: &NewClient) -> Result<Registered,
     Ok(Registered {
         client_id,
         client_secret: secret,
+    })
+}
+
+/// Changes a client's name, URIs and consent setting. Unused codes bound to a redirect URI
+/// that is no longer listed are deleted in the same transaction, so a removed URI stops working
+/// at once; tokens already issued stay valid (delete the client to end them).
+pub fn update(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    edit: &ClientEdit,
+) -> Result<(), ClientError> {
+    validate(&NewClient {
+        name: edit.name.clone(),
+        redirect_uris: edit.redirect_uris.clone(),
+        post_logout_uris: edit.post_logout_uris.clone(),
+        public: false,
+        skip_consent: edit.skip_consent,
+    })?;
+    write_transaction(conn, |conn| {
+        let updated = oidc_clients::update(
+            conn,
+            client_id,
+            edit.name.trim(),
+            &dedup(&edit.redirect_uris),
+            &dedup(&edit.post_logout_uris),
+            edit.skip_consent,
+        )?;
+        if updated == 0 {
+            return Err(ClientError::NotFound(client_id.to_string()));
+        }
+        let kept: Vec<&str> = edit.redirect_uris.iter().map(String::as_str).collect();
+        crate::db::oidc_codes::delete_unused_outside(conn, client_id, &kept)?;
+        tracing::info!(
+            target: "audit",
+            event = "oidc_client_updated",
+            client_id = %crate::telemetry::quoted(client_id),
+            redirect_uris = edit.redirect_uris.len(),
+            skip_consent = edit.skip_consent
+        );
+        Ok(())
     })
 }
 

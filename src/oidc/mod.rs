@@ -17,6 +17,7 @@
 //! - `/account/apps` and `/admin/clients` ([`pages`])
 
 pub mod authorize;
+pub mod client_edit;
 pub mod clients;
 pub mod discovery;
 pub mod flow;

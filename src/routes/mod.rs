@@ -362,6 +362,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                 web::get().to(oidc::pages::confirm_delete),
             )
             .route(
+                "/admin/clients/{id}/edit",
+                web::get().to(oidc::client_edit::edit_page),
+            )
+            .route(
+                "/admin/clients/{id}/edit",
+                web::post().to(oidc::client_edit::edit),
+            )
+            .route(
                 "/admin/clients/{id}/{action}",
                 web::post().to(oidc::pages::client_action),
             )

@@ -285,3 +285,39 @@ pub fn account(lang: Lang, e: &AccountError) -> Vec<String> {
 pub fn account_sentence(lang: Lang, e: &AccountError) -> String {
     account(lang, e).join(" ")
 }
+
+/// A refused redirect URI (`oidc::clients::validate_redirect_uri`, whose English the CLI
+/// prints) in `lang`, as a sentence.
+pub fn redirect_uri(lang: Lang, english: &str) -> String {
+    let said = |key: &str, uri: &str| lang.t_with(key, &[("uri", uri.into())]);
+    if let Some(rest) = english.strip_prefix("redirect URI longer than ") {
+        let max = rest
+            .trim_end_matches(" bytes")
+            .parse::<u64>()
+            .unwrap_or_default();
+        return lang.t_with("client-uri-too-long", &[("max", max.into())]);
+    }
+    let Some(rest) = english.strip_prefix("redirect URI ") else {
+        return english.to_string();
+    };
+    for (suffix, key) in [
+        (
+            " contains spaces or control characters",
+            key("client-uri-spaces"),
+        ),
+        (" has a fragment", key("client-uri-fragment")),
+        (" carries user information", key("client-uri-userinfo")),
+        (
+            " must use https (http only to localhost, 127.0.0.1 or [::1])",
+            key("client-uri-https"),
+        ),
+    ] {
+        if let Some(uri) = rest.strip_suffix(suffix) {
+            return said(key, uri);
+        }
+    }
+    if let Some((uri, _)) = rest.split_once(" is not an absolute URI (") {
+        return said("client-uri-not-absolute", uri);
+    }
+    english.to_string()
+}

@@ -15,7 +15,7 @@ const NEW_PASSWORD: &str = "a quite different passphrase";
 
 /// The width checks of a page: no sideways scroll, no serious accessibility violation, and a
 /// screenshot to look at.
-async fn check_page(driver: &Driver, axe: Option<&str>, name: &str, width: u32) {
+pub(crate) async fn check_page(driver: &Driver, axe: Option<&str>, name: &str, width: u32) {
     let overflowing = driver.overflowing(width).await;
     if !overflowing.is_empty() {
         driver

@@ -138,7 +138,7 @@ fn every_message_resolves_in_every_language() {
     let args = || -> Vec<(&str, gatehouse::i18n::Arg)> {
         [
             "name", "when", "wait", "app", "scope", "device", "browser", "os", "span", "from",
-            "to", "hour", "reason", "used", "expected", "action",
+            "to", "hour", "reason", "used", "expected", "action", "uri",
         ]
         .into_iter()
         .map(|n| (n, "x".into()))
@@ -502,6 +502,9 @@ const PROPER_NAMES: &[&str] = &[
     "PKCE",
     "HTTP",
     "Basic",
+    // URL schemes, as the redirect-URI rules name them.
+    "http",
+    "https",
     "Aegis",
     "Google",
     "Authenticator",
@@ -771,6 +774,30 @@ async fn every_page_reads_in_korean_without_english_but_proper_names() {
         &names,
     )
     .await;
+    let edit = format!("/admin/clients/{}/edit", client.id);
+    assert_korean(&root, &edit, &names).await;
+    let resp = root
+        .submit(
+            &edit,
+            &edit,
+            &[
+                ("name", ""),
+                ("redirect_uris", "http://example.com/cb#x"),
+                ("post_logout_uris", ""),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = resp.text().await.expect("body");
+    assert!(page.contains("프래그먼트(#)가 있습니다"), "{page}");
+    // The refused URI is the admin's own input, shown as typed.
+    let typed = [&names[..], &["http://example.com/cb#x", "example.com/cb#x"]].concat();
+    assert_korean_page(
+        "a refused client edit",
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &page,
+        &typed,
+    );
     for action in [
         "disable",
         "delete",

@@ -8,6 +8,7 @@ mod admin;
 mod admin_api;
 mod architecture;
 mod browser;
+mod browser_oidc;
 mod browser_pages;
 mod caches;
 mod cli;

@@ -1308,3 +1308,80 @@ async fn second_factor_metrics_and_audit_count_outcomes() {
         assert!(metrics.contains(line), "{line}\n{metrics}");
     }
 }
+
+/// Issue 13: an application's sign-in (`/authorize`) goes through the second step like any
+/// other, comes back to `/authorize`, and the ID token says which factors were used.
+#[tokio::test]
+async fn an_app_sign_in_passes_the_second_step_and_its_id_token_names_the_factors() {
+    use crate::oidc::{authorize_url, exchange, jwt_part, pkce, query_param, register};
+    // Arrange: alice has TOTP; a trusted client (no consent page).
+    let app = spawn_app().await;
+    app.create_user("alice", PASSWORD, false).await;
+    let (secret, _) = enrol(&app, "alice").await;
+    let client = register(&app, false, true).await;
+    let (verifier, challenge) = pkce();
+    let url = authorize_url(
+        &app,
+        &client,
+        &[
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    let browser = app.browser();
+
+    // Act: /authorize → sign in → second step → back to /authorize → the client.
+    let resp = browser.client.get(&url).send().await.unwrap();
+    let next = query_param(&location(&resp), "next").expect("sent to sign in");
+    let resp = browser.login_next("alice", PASSWORD, &next).await;
+    assert_eq!(location(&resp), "/login/mfa", "the password is not enough");
+    let done = browser
+        .submit("/login/mfa", "/login/mfa", &[("code", &code(&secret, 0))])
+        .await;
+    assert_eq!(crate::helpers::signed_in_to(done).await, next);
+    let back = browser.get(&next).await;
+    assert_eq!(back.status(), StatusCode::SEE_OTHER);
+    let code = query_param(&location(&back), "code").expect("a code");
+    let tokens: Value = exchange(&app, &client, &code, Some(&verifier))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // Assert
+    let claims = jwt_part(tokens["id_token"].as_str().expect("an ID token"), 1);
+    assert_eq!(claims["amr"], json!(["pwd", "otp", "mfa"]), "{claims}");
+}
+
+/// The same application sign-in stopped at the second step hands out nothing: `/authorize`
+/// leads back to the second step, never to the client with a code.
+#[tokio::test]
+async fn an_app_sign_in_waiting_for_its_second_step_gets_no_code() {
+    use crate::oidc::{authorize_url, register};
+    let app = spawn_app().await;
+    app.create_user("alice", PASSWORD, false).await;
+    enrol(&app, "alice").await;
+    let client = register(&app, false, true).await;
+    let url = authorize_url(&app, &client, &[]);
+    let browser = app.browser();
+    let resp = browser.client.get(&url).send().await.unwrap();
+    let next = crate::oidc::query_param(&location(&resp), "next").unwrap();
+    browser.login_next("alice", PASSWORD, &next).await;
+
+    let again = browser.get(&next).await;
+
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    assert!(
+        location(&again).starts_with("/login"),
+        "back to signing in: {}",
+        location(&again)
+    );
+    let none = browser.get(&format!("{next}&prompt=none")).await;
+    let back = location(&none);
+    assert!(back.starts_with(crate::oidc::REDIRECT), "{back}");
+    assert_eq!(
+        crate::oidc::query_param(&back, "error").as_deref(),
+        Some("login_required")
+    );
+    assert_eq!(crate::oidc::query_param(&back, "code"), None);
+}

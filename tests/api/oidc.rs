@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::helpers::{HeldRequest, TestApp, api_client, csrf_in, location, spawn_app};
 
 const PASSWORD: &str = "correct horse battery";
-const REDIRECT: &str = "http://localhost:8123/callback";
+pub(crate) const REDIRECT: &str = "http://localhost:8123/callback";
 
 /// A registered client: id and secret (`None` for a public client).
 pub struct Client {
@@ -176,7 +176,7 @@ pub async fn consent(
     location(&resp)
 }
 
-fn oidc_http() -> openidconnect::reqwest::Client {
+pub(crate) fn oidc_http() -> openidconnect::reqwest::Client {
     openidconnect::reqwest::Client::builder()
         .redirect(openidconnect::reqwest::redirect::Policy::none())
         .build()
@@ -184,7 +184,7 @@ fn oidc_http() -> openidconnect::reqwest::Client {
 }
 
 /// A hand-made authorization URL.
-fn authorize_url(app: &TestApp, client: &Client, extra: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_url(app: &TestApp, client: &Client, extra: &[(&str, &str)]) -> String {
     let mut pairs = vec![
         ("response_type", "code"),
         ("client_id", client.id.as_str()),
@@ -202,13 +202,13 @@ fn authorize_url(app: &TestApp, client: &Client, extra: &[(&str, &str)]) -> Stri
 }
 
 /// A PKCE pair (verifier, S256 challenge).
-fn pkce() -> (String, String) {
+pub(crate) fn pkce() -> (String, String) {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     (verifier.secret().clone(), challenge.as_str().to_string())
 }
 
 /// `POST /api/token` `authorization_code` with client_secret_post.
-async fn exchange(
+pub(crate) async fn exchange(
     app: &TestApp,
     client: &Client,
     code: &str,
@@ -369,7 +369,7 @@ async fn a_relying_party_signs_in_with_discovery_pkce_nonce_the_jwks_userinfo_an
     assert_eq!(app.sessions_of(alice.id).await.len(), 1);
 }
 
-fn jwt_part(token: &str, index: usize) -> Value {
+pub(crate) fn jwt_part(token: &str, index: usize) -> Value {
     use base64::Engine;
     let part = token.split('.').nth(index).expect("part");
     serde_json::from_slice(
@@ -567,6 +567,66 @@ async fn consent_is_asked_once_and_deny_sends_access_denied() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+}
+
+/// Two tabs (or a double click) answering consent pages at once: every answer gets its code and
+/// one grant row is left. The grant was written read-then-insert, so on PostgreSQL the loser of
+/// the race hit the primary key and answered 500.
+#[tokio::test]
+async fn concurrent_consents_by_one_user_give_every_tab_its_code_and_one_grant() {
+    let app = spawn_app().await;
+    app.create_user("alice", PASSWORD, false).await;
+    let client = register(&app, false, false).await;
+    let browser = app.browser();
+    browser.login("alice", PASSWORD).await;
+
+    let mut forms = Vec::new();
+    for _ in 0..6 {
+        let page = browser
+            .client
+            .get(authorize_url(&app, &client, &[]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "a consent page");
+        let mut form = hidden_fields(&page.text().await.unwrap(), "/authorize/consent");
+        form.push(("decision".to_string(), "allow".to_string()));
+        forms.push(form);
+    }
+    let answers = futures_util::future::join_all(forms.iter().map(|form| {
+        browser
+            .client
+            .post(browser.url("/authorize/consent"))
+            .form(form)
+            .send()
+    }))
+    .await;
+    for answer in answers {
+        let answer = answer.unwrap();
+        assert_eq!(
+            answer.status(),
+            StatusCode::SEE_OTHER,
+            "every consent answered"
+        );
+        assert!(
+            query_param(&location(&answer), "code").is_some(),
+            "{}",
+            location(&answer)
+        );
+    }
+    let client_id = client.id.clone();
+    let grants = app
+        .with_db(move |conn| {
+            use diesel::prelude::*;
+            use gatehouse::db::schema::oidc_grants::dsl as g;
+            g::oidc_grants
+                .filter(g::client_id.eq(client_id))
+                .count()
+                .get_result::<i64>(conn)
+                .unwrap()
+        })
+        .await;
+    assert_eq!(grants, 1, "one grant row");
 }
 
 #[tokio::test]
@@ -1227,4 +1287,210 @@ async fn admins_see_clients_and_their_users_and_delete_after_a_confirm_step() {
             .status(),
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// The stored client row.
+async fn client_row(app: &TestApp, id: &str) -> gatehouse::db::oidc_clients::ClientRow {
+    let id = id.to_string();
+    app.with_db(move |c| gatehouse::db::oidc_clients::find(c, &id).unwrap().unwrap())
+        .await
+}
+
+#[tokio::test]
+async fn admins_edit_a_clients_uris_and_a_removed_uri_stops_at_once() {
+    // Arrange: a client with a code issued to its redirect URI and not yet exchanged.
+    let app = spawn_app().await;
+    app.create_user("alice", PASSWORD, false).await;
+    let client = register(&app, false, true).await;
+    let (_, pending_code, verifier) = code_for(&app, &client, "openid").await;
+    let admin = app.browser();
+    admin.login("admin", &app.admin_password).await;
+    let list = admin.get("/admin/clients").await.text().await.unwrap();
+    let edit_path = format!("/admin/clients/{}/edit", client.id);
+    assert!(
+        list.contains(&format!("href=\"{edit_path}\"")),
+        "an Edit link"
+    );
+    let page = admin.get(&edit_path).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains(REDIRECT), "the form holds the current URIs");
+    let token = csrf_in(&html).unwrap();
+
+    // Act 1: an invalid edit (plain http to a public host) is refused by field; nothing changes.
+    let refused = admin
+        .post_form(
+            &edit_path,
+            &[
+                ("csrf_token", token.as_str()),
+                ("name", "Grafana"),
+                ("redirect_uris", "http://grafana.example/cb"),
+                ("post_logout_uris", ""),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("id=\"redirect_uris-error\""), "{html}");
+    assert!(html.contains("must use https"));
+    assert!(
+        html.contains("http://grafana.example/cb"),
+        "the form keeps what was typed"
+    );
+    assert_eq!(client_row(&app, &client.id).await.redirect_uris, REDIRECT);
+
+    // Act 2: a valid edit replaces the URIs, renames, and turns the consent page back on.
+    let new_uri = "https://grafana.example/login/generic_oauth";
+    let saved = admin
+        .post_form(
+            &edit_path,
+            &[
+                ("csrf_token", token.as_str()),
+                ("name", " Grafana (prod) "),
+                ("redirect_uris", &format!("{new_uri}\r\n\r\n{new_uri}\r\n")),
+                ("post_logout_uris", "https://grafana.example/\r\n"),
+            ],
+        )
+        .await;
+
+    // Assert
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&saved), "/admin/clients");
+    let row = client_row(&app, &client.id).await;
+    assert_eq!(row.name, "Grafana (prod)");
+    assert_eq!(row.redirect_uris, new_uri, "trimmed, duplicates dropped");
+    assert_eq!(row.post_logout_uris, "https://grafana.example/");
+    assert!(!row.skip_consent, "an unticked box turns trust off");
+    assert!(
+        admin
+            .get("/admin/clients")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("The client was saved.")
+    );
+    // The code issued to the removed URI is gone, and the URI is now an error page.
+    let exchanged = exchange(&app, &client, &pending_code, Some(&verifier)).await;
+    assert_eq!(exchanged.status(), StatusCode::BAD_REQUEST);
+    let json: Value = exchanged.json().await.unwrap();
+    assert_eq!(json["error"], "invalid_grant");
+    let browser = app.browser();
+    browser.login("alice", PASSWORD).await;
+    let old = browser
+        .client
+        .get(authorize_url(&app, &client, &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), StatusCode::BAD_REQUEST, "never a redirect");
+    let with_new = authorize_url(&app, &client, &[]).replace(
+        &serde_urlencoded::to_string([("redirect_uri", REDIRECT)]).unwrap(),
+        &serde_urlencoded::to_string([("redirect_uri", new_uri)]).unwrap(),
+    );
+    let page = browser.client.get(&with_new).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "the consent page is back");
+}
+
+#[tokio::test]
+async fn a_client_edit_needs_an_admin_and_the_form_token() {
+    // Arrange
+    let app = spawn_app().await;
+    app.create_user("alice", PASSWORD, false).await;
+    let client = register(&app, false, false).await;
+    let edit_path = format!("/admin/clients/{}/edit", client.id);
+    let alice = app.browser();
+    alice.login("alice", PASSWORD).await;
+    let admin = app.browser();
+    admin.login("admin", &app.admin_password).await;
+    let token = admin.csrf(&edit_path).await;
+    let form = |token: &str| {
+        vec![
+            ("csrf_token".to_string(), token.to_string()),
+            ("name".to_string(), "Renamed".to_string()),
+            (
+                "redirect_uris".to_string(),
+                "https://x.example/cb".to_string(),
+            ),
+        ]
+    };
+
+    // Act + Assert
+    assert_eq!(alice.get(&edit_path).await.status(), StatusCode::FORBIDDEN);
+    let alice_token = alice.csrf("/account").await;
+    let by_alice = alice
+        .client
+        .post(alice.url(&edit_path))
+        .form(&form(&alice_token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_alice.status(), StatusCode::FORBIDDEN);
+    let no_token = admin
+        .client
+        .post(admin.url(&edit_path))
+        .form(&form("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_token.status(), StatusCode::FORBIDDEN);
+    let unknown = admin
+        .client
+        .post(admin.url("/admin/clients/nope/edit"))
+        .form(&form(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert_eq!(client_row(&app, &client.id).await.name, "Grafana <test>");
+}
+
+#[tokio::test]
+async fn a_client_edit_held_open_across_the_admins_demotion_changes_nothing() {
+    // Arrange: a second admin holds an edit open.
+    let app = spawn_app().await;
+    let rogue = app.create_user("rogue", PASSWORD, true).await;
+    let client = register(&app, false, false).await;
+    let edit_path = format!("/admin/clients/{}/edit", client.id);
+    let (admin, rogue_browser) = (app.browser(), app.browser());
+    admin.login("admin", &app.admin_password).await;
+    rogue_browser.login("rogue", PASSWORD).await;
+    let token = rogue_browser.csrf(&edit_path).await;
+    let held = HeldRequest::open(
+        &app,
+        &edit_path,
+        &rogue_browser.cookie_header().unwrap(),
+        &[
+            ("csrf_token", &token),
+            ("name", "Hijacked"),
+            ("redirect_uris", "https://evil.example/cb"),
+        ],
+    )
+    .await;
+
+    // Act: the rogue admin is demoted, then the body ends.
+    let demoted = admin
+        .submit(
+            "/admin",
+            &format!("/admin/users/{}/revoke-admin", rogue.id),
+            &[("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(demoted.status(), StatusCode::SEE_OTHER);
+    let late = held.finish().await;
+
+    // Assert: refused (the demotion also ended the rogue's sessions: sent to sign in).
+    assert!(
+        late.status == 403
+            || late.header_values("location")
+                == vec![format!(
+                    "/login?next=%2Fadmin%2Fclients%2F{}%2Fedit",
+                    client.id
+                )],
+        "{}",
+        late.head
+    );
+    let row = client_row(&app, &client.id).await;
+    assert_eq!(row.redirect_uris, REDIRECT);
+    assert_eq!(row.name, "Grafana <test>");
 }

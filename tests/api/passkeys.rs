@@ -1072,3 +1072,115 @@ async fn malformed_answers_are_refused_with_a_4xx_never_a_500() {
         );
     }
 }
+
+/// A username-less passkey sign-in of alice (who registers `key` first) that carries `extra`
+/// fields (`next`, `rd`) as the login page's passkey form does; returns the answer.
+async fn passkey_sign_in_with(
+    app: &TestApp,
+    browser: &Browser,
+    key: &mut SoftAuthenticator,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let (status, options) = sign_in_options(browser).await;
+    assert_eq!(status, StatusCode::OK, "{options}");
+    let answer = key.get(&options["publicKey"], &origin(app), 0);
+    post_answer(
+        browser,
+        "/login",
+        "/login/passkey",
+        options["ceremony"].as_str().unwrap(),
+        &answer,
+        extra,
+    )
+    .await
+}
+
+/// Issue 13: an application's sign-in may be made with a passkey alone; it returns to
+/// `/authorize`, and the ID token's `amr` names a hardware key with user verification.
+#[tokio::test]
+async fn a_passkey_sign_in_returns_to_authorize_and_the_id_token_names_it() {
+    use crate::oidc::{authorize_url, exchange, jwt_part, pkce, query_param, register as client};
+    // Arrange
+    let app = spawn_app_with(|s| s.auth.passkey_login = true).await;
+    app.create_user("alice", PASSWORD, false).await;
+    let mut key = SoftAuthenticator::default();
+    register(&app, &signed_in(&app).await, &mut key, "Phone").await;
+    let rp = client(&app, false, true).await;
+    let (verifier, challenge) = pkce();
+    let url = authorize_url(
+        &app,
+        &rp,
+        &[
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    let browser = app.browser();
+    let resp = browser.client.get(&url).send().await.unwrap();
+    let next = query_param(&location(&resp), "next").expect("sent to sign in");
+
+    // Act
+    let signed = passkey_sign_in_with(&app, &browser, &mut key, &[("next", &next)]).await;
+    assert_eq!(crate::helpers::signed_in_to(signed).await, next);
+    let back = browser.get(&next).await;
+    let code = query_param(&location(&back), "code").expect("a code");
+    let tokens: Value = exchange(&app, &rp, &code, Some(&verifier))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // Assert
+    let claims = jwt_part(tokens["id_token"].as_str().expect("an ID token"), 1);
+    assert_eq!(
+        claims["amr"],
+        serde_json::json!(["hwk", "user", "mfa"]),
+        "{claims}"
+    );
+}
+
+/// Issue 15: a passkey sign-in started from a forward-auth redirect (`/login?rd=`) goes on to
+/// the app, by the "continuing to" page; an `rd` outside `forward_auth.domains` is not followed.
+#[tokio::test]
+async fn a_passkey_sign_in_follows_rd_to_a_listed_domain_only() {
+    // Arrange
+    let app = spawn_app_with(|s| {
+        s.auth.passkey_login = true;
+        s.forward_auth.domains =
+            vec![gatehouse::config::HostPattern::parse("app.example.com").unwrap()];
+    })
+    .await;
+    app.create_user("alice", PASSWORD, false).await;
+    let mut key = SoftAuthenticator::default();
+    register(&app, &signed_in(&app).await, &mut key, "Phone").await;
+    let rd = "https://app.example.com/dash?a=1&b=2";
+
+    // Act
+    let listed = app.browser();
+    let page = listed
+        .get(&format!("/login?rd={}", urlencoding(rd)))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("name=\"rd\""), "the passkey form carries rd");
+    let to_app = passkey_sign_in_with(&app, &listed, &mut key, &[("rd", rd)]).await;
+    let elsewhere = app.browser();
+    let to_evil = passkey_sign_in_with(
+        &app,
+        &elsewhere,
+        &mut key,
+        &[("rd", "https://evil.example/steal")],
+    )
+    .await;
+
+    // Assert
+    assert_eq!(crate::helpers::signed_in_to(to_app).await, rd);
+    let landed = crate::helpers::signed_in_to(to_evil).await;
+    assert!(landed.starts_with('/'), "never off to {landed}");
+    assert!(signed_in_as(&elsewhere, "alice").await);
+}
+
+fn urlencoding(s: &str) -> String {
+    serde_urlencoded::to_string([("x", s)]).unwrap()[2..].to_string()
+}
