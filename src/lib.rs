@@ -11,7 +11,7 @@
 //!   (the account lifecycle and the one revocation seam);
 //! - storage — `db` (Diesel repository), `session_store` (session stores, `TypedSession`);
 //! - foundations — `config`, `error` (`Failure`), `metrics`, `telemetry`, `http` (plain
-//!   request helpers), `files`, `domain` (usernames, passwords, the clock).
+//!   request helpers), `i18n` (the catalogs of the HTML surface), `files`, `domain` (usernames, passwords, the clock).
 
 pub mod accounts;
 pub mod api;
@@ -25,6 +25,7 @@ pub mod feed;
 pub mod files;
 pub mod forward_auth;
 pub mod http;
+pub mod i18n;
 pub mod metrics;
 pub mod oidc;
 pub mod ops;

@@ -104,6 +104,7 @@ pub const LIVE_KEYS: &[&str] = &[
     "server.client_ip_header",
     "server.watch_config",
     "server.log_level",
+    "server.default_language",
     "auth.mode",
     "auth.basic",
     "auth.registration",

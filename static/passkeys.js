@@ -7,8 +7,19 @@
 // `{"ceremony", "publicKey"}` (binary fields in base64url) or `{"error"}`; the browser asks
 // the authenticator; the answer goes into the form's hidden `ceremony` and `credential`
 // fields and the form is submitted as usual, so the server answers with a page.
+//
+// The texts it shows come from the form's `data-t-*` attributes, written by the page in its
+// language (templates/passkey_texts.html); `{name}` marks where a value goes.
 (function () {
   "use strict";
+
+  function text(form, name, values) {
+    var message = form.dataset["t" + name] || "";
+    Object.keys(values || {}).forEach(function (key) {
+      message = message.split("{" + key + "}").join(values[key]);
+    });
+    return message;
+  }
 
   function fromBase64url(text) {
     var base64 = text.replace(/-/g, "+").replace(/_/g, "/");
@@ -101,20 +112,20 @@
     }
   }
 
-  function browserError(error, registering) {
+  function browserError(form, error, registering) {
     switch (error && error.name) {
       case "NotAllowedError":
-        return "The passkey request was cancelled or timed out. Try again.";
+        return text(form, "Cancelled");
       case "InvalidStateError":
-        return registering
-          ? "This authenticator is already registered to your account."
-          : "The authenticator could not be used. Try again.";
+        return registering ? text(form, "AlreadyRegistered") : text(form, "Unusable");
       case "SecurityError":
-        return "The browser refused passkeys on this address. Open this page at the server's public address.";
+        return text(form, "Insecure");
       case "NotSupportedError":
-        return "This authenticator does not support what this server asks for.";
+        return text(form, "UnsupportedAuthenticator");
       default:
-        return "The passkey request failed" + (error && error.message ? ": " + error.message : ".");
+        return error && error.message
+          ? text(form, "FailedDetail", { detail: error.message })
+          : text(form, "Failed");
     }
   }
 
@@ -137,11 +148,11 @@
     }).then(function (response) {
       var type = response.headers.get("Content-Type") || "";
       if (type.indexOf("application/json") !== 0) {
-        throw new Error("Your session may have ended. Reload the page and try again.");
+        throw new Error(text(form, "SessionEnded"));
       }
       return response.json().then(function (body) {
         if (!response.ok || body.error) {
-          throw new Error(body.error || "The server refused the passkey request.");
+          throw new Error(body.error || text(form, "Refused"));
         }
         return body;
       });
@@ -151,7 +162,7 @@
   function run(form, button) {
     var registering = form.dataset.passkey === "register";
     button.disabled = true;
-    say(form, registering ? "Follow your browser's prompt to create the passkey…" : "Follow your browser's prompt to use your passkey…", false);
+    say(form, registering ? text(form, "PromptCreate") : text(form, "PromptUse"), false);
     fetchOptions(form)
       .then(function (options) {
         var ask = registering
@@ -160,7 +171,7 @@
         return ask.then(
           function (credential) {
             if (!credential) {
-              throw new Error("No passkey was chosen.");
+              throw new Error(text(form, "NoneChosen"));
             }
             form.elements.ceremony.value = options.ceremony;
             form.elements.credential.value = registering ? registrationJson(credential) : assertionJson(credential);
@@ -169,11 +180,11 @@
               form.elements.current_password.value = "";
               form.elements.current_password.required = false;
             }
-            say(form, "Checking…", false);
+            say(form, text(form, "Checking"), false);
             form.submit();
           },
           function (error) {
-            throw new Error(browserError(error, registering));
+            throw new Error(browserError(form, error, registering));
           }
         );
       })
@@ -191,24 +202,20 @@
     var expected = form.dataset.origin;
     if (expected && window.location.origin !== expected) {
       var there = expected + window.location.pathname;
-      say(
-        form,
-        "Passkeys work only at " + expected + ", and this page was opened at " + window.location.origin + ". Open ",
-        true
-      );
+      say(form, text(form, "WrongOrigin", { expected: expected, actual: window.location.origin }), true);
       var status = form.querySelector(".passkey-status");
       if (status) {
         var link = document.createElement("a");
         link.href = there;
         link.textContent = there;
         status.appendChild(link);
-        status.appendChild(document.createTextNode(" to use them."));
+        status.appendChild(document.createTextNode(text(form, "WrongOriginAfter")));
       }
       button.disabled = true;
       return;
     }
     if (!window.PublicKeyCredential || !navigator.credentials) {
-      say(form, "This browser does not support passkeys.", true);
+      say(form, text(form, "NoSupport"), true);
       button.disabled = true;
       return;
     }

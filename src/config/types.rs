@@ -57,6 +57,9 @@ pub struct ServerSettings {
     /// The log filter, an `EnvFilter` directive string (`RUST_LOG`, when set, wins at
     /// start-up); applied again by a reload that changes it.
     pub log_level: String,
+    /// The language of HTML pages when neither the `lang` cookie nor `Accept-Language` names
+    /// one of ours (`en`, `ko`; see `i18n::LANGUAGES`).
+    pub default_language: String,
 }
 
 impl Default for ServerSettings {
@@ -80,6 +83,7 @@ impl Default for ServerSettings {
             client_ip_header: ClientIpHeader::XForwardedFor,
             watch_config: false,
             log_level: "info".into(),
+            default_language: "en".into(),
         }
     }
 }
@@ -98,6 +102,12 @@ pub enum ClientIpHeader {
 }
 
 impl ServerSettings {
+    /// `server.default_language` as a language (English if it names none: `validate` refuses
+    /// such a value before it is used).
+    pub fn default_lang(&self) -> crate::i18n::Lang {
+        crate::i18n::Lang::from_code(&self.default_language).unwrap_or_default()
+    }
+
     /// Whether a peer at `ip` may read `/metrics` (`server.metrics_allow`).
     pub fn metrics_allowed(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();

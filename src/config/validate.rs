@@ -76,6 +76,16 @@ impl Settings {
                 ),
             ));
         }
+        if crate::i18n::Lang::from_code(&self.server.default_language).is_none() {
+            return Err(ConfigError::key(
+                "server.default_language",
+                format!(
+                    "{:?} is not one of the languages {}",
+                    self.server.default_language,
+                    crate::i18n::LANGUAGES.join(", ")
+                ),
+            ));
+        }
         if self.server.workers == Some(0) {
             return Err(ConfigError::key("server.workers", "must be at least 1"));
         }

@@ -63,8 +63,12 @@ const REAUTH_PARAM: &str = "gh_reauth";
 const MAX_STATE_BYTES: usize = 1024;
 
 /// A request that failed before its client and redirect URI were known good: an error page.
-fn error_page(message: &str) -> PageError {
-    PageError::Client(StatusCode::BAD_REQUEST, message.to_string())
+fn error_page(key: &'static str) -> PageError {
+    PageError::Said {
+        status: StatusCode::BAD_REQUEST,
+        key,
+        name: None,
+    }
 }
 
 /// Where an error (or a code) goes back to.
@@ -130,17 +134,19 @@ struct Checked {
 
 /// The parameters of a query string or form, each at most once.
 fn parameters(raw: &str) -> Result<HashMap<String, String>, PageError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
-        .map_err(|_| error_page("The sign-in request could not be read."))?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(raw).map_err(|_| error_page("oidc-request-unreadable"))?;
     let mut out = HashMap::new();
     for (name, value) in pairs {
         if !PARAMS.contains(&name.as_str()) {
             continue;
         }
         if out.insert(name.clone(), value).is_some() {
-            return Err(error_page(&format!(
-                "The sign-in request gives {name} more than once."
-            )));
+            return Err(PageError::Said {
+                status: StatusCode::BAD_REQUEST,
+                key: crate::i18n::key("oidc-request-repeated"),
+                name: Some(name),
+            });
         }
     }
     Ok(out)
@@ -167,25 +173,19 @@ async fn check(
     params: &HashMap<String, String>,
 ) -> Result<Result<Checked, HttpResponse>, PageError> {
     let Some(client_id) = params.get("client_id").filter(|v| !v.is_empty()).cloned() else {
-        return Err(error_page(
-            "The sign-in request names no client (client_id).",
-        ));
+        return Err(error_page("oidc-request-no-client"));
     };
     let client = state
         .db
         .run(move |conn| oidc_clients::find(conn, &client_id).map_err(Failure::from))
         .await?
-        .ok_or_else(|| {
-            error_page("The application asking you to sign in is not registered here.")
-        })?;
+        .ok_or_else(|| error_page("oidc-request-unknown-client"))?;
     let Some(redirect_uri) = params.get("redirect_uri").filter(|v| !v.is_empty()) else {
-        return Err(error_page("The sign-in request has no redirect_uri."));
+        return Err(error_page("oidc-request-no-redirect-uri"));
     };
     if !client.has_redirect_uri(redirect_uri) {
         tracing::warn!(target: "audit", event = "oidc_redirect_uri_mismatch", client_id = %quoted(&client.client_id), redirect_uri = %quoted(redirect_uri));
-        return Err(error_page(
-            "The application asked to send you to an address it has not registered.",
-        ));
+        return Err(error_page("oidc-request-bad-redirect-uri"));
     }
     let back = Back {
         redirect_uri: redirect_uri.clone(),
@@ -419,7 +419,7 @@ pub async fn authorize(
                 "the user has not consented",
             ));
         }
-        return consent_page(&who, &session, &checked, &params);
+        return consent_page(&req, &who, &session, &checked, &params);
     }
     // Recorded as a grant all the same, so that the user sees the app (and can revoke it).
     let scope = checked.scope.clone();
@@ -462,9 +462,7 @@ async fn issue(
     let code = match issued {
         Ok(code) => code,
         Err(IssueRefused::Gone) => {
-            return Err(error_page(
-                "The application or your account changed meanwhile. Please start again.",
-            ));
+            return Err(error_page("oidc-changed-meanwhile"));
         }
         Err(IssueRefused::Db(e)) => return Err(Failure::from(e).into()),
     };
@@ -478,12 +476,12 @@ async fn issue(
 }
 
 /// What a scope lets the application do, for people.
-fn describe(scope: &str) -> &'static str {
+fn describe(scope: &str, nav: &Nav) -> Option<String> {
     match scope {
-        "openid" => "Know who you are (your account's id on this server)",
-        "profile" => "See your username",
-        "offline_access" => "Stay connected while you are away (it can renew its access)",
-        _ => "",
+        "openid" => Some(nav.t("scope-openid")),
+        "profile" => Some(nav.t("scope-profile")),
+        "offline_access" => Some(nav.t("scope-offline-access")),
+        _ => None,
     }
 }
 
@@ -493,11 +491,12 @@ struct ConsentPage<'a> {
     nav: Nav,
     client_name: &'a str,
     destination: String,
-    scopes: Vec<&'static str>,
+    scopes: Vec<String>,
     fields: Vec<(&'static str, String)>,
 }
 
 fn consent_page(
+    req: &HttpRequest,
     who: &Authenticated,
     session: &TypedSession,
     checked: &Checked,
@@ -522,16 +521,17 @@ fn consent_page(
     }
     fields.push(("scope", checked.scope.clone()));
     fields.push(("response_type", "code".to_string()));
+    let nav = Nav::for_user(req, &who.user, session);
+    let scopes = checked
+        .scope
+        .split(' ')
+        .filter_map(|s| describe(s, &nav))
+        .collect();
     let page = ConsentPage {
-        nav: Nav::for_user(&who.user, session),
+        nav,
         client_name: &checked.client.name,
         destination,
-        scopes: checked
-            .scope
-            .split(' ')
-            .map(describe)
-            .filter(|d| !d.is_empty())
-            .collect(),
+        scopes,
         fields,
     };
     let mut response = render(StatusCode::OK, &page)?;
@@ -569,9 +569,9 @@ pub async fn consent(
     session: TypedSession,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let raw = std::str::from_utf8(&body).map_err(|_| error_page("The form could not be read."))?;
+    let raw = std::str::from_utf8(&body).map_err(|_| error_page("error-form-unreadable"))?;
     let form: ConsentForm =
-        serde_urlencoded::from_str(raw).map_err(|_| error_page("The form could not be read."))?;
+        serde_urlencoded::from_str(raw).map_err(|_| error_page("error-form-unreadable"))?;
     csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
     let who = crate::web::SignedIn::after_body(&req).await?.0;
     let params = parameters(raw)?;
@@ -596,6 +596,6 @@ pub async fn consent(
                 ("error_description", "the user denied the request"),
             ]))
         }
-        _ => Err(error_page("Choose Allow or Deny.")),
+        _ => Err(error_page("oidc-choose-allow-or-deny")),
     }
 }

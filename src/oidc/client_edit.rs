@@ -12,11 +12,13 @@ use super::clients::{self, ClientEdit, ClientError, ClientView};
 use crate::auth::csrf;
 use crate::db::oidc_clients;
 use crate::error::Failure;
+use crate::i18n::Lang;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
 use crate::web::form_errors::FieldErrors;
-use crate::web::{AdminUser, Nav, render, see_other};
+use crate::web::lang::lang_of;
+use crate::web::{AdminUser, Nav, messages, render, see_other};
 
 /// Most URIs of one kind a client may list (a form is not a place for thousands).
 const MAX_URIS: usize = 20;
@@ -69,6 +71,7 @@ async fn find(state: &AppState, client_id: String) -> Result<ClientView, PageErr
 
 /// `GET /admin/clients/{id}/edit`.
 pub async fn edit_page(
+    req: HttpRequest,
     admin: AdminUser,
     state: web::Data<AppState>,
     session: TypedSession,
@@ -78,7 +81,7 @@ pub async fn edit_page(
     render(
         StatusCode::OK,
         &EditPage {
-            nav: Nav::for_user(&admin.user, &session),
+            nav: Nav::for_user(&req, &admin.user, &session),
             name: client.name.clone(),
             redirect_uris: client.redirect_uris.join("\n"),
             post_logout_uris: client.post_logout_uris.join("\n"),
@@ -89,8 +92,8 @@ pub async fn edit_page(
     )
 }
 
-/// Checks the form field by field, so that each error sits under its input.
-fn check(form: &EditForm) -> (ClientEdit, FieldErrors) {
+/// Checks the form field by field, so that each error sits under its input, in `lang`.
+fn check(form: &EditForm, lang: Lang) -> (ClientEdit, FieldErrors) {
     let edit = ClientEdit {
         name: form.name.trim().to_string(),
         redirect_uris: lines(&form.redirect_uris),
@@ -99,38 +102,31 @@ fn check(form: &EditForm) -> (ClientEdit, FieldErrors) {
     };
     let mut errors = FieldErrors::none();
     if edit.name.is_empty() {
-        errors.add("name", "Give the client a name.");
+        errors.add("name", lang.t("client-edit-name-missing"));
     } else if edit.name.chars().count() > 100 || edit.name.chars().any(char::is_control) {
-        errors.add(
-            "name",
-            "The name must have at most 100 characters and no control characters.",
-        );
+        errors.add("name", lang.t("client-edit-name-invalid"));
     }
     if edit.redirect_uris.is_empty() {
-        errors.add("redirect_uris", "List at least one redirect URI.");
+        errors.add("redirect_uris", lang.t("client-edit-no-redirect-uri"));
     }
     for (field, list) in [
         ("redirect_uris", &edit.redirect_uris),
         ("post_logout_uris", &edit.post_logout_uris),
     ] {
         if list.len() > MAX_URIS {
-            errors.add(field, format!("List at most {MAX_URIS} URIs."));
+            errors.add(
+                field,
+                lang.t_with("client-edit-too-many-uris", &[("max", MAX_URIS.into())]),
+            );
             continue;
         }
         for uri in list {
             if let Err(message) = clients::validate_redirect_uri(uri) {
-                errors.add(field, format!("{}.", capitalise(&message)));
+                errors.add(field, messages::redirect_uri(lang, &message));
             }
         }
     }
     (edit, errors)
-}
-
-fn capitalise(s: &str) -> String {
-    let mut chars = s.chars();
-    chars.next().map_or_else(String::new, |c| {
-        c.to_uppercase().collect::<String>() + chars.as_str()
-    })
 }
 
 /// `POST /admin/clients/{id}/edit`: 303 back to the list with a notice, or the form again
@@ -146,20 +142,20 @@ pub async fn edit(
     let submitted = form.as_ref().map(|f| f.csrf_token.as_str()).unwrap_or("");
     csrf::verify(&session, submitted).map_err(|_| PageError::Csrf)?;
     let admin = AdminUser::after_body(&req).await?;
-    let form = form.ok_or_else(|| {
-        PageError::Client(
-            StatusCode::BAD_REQUEST,
-            "The form could not be read.".into(),
-        )
+    let form = form.ok_or_else(|| PageError::Said {
+        status: StatusCode::BAD_REQUEST,
+        key: crate::i18n::key("error-form-unreadable"),
+        name: None,
     })?;
     let client_id = path.into_inner();
-    let (edit, errors) = check(&form);
+    let lang = lang_of(&req);
+    let (edit, errors) = check(&form, lang);
     if !errors.is_empty() {
         let client = find(&state, client_id).await?;
         return render(
             StatusCode::UNPROCESSABLE_ENTITY,
             &EditPage {
-                nav: Nav::for_user(&admin.user, &session),
+                nav: Nav::for_user(&req, &admin.user, &session),
                 client,
                 name: form.name,
                 redirect_uris: form.redirect_uris,
@@ -180,7 +176,7 @@ pub async fn edit(
             ClientError::Public(_) => PageError::NotFound,
             ClientError::Db(db) => Failure::from(db).into(),
         })?;
-    session.flash("The client was saved.");
+    session.flash(lang.t("client-edit-saved"));
     Ok(see_other("/admin/clients"))
 }
 
@@ -200,16 +196,19 @@ mod tests {
 
     #[test]
     fn every_error_is_tied_to_its_field() {
-        let (_, errors) = check(&form(" ", "", "http://example.com/bye"));
+        let (_, errors) = check(&form(" ", "", "http://example.com/bye"), Lang::default());
         assert!(errors.has("name"));
         assert!(errors.has("redirect_uris"));
         assert!(errors.has("post_logout_uris"));
 
-        let (edit, errors) = check(&form(
-            " Grafana ",
-            "https://a.example/cb\r\n\r\n  http://localhost:3000/cb  \n",
-            "",
-        ));
+        let (edit, errors) = check(
+            &form(
+                " Grafana ",
+                "https://a.example/cb\r\n\r\n  http://localhost:3000/cb  \n",
+                "",
+            ),
+            Lang::default(),
+        );
         assert!(errors.is_empty(), "{:?}", errors.all());
         assert_eq!(edit.name, "Grafana");
         assert_eq!(
@@ -223,7 +222,7 @@ mod tests {
         let many: Vec<String> = (0..=MAX_URIS)
             .map(|i| format!("https://a.example/{i}"))
             .collect();
-        let (_, errors) = check(&form("x", &many.join("\n"), ""));
+        let (_, errors) = check(&form("x", &many.join("\n"), ""), Lang::default());
         assert_eq!(
             errors.on("redirect_uris").as_deref(),
             Some("List at most 20 URIs.")

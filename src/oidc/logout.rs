@@ -18,6 +18,7 @@ use crate::error::Failure;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
+use crate::web::lang::lang_of;
 use crate::web::{Nav, render};
 
 const PARAMS: &[&str] = &[
@@ -39,12 +40,12 @@ struct LogoutPage {
 }
 
 fn parameters(raw: &str) -> Result<HashMap<String, String>, PageError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw).map_err(|_| {
-        PageError::Client(
-            StatusCode::BAD_REQUEST,
-            "The request could not be read.".into(),
-        )
-    })?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(raw).map_err(|_| PageError::Said {
+            status: StatusCode::BAD_REQUEST,
+            key: crate::i18n::key("error-request-unreadable"),
+            name: None,
+        })?;
     Ok(pairs
         .into_iter()
         .filter(|(k, _)| PARAMS.contains(&k.as_str()))
@@ -156,7 +157,7 @@ pub async fn confirm(
     let (client, target) = resolve(&state, &params).await?;
     match AppState::resolve(&req, AuthCheck::only_session()).await {
         Ok(who) => page(
-            Nav::for_user(&who.user, &session),
+            Nav::for_user(&req, &who.user, &session),
             true,
             client.as_ref(),
             &params,
@@ -166,11 +167,7 @@ pub async fn confirm(
         Err(_) => match target {
             Some(t) => Ok(redirect(&t, params.get("state"))),
             None => page(
-                Nav {
-                    username: None,
-                    is_admin: false,
-                    csrf_token: String::new(),
-                },
+                Nav::bare(lang_of(&req), "/"),
                 false,
                 client.as_ref(),
                 &params,
@@ -183,15 +180,15 @@ pub async fn confirm(
 /// `POST /oidc/logout`: ends the session (CSRF-checked), then redirects or shows "signed out".
 #[tracing::instrument(skip_all)]
 pub async fn logout(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: TypedSession,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let raw = std::str::from_utf8(&body).map_err(|_| {
-        PageError::Client(
-            StatusCode::BAD_REQUEST,
-            "The form could not be read.".into(),
-        )
+    let raw = std::str::from_utf8(&body).map_err(|_| PageError::Said {
+        status: StatusCode::BAD_REQUEST,
+        key: crate::i18n::key("error-form-unreadable"),
+        name: None,
     })?;
     let params = parameters(raw)?;
     let submitted = params.get("csrf_token").map_or("", String::as_str);
@@ -202,11 +199,7 @@ pub async fn logout(
     match target {
         Some(t) => Ok(redirect(&t, params.get("state"))),
         None => page(
-            Nav {
-                username: None,
-                is_admin: false,
-                csrf_token: String::new(),
-            },
+            Nav::bare(lang_of(&req), "/"),
             false,
             client.as_ref(),
             &params,

@@ -15,6 +15,7 @@ use crate::error::Failure;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
+use crate::web::lang::lang_of;
 use crate::web::{AdminUser, Nav, SignedIn, render, see_other};
 
 #[derive(Deserialize)]
@@ -39,12 +40,9 @@ struct AppsPage {
     apps: Vec<AppView>,
 }
 
-fn day(t: chrono::NaiveDateTime) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
 /// `GET /account/apps`.
 pub async fn account_apps(
+    req: HttpRequest,
     who: SignedIn,
     state: web::Data<AppState>,
     session: TypedSession,
@@ -60,13 +58,13 @@ pub async fn account_apps(
             client_id: g.client_id,
             name,
             scope: g.scope,
-            granted: day(g.updated_at),
+            granted: lang_of(&req).datetime(g.updated_at),
         })
         .collect();
     render(
         StatusCode::OK,
         &AppsPage {
-            nav: Nav::for_user(&who.user, &session),
+            nav: Nav::for_user(&req, &who.user, &session),
             notice: session.take_flash(),
             apps,
         },
@@ -100,10 +98,11 @@ pub async fn revoke_app(
     let (removed, made) = made;
     state.accounts.publish_all(made).await;
     tracing::info!(target: "audit", event = "oidc_grant_revoked", user_id);
+    let lang = lang_of(&req);
     session.flash(if removed > 0 {
-        "The app's access was revoked."
+        lang.t("apps-revoked")
     } else {
-        "That app had no access."
+        lang.t("apps-had-no-access")
     });
     Ok(see_other("/account/apps"))
 }
@@ -133,6 +132,7 @@ struct ClientsPage {
 }
 
 async fn clients_page(
+    req: &HttpRequest,
     state: &AppState,
     admin: &AdminUser,
     session: &TypedSession,
@@ -171,7 +171,7 @@ async fn clients_page(
     render(
         StatusCode::OK,
         &ClientsPage {
-            nav: Nav::for_user(&admin.user, session),
+            nav: Nav::for_user(req, &admin.user, session),
             notice: session.take_flash(),
             clients: listed,
             new_secret,
@@ -182,21 +182,31 @@ async fn clients_page(
 
 /// `GET /admin/clients`.
 pub async fn admin_clients(
+    req: HttpRequest,
     admin: AdminUser,
     state: web::Data<AppState>,
     session: TypedSession,
 ) -> Result<HttpResponse, PageError> {
-    clients_page(&state, &admin, &session, None, None).await
+    clients_page(&req, &state, &admin, &session, None, None).await
 }
 
 /// `GET /admin/clients/{id}/delete`: the confirm step.
 pub async fn confirm_delete(
+    req: HttpRequest,
     admin: AdminUser,
     state: web::Data<AppState>,
     session: TypedSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    clients_page(&state, &admin, &session, None, Some(path.into_inner())).await
+    clients_page(
+        &req,
+        &state,
+        &admin,
+        &session,
+        None,
+        Some(path.into_inner()),
+    )
+    .await
 }
 
 /// `POST /admin/clients/{id}/{action}`: `delete` (after the confirm step) or `rotate-secret`.
@@ -213,10 +223,11 @@ pub async fn client_action(
     let (client_id, action) = path.into_inner();
     let not_found = |e: ClientError| match e {
         ClientError::NotFound(_) => PageError::NotFound,
-        ClientError::Public(_) => PageError::Client(
-            StatusCode::CONFLICT,
-            "A public client has no secret to rotate.".into(),
-        ),
+        ClientError::Public(_) => PageError::Said {
+            status: StatusCode::CONFLICT,
+            key: crate::i18n::key("clients-public-no-secret"),
+            name: None,
+        },
         ClientError::Db(db) => Failure::from(db).into(),
         ClientError::Invalid(m) => PageError::Client(StatusCode::UNPROCESSABLE_ENTITY, m),
     };
@@ -229,7 +240,7 @@ pub async fn client_action(
                 .await
                 .map_err(not_found)?;
             state.accounts.publish_all(made).await;
-            session.flash("The client was deleted; every token issued to it is revoked.");
+            session.flash(lang_of(&req).t("clients-deleted"));
             Ok(see_other("/admin/clients"))
         }
         "rotate-secret" => {
@@ -241,7 +252,7 @@ pub async fn client_action(
                 .map_err(not_found)?;
             let secret = rotated.client_secret.unwrap_or_default();
             let shown = NewSecret { client_id, secret };
-            clients_page(&state, &admin, &session, Some(shown), None).await
+            clients_page(&req, &state, &admin, &session, Some(shown), None).await
         }
         _ => Err(PageError::NotFound),
     }

@@ -199,13 +199,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             ),
     );
 
+    // The language switcher of every page, the reset pages' too: served in every mode, with
+    // no session (it sets the `lang` cookie and nothing else).
+    cfg.route("/lang", web::get().to(pages::lang::switch));
+
     // Password-reset links: served in every mode (also `token`), with no session (the form's
     // CSRF token is stateless).
-    cfg.route(
-        "/reset/{token}",
-        web::get().to(pages::reset::get::reset_form),
-    )
-    .route("/reset/{token}", web::post().to(pages::reset::post::reset));
+    cfg.service(
+        web::resource("/reset/{token}")
+            .wrap(actix_web::middleware::from_fn(pages::lang::negotiate))
+            .route(web::get().to(pages::reset::get::reset_form))
+            .route(web::post().to(pages::reset::post::reset)),
+    );
 
     // Forward-auth for reverse proxies (SPEC §12), with the HTML surface: every method (the
     // proxies' own requests are GETs; the original method travels in a header). The session
@@ -235,6 +240,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     cfg.service(
         web::scope("")
             .guard(gate(html))
+            // Innermost: the session middleware sees the page it writes in the language.
+            .wrap(actix_web::middleware::from_fn(pages::lang::negotiate))
             .wrap(identity_middleware(state))
             .wrap(session_middleware(state))
             .route("/", web::get().to(pages::home::get::home))
@@ -479,5 +486,5 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, PageError> {
             })),
         );
     }
-    Err(PageError::NotFound)
+    Ok(pages::lang::error_page(&req, &PageError::NotFound))
 }

@@ -5,19 +5,27 @@
 
 use woothee::parser::Parser;
 
+use crate::i18n::Lang;
+
 /// The most characters of a version shown ("128", "17.4").
 const MAX_VERSION: usize = 12;
 
 /// "Browser major-version on OS", or "Unknown browser" when the header names none.
 pub fn describe(user_agent: &str) -> String {
+    describe_in(user_agent, Lang::default())
+}
+
+/// [`describe`] in `lang` (browser and OS names are proper names and stay as they are).
+pub fn describe_in(user_agent: &str, lang: Lang) -> String {
     let Some(found) = Parser::new().parse(user_agent) else {
-        return "Unknown browser".into();
+        return lang.t("device-unknown");
     };
     let known = |s: &str| !s.is_empty() && s != "UNKNOWN";
+    let unknown = lang.t("device-unknown");
     let browser = if known(found.name) {
         found.name
     } else {
-        "Unknown browser"
+        unknown.as_str()
     };
     let version: String = found
         .version
@@ -34,8 +42,10 @@ pub fn describe(user_agent: &str) -> String {
         name.push_str(&version);
     }
     if known(found.os) {
-        name.push_str(" on ");
-        name.push_str(found.os);
+        return lang.t_with(
+            "device-on",
+            &[("browser", name.into()), ("os", found.os.into())],
+        );
     }
     name
 }

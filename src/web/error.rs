@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use askama::Template;
 
 use crate::error::{BUSY_RETRY_AFTER_SECS, Failure};
+use crate::i18n::Lang;
 
 /// Something a page handler could not do.
 #[derive(thiserror::Error)]
@@ -25,6 +26,17 @@ pub enum PageError {
     /// A client mistake with a status and a message safe to show.
     #[error("{1}")]
     Client(StatusCode, String),
+    /// A client mistake said by a catalog key (with its `$name`, if any), for handlers that
+    /// refuse before they have the request's language at hand.
+    #[error("{key}")]
+    Said {
+        status: StatusCode,
+        key: &'static str,
+        name: Option<String>,
+    },
+    /// An account change refused, shown in the page's language.
+    #[error("{1}")]
+    Account(StatusCode, crate::accounts::AccountError),
     #[error(transparent)]
     Failed(#[from] Failure),
 }
@@ -47,8 +59,58 @@ impl From<anyhow::Error> for PageError {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    nav: super::Nav,
     title: &'a str,
     message: &'a str,
+}
+
+impl PageError {
+    /// The error page's title and sentence in `lang`.
+    fn words(&self, lang: Lang) -> (String, String) {
+        match self {
+            Self::Forbidden => (lang.t("error-forbidden-title"), lang.t("error-forbidden")),
+            Self::NotFound => (lang.t("error-not-found-title"), lang.t("error-not-found")),
+            Self::Csrf => (lang.t("error-csrf-title"), lang.t("error-csrf")),
+            Self::Client(_, message) => (lang.t("error-client-title"), message.clone()),
+            Self::Said { key, name, .. } => (
+                lang.t("error-client-title"),
+                match name {
+                    Some(name) => lang.t_with(key, &[("name", name.into())]),
+                    None => lang.t(key),
+                },
+            ),
+            Self::Account(_, e) => (
+                lang.t("error-client-title"),
+                super::messages::account_sentence(lang, e),
+            ),
+            Self::Failed(Failure::Busy) => (lang.t("error-busy-title"), lang.t("error-busy")),
+            Self::Failed(Failure::Unavailable) => (
+                lang.t("error-unavailable-title"),
+                lang.t("error-unavailable"),
+            ),
+            Self::Failed(Failure::Locked { retry_after }) => (
+                lang.t("error-locked-title"),
+                lang.t_with("error-locked", &[("wait", lang.wait(*retry_after).into())]),
+            ),
+            Self::Failed(Failure::Unexpected(_)) => {
+                (lang.t("error-unexpected-title"), lang.t("error-unexpected"))
+            }
+            Self::SignInRequired { .. } | Self::SecondStepPending => (String::new(), String::new()),
+        }
+    }
+
+    /// The HTML error page in `lang` (the language middleware swaps it in for the
+    /// default-language page `error_response` writes, which has no request to ask).
+    pub fn page_body(&self, lang: Lang, here: &str) -> String {
+        let (title, message) = self.words(lang);
+        ErrorPage {
+            nav: super::Nav::bare(lang, here),
+            title: &title,
+            message: &message,
+        }
+        .render()
+        .unwrap_or(message)
+    }
 }
 
 impl ResponseError for PageError {
@@ -57,7 +119,9 @@ impl ResponseError for PageError {
             Self::SignInRequired { .. } | Self::SecondStepPending => StatusCode::SEE_OTHER,
             Self::Forbidden | Self::Csrf => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Client(status, _) => *status,
+            Self::Client(status, _) | Self::Account(status, _) | Self::Said { status, .. } => {
+                *status
+            }
             Self::Failed(Failure::Busy | Failure::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Failed(Failure::Locked { .. }) => StatusCode::TOO_MANY_REQUESTS,
             Self::Failed(Failure::Unexpected(_)) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -77,42 +141,10 @@ impl ResponseError for PageError {
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .finish();
         }
-        let locked_message;
-        let (title, message): (&str, &str) = match self {
-            Self::Forbidden => ("Forbidden", "You do not have access to this page."),
-            Self::NotFound => ("Not found", "There is nothing at this address."),
-            Self::Csrf => (
-                "Form expired",
-                "The form has expired or did not come from this site. Go back, reload the page and try again.",
-            ),
-            Self::Client(_, message) => ("Request refused", message.as_str()),
-            Self::Failed(Failure::Busy) => (
-                "Busy",
-                "The server is handling too many sign-ins at once. Please try again in a moment.",
-            ),
-            Self::Failed(Failure::Unavailable) => (
-                "Temporarily unavailable",
-                "The server cannot reach its storage right now. Please try again in a moment.",
-            ),
-            Self::Failed(Failure::Locked { retry_after }) => {
-                locked_message = format!(
-                    "Too many failed sign-ins. Try again in {}.",
-                    super::human_wait(*retry_after)
-                );
-                ("Too many attempts", locked_message.as_str())
-            }
-            Self::Failed(Failure::Unexpected(e)) => {
-                tracing::error!(error = ?e, "request failed");
-                (
-                    "Something went wrong",
-                    "The server could not complete the request. Please try again later.",
-                )
-            }
-            Self::SignInRequired { .. } | Self::SecondStepPending => ("", ""),
-        };
-        let body = ErrorPage { title, message }
-            .render()
-            .unwrap_or_else(|_| message.to_string());
+        if let Self::Failed(Failure::Unexpected(e)) = self {
+            tracing::error!(error = ?e, "request failed");
+        }
+        let body = self.page_body(Lang::default(), "/");
         let mut response = HttpResponse::build(self.status_code());
         response
             .content_type(ContentType::html())
@@ -131,15 +163,19 @@ impl ResponseError for PageError {
 }
 
 /// Maps form parse failures to clear 4xx answers.
-pub fn form_error(err: actix_web::error::UrlencodedError, _req: &HttpRequest) -> actix_web::Error {
+pub fn form_error(err: actix_web::error::UrlencodedError, req: &HttpRequest) -> actix_web::Error {
     use actix_web::error::UrlencodedError as E;
+    let lang = super::lang::lang_of(req);
     let (status, message) = match &err {
-        E::Overflow { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large."),
+        E::Overflow { .. } => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            lang.t("error-form-too-large"),
+        ),
         E::ContentType => (
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Expected a form (application/x-www-form-urlencoded).",
+            lang.t("error-form-content-type"),
         ),
-        _ => (StatusCode::BAD_REQUEST, "The form could not be read."),
+        _ => (StatusCode::BAD_REQUEST, lang.t("error-form-unreadable")),
     };
-    PageError::Client(status, message.into()).into()
+    PageError::Client(status, message).into()
 }

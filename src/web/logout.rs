@@ -21,6 +21,7 @@ pub struct LogoutPage {
 /// The confirm page; an anonymous browser has nothing to sign out of and goes to the form.
 #[tracing::instrument(skip_all)]
 pub async fn confirm(
+    req: actix_web::HttpRequest,
     signed_in: Option<SignedIn>,
     session: TypedSession,
 ) -> Result<HttpResponse, PageError> {
@@ -30,7 +31,7 @@ pub async fn confirm(
     render(
         StatusCode::OK,
         &LogoutPage {
-            nav: Nav::for_user(&signed_in.user, &session),
+            nav: Nav::for_user(&req, &signed_in.user, &session),
         },
     )
 }

@@ -10,8 +10,10 @@ pub mod error;
 pub mod extract;
 pub mod form_errors;
 pub mod home;
+pub mod lang;
 pub mod login;
 pub mod logout;
+pub mod messages;
 pub mod passkey;
 pub mod register;
 pub mod reset;
@@ -27,44 +29,96 @@ use self::error::PageError;
 use crate::auth::csrf;
 use crate::db::models::User;
 use crate::domain::UserState;
+use crate::i18n::{Lang, ToArg};
 use crate::session_store::{SignInFacts, TypedSession};
 use crate::state::AppState;
 
 pub use self::extract::{AdminUser, SignedIn};
 pub use crate::http::redirect::safe_next;
 
-/// What the page frame (`base.html`) shows: who is signed in, and the token for its forms.
+/// What the page frame (`base.html`) shows: who is signed in, the token for its forms, the
+/// page's language (every template reads its text through [`Nav::t`]) and where the language
+/// switcher goes back to.
 pub struct Nav {
     pub username: Option<String>,
     pub is_admin: bool,
     pub csrf_token: String,
+    pub lang: Lang,
+    pub here: String,
 }
 
 impl Nav {
     /// The frame of an anonymous form, with its stateless token.
-    pub fn anonymous(form: &AnonymousForm) -> Self {
+    pub fn anonymous(req: &HttpRequest, form: &AnonymousForm) -> Self {
         Self {
             username: None,
             is_admin: false,
             csrf_token: form.token.clone(),
+            lang: lang::lang_of(req),
+            here: lang::return_path(req),
         }
     }
 
     /// The frame of a page shown right after `user` signed in on this browser.
-    pub fn signed_in(user: &User, session: &TypedSession) -> Self {
+    pub fn signed_in(req: &HttpRequest, user: &User, session: &TypedSession) -> Self {
         Self {
             username: Some(user.username.clone()),
             is_admin: user.is_admin,
             csrf_token: session.csrf_token(),
+            lang: lang::lang_of(req),
+            here: lang::return_path(req),
         }
     }
 
-    pub fn for_user(user: &UserState, session: &TypedSession) -> Self {
+    pub fn for_user(req: &HttpRequest, user: &UserState, session: &TypedSession) -> Self {
         Self {
             username: Some(user.username.clone()),
             is_admin: user.is_admin,
             csrf_token: session.csrf_token(),
+            lang: lang::lang_of(req),
+            here: lang::return_path(req),
         }
+    }
+
+    /// The frame of a page for no one in particular (the error pages).
+    pub fn bare(lang: Lang, here: &str) -> Self {
+        Self {
+            username: None,
+            is_admin: false,
+            csrf_token: String::new(),
+            lang,
+            here: here.to_string(),
+        }
+    }
+
+    /// The message `key` in the page's language.
+    pub fn t(&self, key: &str) -> String {
+        self.lang.t(key)
+    }
+
+    /// The message `key` with one argument (`{ $name }`; a number chooses the plural form).
+    pub fn t1(&self, key: &str, name: &str, value: impl ToArg) -> String {
+        self.lang.t_with(key, &[(name, value.to_arg())])
+    }
+
+    /// The message `key` with two arguments.
+    pub fn t2(
+        &self,
+        key: &str,
+        name: &str,
+        value: impl ToArg,
+        name2: &str,
+        value2: impl ToArg,
+    ) -> String {
+        self.lang
+            .t_with(key, &[(name, value.to_arg()), (name2, value2.to_arg())])
+    }
+
+    /// The languages the switcher offers: code, own name, and whether it is this page's.
+    pub fn languages(&self) -> Vec<(&'static str, String, bool)> {
+        Lang::all()
+            .map(|l| (l.code(), l.t("language-name"), l == self.lang))
+            .collect()
     }
 }
 
@@ -117,12 +171,10 @@ impl SignedOut {
     }
 
     /// The sentence the sign-in page shows.
-    pub fn message(self) -> &'static str {
+    pub fn message(self, lang: Lang) -> String {
         match self {
-            Self::Here => "You have been signed out.",
-            Self::Everywhere => {
-                "You have been signed out everywhere: every session and API token has ended."
-            }
+            Self::Here => lang.t("notice-signed-out"),
+            Self::Everywhere => lang.t("notice-signed-out-everywhere"),
         }
     }
 
@@ -193,15 +245,6 @@ pub fn continue_to(destination: &str, nav: Nav) -> Result<HttpResponse, PageErro
             shown: host.as_deref().unwrap_or(destination),
         },
     )
-}
-
-/// "N minutes" or "N seconds", for people.
-pub fn human_wait(seconds: u64) -> String {
-    if seconds >= 120 {
-        format!("{} minutes", seconds.div_ceil(60))
-    } else {
-        format!("{seconds} seconds")
-    }
 }
 
 /// The stateless CSRF token of an anonymous form (sign-in, sign-up): nothing is stored on the

@@ -12,6 +12,7 @@ use crate::auth::passkey::{
     CHALLENGE_LIFETIME, MAX_CREDENTIAL_BYTES, PasskeyError, Passkeys, Started,
 };
 use crate::error::Failure;
+use crate::i18n::Lang;
 use crate::web::error::PageError;
 
 /// What the pages show of passkeys on this server.
@@ -23,7 +24,7 @@ pub struct PasskeyView {
 }
 
 impl PasskeyView {
-    pub fn of(passkeys: &Passkeys) -> Self {
+    pub fn of(passkeys: &Passkeys, lang: Lang) -> Self {
         match passkeys.rp() {
             Ok(rp) => Self {
                 origin: rp.origin().to_string(),
@@ -31,7 +32,7 @@ impl PasskeyView {
             },
             Err(e) => Self {
                 origin: String::new(),
-                unavailable: Some(e.to_string()),
+                unavailable: Some(super::messages::passkey(lang, &e)),
             },
         }
     }
@@ -104,27 +105,30 @@ pub fn json_error(status: StatusCode, message: &str) -> HttpResponse {
 }
 
 /// The answer of an options endpoint: the started ceremony, or the refusal as JSON.
-pub fn options_answer(started: Result<Started, PasskeyError>) -> Result<HttpResponse, PageError> {
+pub fn options_answer(
+    lang: Lang,
+    started: Result<Started, PasskeyError>,
+) -> Result<HttpResponse, PageError> {
     match started {
         Ok(started) => Ok(HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(started)),
         Err(PasskeyError::Db(e)) => Err(Failure::from(e).into()),
-        Err(e) => Ok(json_error(status_of(&e), &e.to_string())),
+        Err(e) => Ok(json_error(
+            status_of(&e),
+            &super::messages::passkey(lang, &e),
+        )),
     }
 }
 
 /// A failure of an options endpoint as JSON (a lock as 429 with `Retry-After`); what cannot
 /// be shown stays an error page.
-pub fn failure_answer(failure: Failure) -> Result<HttpResponse, PageError> {
+pub fn failure_answer(lang: Lang, failure: Failure) -> Result<HttpResponse, PageError> {
     match failure {
         Failure::Locked { retry_after } => {
             let mut response = json_error(
                 StatusCode::TOO_MANY_REQUESTS,
-                &format!(
-                    "Too many failed attempts. Try again in {}.",
-                    crate::web::human_wait(retry_after)
-                ),
+                &lang.t_with("mfa-too-many", &[("wait", lang.wait(retry_after).into())]),
             );
             response
                 .headers_mut()

@@ -186,3 +186,117 @@ async fn every_page_works_at_desktop_and_phone_width_with_no_serious_accessibili
     }
     driver.quit().await;
 }
+
+/// The same pages in Korean, chosen with the switcher (the `lang` cookie), at 375 px and at
+/// desktop width: Hangul renders (a CJK font is installed by `.ci/run`), nothing scrolls
+/// sideways, axe-core finds nothing serious. The consent page of an app is among them.
+#[tokio::test]
+async fn every_page_works_in_korean_at_phone_and_desktop_width() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let axe = axe_source();
+    let axe = axe.as_deref();
+    let app = spawn_app_with(|s| s.auth.registration = true).await;
+    app.create_user("root", PASSWORD, true).await;
+    let client = crate::oidc::register(&app, false, false).await;
+    let authorize = format!(
+        "/authorize?{}",
+        serde_urlencoded::to_string([
+            ("response_type", "code"),
+            ("client_id", client.id.as_str()),
+            ("redirect_uri", "http://localhost:8123/callback"),
+            ("scope", "openid profile offline_access"),
+            ("state", "st"),
+            ("nonce", "n"),
+        ])
+        .expect("query")
+    );
+
+    // The switcher, as a person uses it: choose 한국어, press 변경, land on the same page.
+    driver.set_width(375).await;
+    driver.goto(&app.url("/login")).await;
+    driver.wait_for("/login", "Sign in").await;
+    driver
+        .script("document.querySelector('#lang-select').value = 'ko'; return true;")
+        .await;
+    driver.click("form.lang-switch button").await;
+    driver.wait_for("/login", "<html lang=\"ko\">").await;
+
+    for width in [375, 1280] {
+        driver.set_width(width).await;
+        let name = |page: &str| format!("ko-{page}");
+        let alice = format!("alice-ko-{width}");
+        app.create_user(&alice, PASSWORD, false).await;
+
+        driver.goto(&app.url("/login")).await;
+        driver.wait_for("/login", "<h1>로그인</h1>").await;
+        check_page(&driver, axe, &name("login"), width).await;
+        sign_in(&driver, &app, &alice, "not the password").await;
+        driver
+            .wait_for("/login", "사용자 이름 또는 비밀번호가 올바르지 않습니다.")
+            .await;
+        check_page(&driver, axe, &name("login-failed"), width).await;
+        driver.type_into("#password", PASSWORD).await;
+        driver
+            .click("form[action='/login'] button[type=submit]")
+            .await;
+        driver
+            .wait_for("/", &format!("{alice} 계정으로 로그인했습니다."))
+            .await;
+        check_page(&driver, axe, &name("home"), width).await;
+        driver.goto(&app.url("/account")).await;
+        driver.wait_for("/account", "이 브라우저").await;
+        check_page(&driver, axe, &name("account"), width).await;
+        driver
+            .type_into("#current_password", "not the password")
+            .await;
+        driver.type_into("#new_password", NEW_PASSWORD).await;
+        driver
+            .type_into("#new_password_confirm", NEW_PASSWORD)
+            .await;
+        driver
+            .click("form[action='/account/password'] button[type=submit]")
+            .await;
+        driver
+            .wait_for("/account/password", "현재 비밀번호가 올바르지 않습니다.")
+            .await;
+        check_page(&driver, axe, &name("account-error"), width).await;
+
+        driver.goto(&app.url(&authorize)).await;
+        driver.wait_for(&authorize, "허용").await;
+        check_page(&driver, axe, &name("consent"), width).await;
+
+        driver.goto(&app.url("/logout")).await;
+        driver
+            .wait_for("/logout", "이 브라우저에서 Gatehouse 로그아웃을 할까요?")
+            .await;
+        check_page(&driver, axe, &name("logout-confirm"), width).await;
+        driver.click("main form[action='/logout'] button").await;
+        driver.wait_for("/login", "로그아웃되었습니다.").await;
+
+        driver.goto(&app.url("/register")).await;
+        driver.wait_for("/register", "계정 만들기").await;
+        driver.type_into("#username", &alice).await;
+        driver.type_into("#password", NEW_PASSWORD).await;
+        driver.type_into("#password_confirm", NEW_PASSWORD).await;
+        driver
+            .click("form[action='/register'] button[type=submit]")
+            .await;
+        driver
+            .wait_for("/register", "이미 사용 중인 사용자 이름입니다.")
+            .await;
+        check_page(&driver, axe, &name("register-taken"), width).await;
+
+        sign_in(&driver, &app, "root", PASSWORD).await;
+        driver
+            .wait_for("/", "root 계정(관리자)으로 로그인했습니다.")
+            .await;
+        driver.goto(&app.url("/admin")).await;
+        driver.wait_for("/admin", &alice).await;
+        check_page(&driver, axe, &name("admin"), width).await;
+        driver.click("form[action='/logout'] button").await;
+        driver.wait_for("/login", "로그아웃되었습니다.").await;
+    }
+    driver.quit().await;
+}

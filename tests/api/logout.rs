@@ -76,8 +76,8 @@ async fn get_logout_shows_a_one_button_confirm_page_and_signs_nobody_out() {
     );
     assert_eq!(
         body.matches("<button").count(),
-        2,
-        "the nav's and the page's: {body}"
+        3,
+        "the nav's, the language switcher's and the page's: {body}"
     );
     assert_eq!(browser.get("/").await.status(), StatusCode::OK);
     // Anonymous: nothing to sign out of.

@@ -16,6 +16,7 @@ mod config;
 mod forward_auth;
 mod forward_auth_nginx;
 mod hostile_tokens;
+mod i18n;
 mod key_store;
 mod lockout;
 mod login;

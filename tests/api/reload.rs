@@ -757,3 +757,28 @@ fn the_readme_names_every_key_that_cannot_change_live_and_the_log_level() {
     assert!(section.contains("`server.log_level`"));
     assert!(section.contains("config check"));
 }
+
+#[tokio::test]
+async fn the_default_language_reloads_live_and_a_language_we_lack_is_refused_by_name() {
+    let app = app_with_file(|_| {}).await;
+    let lang_of_login = |app: &TestApp| {
+        let browser = app.browser();
+        async move {
+            let page = browser.get("/login").await.text().await.unwrap();
+            page.contains("<html lang=\"ko\">")
+        }
+    };
+    assert!(!lang_of_login(&app).await, "English by default");
+
+    write_config(&app, |s| s.server.default_language = "fr".into());
+    let err = reload(&app.state).await.expect_err("the reload fails");
+    assert!(err.to_string().contains("server.default_language"), "{err}");
+    assert_eq!(app.state.config().server.default_language, "en");
+
+    write_config(&app, |s| s.server.default_language = "ko".into());
+    reload(&app.state).await.expect("the reload succeeds");
+    assert!(
+        lang_of_login(&app).await,
+        "Korean for a browser that names no language"
+    );
+}

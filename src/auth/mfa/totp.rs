@@ -149,9 +149,9 @@ pub fn issuer(public_url: &str) -> String {
 }
 
 /// The QR code of `text` as an inline SVG element (black modules on white, four modules of
-/// quiet zone, scaled by CSS through its `viewBox`). Built from numbers only, so it is safe to
-/// put in a page unescaped.
-pub fn qr_svg(text: &str) -> Option<String> {
+/// quiet zone, scaled by CSS through its `viewBox`), named `title` for screen readers. Built
+/// from numbers and the escaped title only, so it is safe to put in a page unescaped.
+pub fn qr_svg(text: &str, title: &str) -> Option<String> {
     let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).ok()?;
     let width = code.width();
     let colors = code.to_colors();
@@ -164,10 +164,15 @@ pub fn qr_svg(text: &str) -> Option<String> {
             path.push_str(&format!("M{x} {y}h1v1h-1z"));
         }
     }
+    let title = title
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
     Some(format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"qr\" viewBox=\"0 0 {size} {size}\" \
          role=\"img\" aria-labelledby=\"qr-title\" shape-rendering=\"crispEdges\">\
-         <title id=\"qr-title\">QR code of the TOTP secret, for an authenticator app</title>\
+         <title id=\"qr-title\">{title}</title>\
          <rect width=\"{size}\" height=\"{size}\" fill=\"#fff\"/><path fill=\"#000\" d=\"{path}\"/></svg>"
     ))
 }
@@ -229,8 +234,9 @@ mod tests {
 
     #[test]
     fn the_qr_code_is_an_svg_of_paths_only() {
-        let svg = qr_svg("otpauth://totp/x:y?secret=ABC").unwrap();
+        let svg = qr_svg("otpauth://totp/x:y?secret=ABC", "<script>\"QR\"").unwrap();
         assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>"));
-        assert!(!svg.contains("style") && !svg.contains("script"));
+        assert!(!svg.contains("style") && !svg.contains("<script"));
+        assert!(svg.contains("<title id=\"qr-title\">&lt;script&gt;&quot;QR&quot;</title>"));
     }
 }

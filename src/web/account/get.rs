@@ -1,7 +1,7 @@
 //! `GET /account`.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{AccountPage, FamilyView, MfaView, PasskeyRowView, PasskeysView, SessionView};
 use crate::auth::mfa::totp::qr_svg;
@@ -10,9 +10,11 @@ use crate::auth::strategy::session::is_current;
 use crate::domain::UserState;
 use crate::domain::clock::chrono_duration;
 use crate::error::Failure;
+use crate::i18n::Lang;
 use crate::session_store::{SessionMeta, TypedSession};
 use crate::state::AppState;
 use crate::web::error::PageError;
+use crate::web::lang::lang_of;
 use crate::web::login::mfa::{EnrolView, issuer_name};
 use crate::web::passkey::PasskeyView;
 use crate::web::{Nav, SignedIn, render};
@@ -22,6 +24,7 @@ pub async fn list_sessions(
     state: &AppState,
     user: &UserState,
     session: &TypedSession,
+    lang: Lang,
 ) -> Result<Vec<SessionView>, PageError> {
     let idle = chrono_duration(state.config().session.idle_timeout.0);
     let rows = state
@@ -36,15 +39,14 @@ pub async fn list_sessions(
         .filter(|(meta, _)| is_current(meta.login_at, user))
         .map(|(meta, row)| SessionView {
             current: mine.is_some() && meta.sid == mine,
-            device: crate::web::device::describe(meta.user_agent.as_deref().unwrap_or("")),
-            ip: meta.ip.unwrap_or_else(|| "unknown".into()),
-            started: row.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-            last_active: row
-                .expires_at
-                .checked_sub_signed(idle)
-                .unwrap_or(row.created_at)
-                .format("%Y-%m-%d %H:%M UTC")
-                .to_string(),
+            device: crate::web::device::describe_in(meta.user_agent.as_deref().unwrap_or(""), lang),
+            ip: meta.ip.unwrap_or_else(|| lang.t("address-unknown")),
+            started: lang.datetime(row.created_at),
+            last_active: lang.datetime(
+                row.expires_at
+                    .checked_sub_signed(idle)
+                    .unwrap_or(row.created_at),
+            ),
             id: row.id,
         })
         .collect();
@@ -56,8 +58,9 @@ pub async fn list_sessions(
 pub async fn list_families(
     state: &AppState,
     user: &UserState,
+    lang: Lang,
 ) -> Result<Vec<FamilyView>, PageError> {
-    let stamp = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    let stamp = |t: chrono::NaiveDateTime| lang.datetime(t);
     let rows = state
         .accounts
         .refresh_families(user.id)
@@ -79,6 +82,7 @@ pub async fn mfa_view(
     state: &AppState,
     user: &UserState,
     session: &TypedSession,
+    lang: Lang,
 ) -> Result<MfaView, PageError> {
     let user_id = user.id;
     let factors: Factors = state
@@ -96,7 +100,7 @@ pub async fn mfa_view(
             .map(|secret| {
                 let uri = secret.otpauth_uri(&issuer_name(state), &user.username);
                 EnrolView {
-                    qr: qr_svg(&uri).unwrap_or_default(),
+                    qr: qr_svg(&uri, &lang.t("totp-qr-title")).unwrap_or_default(),
                     secret: secret.base32(),
                     uri,
                 }
@@ -113,8 +117,12 @@ pub async fn mfa_view(
 }
 
 /// What the page shows of the user's passkeys.
-pub async fn passkeys_view(state: &AppState, user: &UserState) -> Result<PasskeysView, PageError> {
-    let stamp = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M UTC").to_string();
+pub async fn passkeys_view(
+    state: &AppState,
+    user: &UserState,
+    lang: Lang,
+) -> Result<PasskeysView, PageError> {
+    let stamp = |t: chrono::NaiveDateTime| lang.datetime(t);
     let rows = state
         .accounts
         .passkeys(user.id)
@@ -125,19 +133,20 @@ pub async fn passkeys_view(state: &AppState, user: &UserState) -> Result<Passkey
             id: p.id,
             name: p.name,
             added: stamp(p.created_at),
-            last_used: p.last_used_at.map_or_else(|| "never".to_string(), stamp),
+            last_used: p.last_used_at.map_or_else(|| lang.t("time-never"), stamp),
             discoverable: p.discoverable,
         })
         .collect();
     Ok(PasskeysView {
         rows,
-        server: PasskeyView::of(&state.auth.passkeys),
+        server: PasskeyView::of(&state.auth.passkeys, lang),
         passkey_login: state.config().auth.passkey_login,
     })
 }
 
 /// Renders the account page.
 pub async fn page(
+    req: &HttpRequest,
     state: &AppState,
     user: &UserState,
     session: &TypedSession,
@@ -146,14 +155,15 @@ pub async fn page(
 ) -> Result<HttpResponse, PageError> {
     let errors = errors.into();
     let notice = session.take_flash();
-    let sessions = list_sessions(state, user, session).await?;
-    let families = list_families(state, user).await?;
-    let mfa = mfa_view(state, user, session).await?;
-    let passkeys = passkeys_view(state, user).await?;
+    let lang = lang_of(req);
+    let sessions = list_sessions(state, user, session, lang).await?;
+    let families = list_families(state, user, lang).await?;
+    let mfa = mfa_view(state, user, session, lang).await?;
+    let passkeys = passkeys_view(state, user, lang).await?;
     render(
         status,
         &AccountPage {
-            nav: Nav::for_user(user, session),
+            nav: Nav::for_user(req, user, session),
             username: user.username.clone(),
             notice,
             errors,
@@ -168,11 +178,13 @@ pub async fn page(
 
 #[tracing::instrument(skip_all)]
 pub async fn account(
+    req: HttpRequest,
     state: web::Data<AppState>,
     signed_in: SignedIn,
     session: TypedSession,
 ) -> Result<HttpResponse, PageError> {
     page(
+        &req,
         &state,
         &signed_in.user,
         &session,

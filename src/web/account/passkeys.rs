@@ -18,6 +18,8 @@ use crate::domain::clock::now;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
+use crate::web::lang::lang_of;
+use crate::web::messages;
 use crate::web::passkey::{
     CeremonyForm, check_origin, failure_answer, json_error, options_answer, status_of,
 };
@@ -43,13 +45,14 @@ pub async fn options(
     state: web::Data<AppState>,
     session: TypedSession,
 ) -> Result<HttpResponse, PageError> {
+    let lang = lang_of(&req);
     let signed_in = match SignedIn::after_body(&req).await {
         Ok(signed_in) => signed_in,
-        Err(PageError::Failed(failure)) => return failure_answer(failure),
+        Err(PageError::Failed(failure)) => return failure_answer(lang, failure),
         Err(_) => {
             return Ok(json_error(
                 StatusCode::UNAUTHORIZED,
-                "Your sign-in has ended. Sign in again.",
+                &lang.t("passkey-sign-in-ended"),
             ));
         }
     };
@@ -57,11 +60,11 @@ pub async fn options(
     if csrf::verify(&session, &form.csrf_token).is_err() {
         return Ok(json_error(
             StatusCode::FORBIDDEN,
-            "The form expired. Reload the page and try again.",
+            &lang.t("passkey-form-expired"),
         ));
     }
     if let Err(e) = check_origin(&req, &state.auth.passkeys) {
-        return options_answer(Err(e));
+        return options_answer(lang, Err(e));
     }
     let caller = signed_in.0;
     let password =
@@ -74,16 +77,17 @@ pub async fn options(
         .start_passkey_registration(&state.auth, &caller, reauth, form.name, resident, &ip)
         .await
     {
-        Ok(started) => options_answer(Ok(started)),
-        Err(AccountError::Passkey(e)) => options_answer(Err(e)),
-        Err(e @ (AccountError::WrongPassword | AccountError::ReauthRequired)) => {
-            Ok(json_error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()))
-        }
+        Ok(started) => options_answer(lang, Ok(started)),
+        Err(AccountError::Passkey(e)) => options_answer(lang, Err(e)),
+        Err(e @ (AccountError::WrongPassword | AccountError::ReauthRequired)) => Ok(json_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &messages::account_sentence(lang, &e),
+        )),
         Err(AccountError::CallerRevoked) => Ok(json_error(
             StatusCode::UNAUTHORIZED,
-            "Your sign-in has ended. Sign in again.",
+            &lang.t("passkey-sign-in-ended"),
         )),
-        Err(AccountError::Failed(failure)) => failure_answer(failure),
+        Err(AccountError::Failed(failure)) => failure_answer(lang, failure),
         Err(other) => Err(account_failure(other)),
     }
 }
@@ -100,10 +104,11 @@ pub async fn register(
     let form = form.into_inner();
     csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
     let caller = signed_in.0;
+    let lang = lang_of(&req);
     let refuse = |e: PasskeyError| {
-        let (status, message) = (status_of(&e), e.to_string());
-        let (state, user, session) = (&state, &caller.user, &session);
-        async move { page(state, user, session, status, vec![message]).await }
+        let (status, message) = (status_of(&e), messages::passkey(lang, &e));
+        let (req, state, user, session) = (&req, &state, &caller.user, &session);
+        async move { page(req, state, user, session, status, vec![message]).await }
     };
     let (ceremony, credential) = match form
         .parts()
@@ -118,15 +123,11 @@ pub async fn register(
         .await
     {
         Ok(registered) => {
-            session.flash(format!(
-                "Passkey \u{201c}{}\u{201d} added.{}",
-                registered.name,
-                if registered.discoverable {
-                    " It can also sign you in without your password."
-                } else {
-                    ""
-                }
-            ));
+            session.flash(if registered.discoverable {
+                lang.t_with("passkey-added-login", &[("name", registered.name.into())])
+            } else {
+                lang.t_with("passkey-added", &[("name", registered.name.into())])
+            });
             Ok(see_other("/account#passkeys"))
         }
         Err(AccountError::Passkey(e)) => refuse(e).await,
@@ -155,6 +156,7 @@ fn passkey_id(path: &str) -> Result<i64, PageError> {
 }
 
 async fn remove_page(
+    req: &HttpRequest,
     state: &AppState,
     signed_in: &SignedIn,
     session: &TypedSession,
@@ -171,17 +173,17 @@ async fn remove_page(
         .into_iter()
         .find(|p| p.id == id)
         .ok_or(PageError::NotFound)?;
+    let lang = lang_of(req);
     render(
         status,
         &RemovePage {
-            nav: Nav::for_user(&signed_in.user, session),
+            nav: Nav::for_user(req, &signed_in.user, session),
             id,
             name: found.name,
-            added: found.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-            last_used: found.last_used_at.map_or_else(
-                || "never".to_string(),
-                |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
-            ),
+            added: lang.datetime(found.created_at),
+            last_used: found
+                .last_used_at
+                .map_or_else(|| lang.t("time-never"), |t| lang.datetime(t)),
             needs_password: !mfa::recent(session.auth_at(), now()),
             error,
         },
@@ -191,13 +193,14 @@ async fn remove_page(
 /// `GET /account/passkeys/{id}/remove`: asks to confirm.
 #[tracing::instrument(skip_all)]
 pub async fn confirm_remove(
+    req: HttpRequest,
     state: web::Data<AppState>,
     signed_in: SignedIn,
     session: TypedSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let id = passkey_id(&path)?;
-    remove_page(&state, &signed_in, &session, id, StatusCode::OK, None).await
+    remove_page(&req, &state, &signed_in, &session, id, StatusCode::OK, None).await
 }
 
 #[derive(Deserialize)]
@@ -233,19 +236,18 @@ pub async fn remove(
     {
         Ok(name) => {
             session.carry_over();
-            session.flash(format!(
-                "Passkey \u{201c}{name}\u{201d} removed. Every other session has been signed out."
-            ));
+            session.flash(lang_of(&req).t_with("passkey-removed", &[("name", name.into())]));
             Ok(see_other("/account#passkeys"))
         }
         Err(e @ (AccountError::WrongPassword | AccountError::ReauthRequired)) => {
             remove_page(
+                &req,
                 &state,
                 &signed_in,
                 &session,
                 id,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                Some(e.to_string()),
+                Some(messages::account_sentence(lang_of(&req), &e)),
             )
             .await
         }

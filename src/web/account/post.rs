@@ -14,6 +14,8 @@ use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
 use crate::web::form_errors::FieldErrors;
+use crate::web::lang::lang_of;
+use crate::web::messages;
 use crate::web::{SignedIn, SignedOut, see_other};
 
 #[derive(Deserialize)]
@@ -44,8 +46,10 @@ pub async fn change_password(
     csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
     let caller = signed_in.0;
     let user = caller.user.clone();
+    let lang = lang_of(&req);
     let refuse = |errors: FieldErrors| {
         page(
+            &req,
             &state,
             &user,
             &session,
@@ -60,7 +64,7 @@ pub async fn change_password(
     {
         return refuse(FieldErrors::field(
             "new_password_confirm",
-            "The two new passwords do not match.",
+            lang.t("new-passwords-differ"),
         ))
         .await;
     }
@@ -80,19 +84,19 @@ pub async fn change_password(
             // Every session of the user is revoked, this one included: carry this browser
             // over to a new session id, signed in anew, so that it alone stays signed in.
             session.carry_over();
-            session.flash("Your password was changed. Every other session has been signed out.");
+            session.flash(lang.t("account-password-changed"));
             Ok(see_other("/account"))
         }
         Err(AccountError::WrongPassword) => {
             refuse(FieldErrors::field(
                 "current_password",
-                "Current password is incorrect.",
+                lang.t("current-password-wrong"),
             ))
             .await
         }
         Err(AccountError::Invalid(problems)) => {
             let mut errors = FieldErrors::none();
-            for problem in problems {
+            for problem in messages::rules(lang, &problems) {
                 errors.add("new_password", problem);
             }
             refuse(errors).await
@@ -100,7 +104,7 @@ pub async fn change_password(
         // zxcvbn's verdict, warning and suggestions, one sentence each, under the field.
         Err(AccountError::Guessable(feedback)) => {
             let mut errors = FieldErrors::none();
-            for message in feedback.messages() {
+            for message in messages::strength(lang, &feedback) {
                 errors.add("new_password", message);
             }
             refuse(errors).await
@@ -108,7 +112,7 @@ pub async fn change_password(
         Err(AccountError::SamePassword) => {
             refuse(FieldErrors::field(
                 "new_password",
-                AccountError::SamePassword.to_string(),
+                lang.t("account-same-password"),
             ))
             .await
         }
@@ -154,7 +158,8 @@ pub async fn end_session(
     csrf::verify(&session, &form.csrf_token).map_err(|_| PageError::Csrf)?;
     let target = path.into_inner();
     let user_id = signed_in.user.id;
-    let listed = super::get::list_sessions(&state, &signed_in.user, &session).await?;
+    let listed =
+        super::get::list_sessions(&state, &signed_in.user, &session, lang_of(&req)).await?;
     let Some(view) = listed.into_iter().find(|v| v.id == target) else {
         return Err(PageError::NotFound);
     };
@@ -168,7 +173,7 @@ pub async fn end_session(
         session.purge();
         return SignedOut::Here.redirect(&state);
     }
-    session.flash("The session was signed out.");
+    session.flash(lang_of(&req).t("account-session-ended"));
     Ok(see_other("/account"))
 }
 
@@ -192,7 +197,7 @@ pub async fn revoke_family(
     if !found {
         return Err(PageError::NotFound);
     }
-    session.flash("The API sign-in was revoked; its tokens no longer work.");
+    session.flash(lang_of(&req).t("account-token-revoked"));
     Ok(see_other("/account"))
 }
 
@@ -205,7 +210,7 @@ pub fn account_failure(e: AccountError) -> PageError {
         },
         AccountError::NotAdmin => PageError::Forbidden,
         AccountError::LastAdmin => {
-            PageError::Client(StatusCode::CONFLICT, AccountError::LastAdmin.to_string())
+            PageError::Account(StatusCode::CONFLICT, AccountError::LastAdmin)
         }
         other @ (AccountError::Invalid(_)
         | AccountError::Guessable(_)
@@ -214,14 +219,13 @@ pub fn account_failure(e: AccountError) -> PageError {
         | AccountError::WrongPassword
         | AccountError::ReauthRequired
         | AccountError::WrongCode
-        | AccountError::NoEnrolment) => {
-            PageError::Client(StatusCode::UNPROCESSABLE_ENTITY, other.to_string())
-        }
+        | AccountError::NoEnrolment) => PageError::Account(StatusCode::UNPROCESSABLE_ENTITY, other),
         other @ (AccountError::AlreadyEnrolled | AccountError::NoFactor) => {
-            PageError::Client(StatusCode::CONFLICT, other.to_string())
+            PageError::Account(StatusCode::CONFLICT, other)
         }
         AccountError::Passkey(e) => {
-            PageError::Client(crate::web::passkey::status_of(&e), e.to_string())
+            let status = crate::web::passkey::status_of(&e);
+            PageError::Account(status, AccountError::Passkey(e))
         }
     }
 }
@@ -244,20 +248,19 @@ fn typed_password(form: &FactorForm) -> Option<Password> {
 
 /// Shows recovery codes once.
 fn codes_page(
+    req: &HttpRequest,
     caller: &crate::auth::Authenticated,
     session: &TypedSession,
-    title: &str,
+    title_key: &str,
     codes: Vec<String>,
 ) -> Result<HttpResponse, PageError> {
+    let nav = crate::web::Nav::for_user(req, &caller.user, session);
     crate::web::render(
         StatusCode::OK,
         &crate::web::login::mfa::RecoveryCodesPage {
-            nav: crate::web::Nav::for_user(&caller.user, session),
-            title: title.into(),
-            message: "Save these recovery codes somewhere safe. Each one signs you in once if \
-                      you lose your authenticator; they are shown only now, and any older set \
-                      no longer works."
-                .into(),
+            title: nav.lang.t(title_key),
+            message: nav.t("recovery-codes-save-replaces"),
+            nav,
             codes,
             continue_to: "/account".into(),
         },
@@ -266,6 +269,7 @@ fn codes_page(
 
 /// A factor change refused for its input: the account page again, with the reason.
 async fn refuse_factor(
+    req: &HttpRequest,
     state: &AppState,
     caller: &crate::auth::Authenticated,
     session: &TypedSession,
@@ -279,7 +283,8 @@ async fn refuse_factor(
         AccountError::AlreadyEnrolled | AccountError::NoFactor => StatusCode::CONFLICT,
         other => return Err(account_failure(other)),
     };
-    page(state, &caller.user, session, status, vec![e.to_string()]).await
+    let problems = messages::account(lang_of(req), &e);
+    page(req, state, &caller.user, session, status, problems).await
 }
 
 /// `POST /account/totp`: starts a TOTP enrolment; the page then shows the QR code.
@@ -301,8 +306,18 @@ pub async fn start_totp(
         .start_totp(&state.auth, Enroller::Caller(caller.clone()), reauth, &ip)
         .await
     {
-        Ok(_) => page(&state, &caller.user, &session, StatusCode::OK, Vec::new()).await,
-        Err(e) => refuse_factor(&state, &caller, &session, e).await,
+        Ok(_) => {
+            page(
+                &req,
+                &state,
+                &caller.user,
+                &session,
+                StatusCode::OK,
+                Vec::new(),
+            )
+            .await
+        }
+        Err(e) => refuse_factor(&req, &state, &caller, &session, e).await,
     }
 }
 
@@ -329,8 +344,8 @@ pub async fn confirm_totp(
         )
         .await
     {
-        Ok(codes) => codes_page(&caller, &session, "Two-step verification is on", codes),
-        Err(e) => refuse_factor(&state, &caller, &session, e).await,
+        Ok(codes) => codes_page(&req, &caller, &session, "mfa-enrolled-title", codes),
+        Err(e) => refuse_factor(&req, &state, &caller, &session, e).await,
     }
 }
 
@@ -356,10 +371,10 @@ pub async fn remove_totp(
     {
         Ok(()) => {
             session.carry_over();
-            session.flash("Two-step verification is off. Every other session has been signed out.");
+            session.flash(lang_of(&req).t("account-mfa-removed"));
             Ok(see_other("/account"))
         }
-        Err(e) => refuse_factor(&state, &caller, &session, e).await,
+        Err(e) => refuse_factor(&req, &state, &caller, &session, e).await,
     }
 }
 
@@ -385,8 +400,8 @@ pub async fn regenerate_codes(
     {
         Ok(codes) => {
             session.carry_over();
-            codes_page(&caller, &session, "New recovery codes", codes)
+            codes_page(&req, &caller, &session, "recovery-codes-new-title", codes)
         }
-        Err(e) => refuse_factor(&state, &caller, &session, e).await,
+        Err(e) => refuse_factor(&req, &state, &caller, &session, e).await,
     }
 }

@@ -3,7 +3,7 @@
 //! /admin/users/{id}/{action}`: the confirm page of a destructive action.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::overview::Overview;
 use super::{Action, AdminPage, ConfirmPage, CreateForm, ServerFacts, UserRow};
@@ -14,21 +14,33 @@ use crate::error::Failure;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
+use crate::web::lang::lang_of;
 use crate::web::{AdminUser, Nav, render};
 
 /// Renders the admin page for `admin` with the current list of users.
 pub async fn page(
+    req: &HttpRequest,
     state: &AppState,
     admin: &UserState,
     session: &TypedSession,
     status: StatusCode,
     error: Option<String>,
 ) -> Result<HttpResponse, PageError> {
-    page_with_form(state, admin, session, status, error, CreateForm::default()).await
+    page_with_form(
+        req,
+        state,
+        admin,
+        session,
+        status,
+        error,
+        CreateForm::default(),
+    )
+    .await
 }
 
 /// As [`page`], with the create-user form as typed (and its problems).
 pub async fn page_with_form(
+    req: &HttpRequest,
     state: &AppState,
     admin: &UserState,
     session: &TypedSession,
@@ -55,18 +67,19 @@ pub async fn page_with_form(
     let sessions = count_sessions(state, &all).await;
     let notice = session.take_flash();
     create.min_length = state.config().password.min_length;
+    let lang = lang_of(req);
     render(
         status,
         &AdminPage {
-            nav: Nav::for_user(admin, session),
+            nav: Nav::for_user(req, admin, session),
             overview: Overview::of(&all, sessions, &stats, now),
             users: all
                 .iter()
-                .map(|u| UserRow::new(u, admin.id, &locked, with_mfa.contains(&u.id)))
+                .map(|u| UserRow::new(u, admin.id, &locked, with_mfa.contains(&u.id), lang))
                 .collect(),
             notice,
             error,
-            server: ServerFacts::of(&state.config(), state.reload.last()),
+            server: ServerFacts::of(&state.config(), state.reload.last(), lang),
             create,
         },
     )
@@ -90,15 +103,17 @@ async fn count_sessions(state: &AppState, all: &[crate::db::models::User]) -> Op
 
 #[tracing::instrument(skip_all)]
 pub async fn admin(
+    req: HttpRequest,
     state: web::Data<AppState>,
     admin: AdminUser,
     session: TypedSession,
 ) -> Result<HttpResponse, PageError> {
-    page(&state, &admin.user, &session, StatusCode::OK, None).await
+    page(&req, &state, &admin.user, &session, StatusCode::OK, None).await
 }
 
 /// Renders the confirm page of `action` on the user `id` (404 when there is none).
 pub async fn confirm_page(
+    req: &HttpRequest,
     state: &AppState,
     admin: &UserState,
     session: &TypedSession,
@@ -110,15 +125,17 @@ pub async fn confirm_page(
         .run(move |conn| users::find(conn, id).map_err(Failure::from))
         .await?
         .ok_or(PageError::NotFound)?;
+    let lang = lang_of(req);
     render(
         StatusCode::OK,
         &ConfirmPage {
-            nav: Nav::for_user(admin, session),
+            nav: Nav::for_user(req, admin, session),
             user_id: target.id,
+            question: action.question(lang, &target.username),
             username: target.username,
             action: action.slug(),
-            title: action.title(),
-            consequence: action.consequence(),
+            title: action.title(lang),
+            consequence: action.consequence(lang),
         },
     )
 }
@@ -127,6 +144,7 @@ pub async fn confirm_page(
 /// other action (they act directly).
 #[tracing::instrument(skip_all)]
 pub async fn confirm(
+    req: HttpRequest,
     state: web::Data<AppState>,
     admin: AdminUser,
     session: TypedSession,
@@ -140,7 +158,7 @@ pub async fn confirm(
         return Err(PageError::NotFound);
     }
     if id == admin.user.id && action.locks_out_self() {
-        return super::post::refuse_self(&state, &admin, &session).await;
+        return super::post::refuse_self(&req, &state, &admin, &session).await;
     }
-    confirm_page(&state, &admin.user, &session, id, action).await
+    confirm_page(&req, &state, &admin.user, &session, id, action).await
 }

@@ -20,6 +20,7 @@ use self::overview::Overview;
 use super::Nav;
 use crate::config::{AuthMode, Settings};
 use crate::db::models::User;
+use crate::i18n::{Lang, key};
 
 /// What an admin can do to a user from the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,70 +99,76 @@ impl Action {
         )
     }
 
-    /// The confirm page's heading and button.
-    pub fn title(self) -> &'static str {
-        match self {
-            Self::Disable => "Disable",
-            Self::Enable => "Enable",
-            Self::Delete => "Delete",
-            Self::GrantAdmin => "Make admin",
-            Self::RevokeAdmin => "Revoke admin",
-            Self::Logout => "Sign out everywhere",
-            Self::Unlock => "Unlock",
-            Self::ServiceOn => "Make service account",
-            Self::ServiceOff => "Not a service account",
-            Self::MfaReset => "Reset two-step verification",
-            Self::ResetLink => "Issue a password-reset link",
-        }
+    /// The confirm page's button (and the action's name).
+    pub fn title(self, lang: Lang) -> String {
+        lang.t(match self {
+            Self::Disable => key("admin-action-disable"),
+            Self::Enable => key("admin-action-enable"),
+            Self::Delete => key("admin-action-delete"),
+            Self::GrantAdmin => key("admin-action-grant-admin"),
+            Self::RevokeAdmin => key("admin-action-revoke-admin"),
+            Self::Logout => key("admin-action-logout"),
+            Self::Unlock => key("admin-action-unlock"),
+            Self::ServiceOn => key("admin-action-service-on"),
+            Self::ServiceOff => key("admin-action-service-off"),
+            Self::MfaReset => key("admin-action-mfa-reset"),
+            Self::ResetLink => key("admin-action-reset-link"),
+        })
+    }
+
+    /// The confirm page's question ("Disable alice?").
+    pub fn question(self, lang: Lang, username: &str) -> String {
+        let key = match self {
+            Self::Disable => key("admin-confirm-disable"),
+            Self::Delete => key("admin-confirm-delete"),
+            Self::RevokeAdmin => key("admin-confirm-revoke-admin"),
+            Self::Logout => key("admin-confirm-logout"),
+            Self::MfaReset => key("admin-confirm-mfa-reset"),
+            Self::ResetLink => key("admin-confirm-reset-link"),
+            Self::Enable | Self::GrantAdmin | Self::Unlock | Self::ServiceOn | Self::ServiceOff => {
+                key("admin-confirm-other")
+            }
+        };
+        lang.t_with(
+            key,
+            &[
+                ("name", username.into()),
+                ("action", self.title(lang).into()),
+            ],
+        )
     }
 
     /// What the action will do, for the confirm page.
-    pub fn consequence(self) -> &'static str {
+    pub fn consequence(self, lang: Lang) -> String {
         match self {
-            Self::Disable => {
-                "The user can no longer sign in, and every session, refresh token and access \
-                 token of theirs ends now. You can enable the account again later."
-            }
-            Self::Delete => {
-                "The account and everything issued to it (sessions, tokens, second factors) are \
-                 deleted. This cannot be undone."
-            }
-            Self::RevokeAdmin => {
-                "The user loses the admin role, and every session and token of theirs ends now."
-            }
-            Self::Logout => {
-                "Every session, refresh token and access token of the user ends now; they can \
-                 sign in again."
-            }
-            Self::MfaReset => {
-                "Every second factor of the user (authenticator app, recovery codes, passkeys) \
-                 is removed, and every session and token of theirs ends now."
-            }
-            Self::ResetLink => {
-                "A one-time link to set a new password is shown to you once; it works for 30 \
-                 minutes. Every session and token of the user ends now, and any earlier link \
-                 stops working."
-            }
+            Self::Disable => lang.t("admin-consequence-disable"),
+            Self::Delete => lang.t("admin-consequence-delete"),
+            Self::RevokeAdmin => lang.t("admin-consequence-revoke-admin"),
+            Self::Logout => lang.t("admin-consequence-logout"),
+            Self::MfaReset => lang.t("admin-consequence-mfa-reset"),
+            Self::ResetLink => lang.t("admin-consequence-reset-link"),
             Self::Enable | Self::GrantAdmin | Self::Unlock | Self::ServiceOn | Self::ServiceOff => {
-                ""
+                String::new()
             }
         }
     }
 
-    pub fn done(self) -> &'static str {
-        match self {
-            Self::Disable => "disabled; their sessions were ended",
-            Self::Enable => "enabled",
-            Self::Delete => "deleted",
-            Self::GrantAdmin => "made an admin",
-            Self::RevokeAdmin => "is no longer an admin",
-            Self::Logout => "was signed out everywhere",
-            Self::Unlock => "was unlocked",
-            Self::ServiceOn => "is now a service account",
-            Self::ServiceOff => "is no longer a service account",
-            Self::MfaReset => "has no second factor any more; their sessions were ended",
-            Self::ResetLink => "has a new password-reset link; their sessions were ended",
-        }
+    /// The notice once done ("User alice enabled.").
+    pub fn done(self, lang: Lang, username: &str) -> String {
+        let key = match self {
+            Self::Disable => key("admin-done-disable"),
+            Self::Enable => key("admin-done-enable"),
+            Self::Delete => key("admin-done-delete"),
+            Self::GrantAdmin => key("admin-done-grant-admin"),
+            Self::RevokeAdmin => key("admin-done-revoke-admin"),
+            Self::Logout => key("admin-done-logout"),
+            Self::Unlock => key("admin-done-unlock"),
+            Self::ServiceOn => key("admin-done-service-on"),
+            Self::ServiceOff => key("admin-done-service-off"),
+            Self::MfaReset => key("admin-done-mfa-reset"),
+            Self::ResetLink => key("admin-done-reset-link"),
+        };
+        lang.t_with(key, &[("name", username.into())])
     }
 }
 
@@ -181,15 +188,12 @@ pub struct UserRow {
     pub last_login_at: String,
 }
 
-fn show_time(t: Option<NaiveDateTime>) -> String {
-    t.map_or_else(
-        || "never".into(),
-        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
-    )
+fn show_time(t: Option<NaiveDateTime>, lang: Lang) -> String {
+    t.map_or_else(|| lang.t("time-never"), |t| lang.datetime(t))
 }
 
 impl UserRow {
-    pub fn new(user: &User, me: i64, locked: &[String], mfa: bool) -> Self {
+    pub fn new(user: &User, me: i64, locked: &[String], mfa: bool, lang: Lang) -> Self {
         Self {
             id: user.id,
             username: user.username.clone(),
@@ -199,8 +203,8 @@ impl UserRow {
             is_self: user.id == me,
             service: user.service,
             mfa,
-            created_at: show_time(Some(user.created_at)),
-            last_login_at: show_time(user.last_login_at),
+            created_at: show_time(Some(user.created_at), lang),
+            last_login_at: show_time(user.last_login_at, lang),
         }
     }
 }
@@ -216,17 +220,24 @@ pub struct ServerFacts {
 }
 
 impl ServerFacts {
-    pub fn of(config: &Settings, last_reload: Option<chrono::DateTime<chrono::Utc>>) -> Self {
+    pub fn of(
+        config: &Settings,
+        last_reload: Option<chrono::DateTime<chrono::Utc>>,
+        lang: Lang,
+    ) -> Self {
         Self {
             mode: match config.auth.mode {
                 AuthMode::Session => "session",
                 AuthMode::Token => "token",
                 AuthMode::Both => "both",
             },
-            source: config.source(),
+            source: config.config_file.as_ref().map_or_else(
+                || lang.t("admin-server-defaults"),
+                |p| p.display().to_string(),
+            ),
             last_reload: last_reload.map_or_else(
-                || "never".into(),
-                |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                || lang.t("time-never"),
+                |t| lang.datetime_seconds(t.naive_utc()),
             ),
         }
     }
@@ -268,8 +279,9 @@ pub struct ConfirmPage {
     pub user_id: i64,
     pub username: String,
     pub action: &'static str,
-    pub title: &'static str,
-    pub consequence: &'static str,
+    pub title: String,
+    pub question: String,
+    pub consequence: String,
 }
 
 #[derive(Template)]

@@ -56,8 +56,10 @@ pub struct Chart {
     /// The count the top of the plot stands for (at least 1).
     pub max: i64,
     pub bars: Vec<Bar>,
-    /// "2026-11-25 15:00 to 2026-11-26 14:59 UTC".
-    pub span: String,
+    /// The first hour shown and the last minute it covers ("2026-11-25 15:00 to 2026-11-26
+    /// 14:59 UTC", in the page's language).
+    pub from: NaiveDateTime,
+    pub to: NaiveDateTime,
 }
 
 const WIDTH: i64 = 720;
@@ -121,11 +123,8 @@ impl Chart {
             bar_width: BAR,
             max,
             bars,
-            span: format!(
-                "{} to {} UTC",
-                first.format("%Y-%m-%d %H:00"),
-                (last + Duration::minutes(59)).format("%Y-%m-%d %H:%M")
-            ),
+            from: first,
+            to: last + Duration::minutes(59),
         }
     }
 }

@@ -19,6 +19,8 @@ use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::account::post::account_failure;
 use crate::web::error::PageError;
+use crate::web::lang::lang_of;
+use crate::web::messages;
 use crate::web::{AdminUser, Nav, render, see_other};
 
 #[derive(Deserialize)]
@@ -32,20 +34,18 @@ pub struct ActionForm {
 
 /// The admin page again with 409: an admin may not lock themselves out from here.
 pub async fn refuse_self(
+    req: &HttpRequest,
     state: &AppState,
     admin: &AdminUser,
     session: &TypedSession,
 ) -> Result<HttpResponse, PageError> {
     super::get::page(
+        req,
         state,
         &admin.user,
         session,
         StatusCode::CONFLICT,
-        Some(
-            "You cannot disable, delete or demote your own account, reset its second factor or \
-             issue a reset link for it here (use your account page)."
-                .into(),
-        ),
+        Some(lang_of(req).t("admin-refuse-self")),
     )
     .await
 }
@@ -67,11 +67,11 @@ pub async fn user_action(
         return Err(PageError::NotFound);
     };
     if id == admin.user.id && action.locks_out_self() {
-        return refuse_self(&state, &admin, &session).await;
+        return refuse_self(&req, &state, &admin, &session).await;
     }
     if action.destructive() && form.confirm != "yes" {
         // Not from the confirm page (a bare POST, an old form): ask first, change nothing.
-        return super::get::confirm_page(&state, &admin.user, &session, id, action).await;
+        return super::get::confirm_page(&req, &state, &admin.user, &session, id, action).await;
     }
     let target = state
         .db
@@ -107,10 +107,10 @@ pub async fn user_action(
                 Ok(Some(issued)) => render(
                     StatusCode::OK,
                     &ResetLinkPage {
-                        nav: Nav::for_user(&admin.user, &session),
+                        nav: Nav::for_user(&req, &admin.user, &session),
                         username: issued.username,
                         reset_url: crate::web::reset::reset_url(&state.config(), &issued.token),
-                        expires_at: issued.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                        expires_at: lang_of(&req).datetime(issued.expires_at),
                     },
                 ),
                 Ok(None) => Err(PageError::NotFound),
@@ -122,18 +122,19 @@ pub async fn user_action(
         Ok(_) => {}
         Err(AccountError::LastAdmin) => {
             return super::get::page(
+                &req,
                 &state,
                 &admin.user,
                 &session,
                 StatusCode::CONFLICT,
-                Some(AccountError::LastAdmin.to_string()),
+                Some(lang_of(&req).t("account-last-admin")),
             )
             .await;
         }
         Err(other) => return Err(account_failure(other)),
     }
     tracing::info!(target: "audit", event = "admin_action", admin_id = admin.user.id, user_id = id, action = ?action);
-    session.flash(format!("User {} {}.", target.username, action.done()));
+    session.flash(action.done(lang_of(&req), &target.username));
     Ok(see_other("/admin"))
 }
 
@@ -177,9 +178,12 @@ pub async fn create_user(
         service,
         ..CreateForm::default()
     };
+    let lang = lang_of(&req);
     let again = |typed: CreateForm, status: StatusCode| {
-        let (state, admin, session) = (&state, &admin, &session);
-        async move { super::get::page_with_form(state, &admin.user, session, status, None, typed).await }
+        let (req, state, admin, session) = (&req, &state, &admin, &session);
+        async move {
+            super::get::page_with_form(req, state, &admin.user, session, status, None, typed).await
+        }
     };
     let name = match validate_new_account(&username, &password, min_length) {
         Ok(name) => name,
@@ -188,9 +192,9 @@ pub async fn create_user(
             let name_problem = Username::parse(&username).err();
             for p in problems {
                 if name_problem.as_ref() == Some(&p) {
-                    typed.username_errors.push(p);
+                    typed.username_errors.push(messages::rule(lang, &p));
                 } else {
-                    typed.password_errors.push(p);
+                    typed.password_errors.push(messages::rule(lang, &p));
                 }
             }
             return again(typed, StatusCode::UNPROCESSABLE_ENTITY).await;
@@ -210,19 +214,23 @@ pub async fn create_user(
         .await
     {
         Ok(user) => {
-            session.flash(format!("User {} created.", user.username));
+            session.flash(lang.t_with("admin-done-create", &[("name", user.username.into())]));
             Ok(see_other("/admin"))
         }
         Err(AccountError::Taken) => {
-            typed.username_errors.push(AccountError::Taken.to_string());
+            typed.username_errors.push(lang.t("register-taken"));
             again(typed, StatusCode::CONFLICT).await
         }
         Err(AccountError::Invalid(problems)) => {
-            typed.password_errors.extend(problems);
+            typed
+                .password_errors
+                .extend(messages::rules(lang, &problems));
             again(typed, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(AccountError::Guessable(feedback)) => {
-            typed.password_errors.extend(feedback.messages());
+            typed
+                .password_errors
+                .extend(messages::strength(lang, &feedback));
             again(typed, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(other) => Err(account_failure(other)),

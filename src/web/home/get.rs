@@ -1,7 +1,7 @@
 //! `GET /`: `Signed in as NAME`, or 303 to the login form.
 
-use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use crate::session_store::TypedSession;
@@ -17,12 +17,16 @@ struct HomePage {
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn home(signed_in: SignedIn, session: TypedSession) -> Result<HttpResponse, PageError> {
+pub async fn home(
+    req: HttpRequest,
+    signed_in: SignedIn,
+    session: TypedSession,
+) -> Result<HttpResponse, PageError> {
     let user = signed_in.0.user;
     render(
         StatusCode::OK,
         &HomePage {
-            nav: Nav::for_user(&user, &session),
+            nav: Nav::for_user(&req, &user, &session),
             username: user.username.clone(),
             is_admin: user.is_admin,
         },

@@ -33,6 +33,7 @@ pub async fn login_form(
         .rd
         .as_deref()
         .and_then(|rd| safe_rd(rd, &config.forward_auth));
+    let lang = crate::web::lang::lang_of(&req);
     let mut error = None;
     if let Some(who) = &signed_in {
         let Some(rd) = &rd else {
@@ -43,14 +44,10 @@ pub async fn login_form(
         match missing_for(&req, &config, who, rd) {
             None => return Ok(see_other(rd)),
             Some(StepUp::SecondFactor) => {
-                error = Some(
-                    "This app needs two-step verification. Sign in again with your second \
-                     factor (turn it on at your account page if you have none)."
-                        .to_string(),
-                );
+                error = Some(lang.t("login-app-needs-mfa"));
             }
             Some(StepUp::MaxAge) => {
-                error = Some("This app needs a recent sign-in. Please sign in again.".to_string());
+                error = Some(lang.t("login-app-needs-recent"));
             }
         }
     }

@@ -118,6 +118,7 @@ fn start_over(state: &AppState) -> Result<HttpResponse, PageError> {
 
 /// The enrolment view of the secret waiting for confirmation, made now if there is none.
 async fn enrol_view(
+    lang: crate::i18n::Lang,
     state: &AppState,
     token: &str,
     user_id: i64,
@@ -146,7 +147,7 @@ async fn enrol_view(
     };
     let uri = secret.otpauth_uri(&issuer_name(state), username);
     Ok(EnrolView {
-        qr: qr_svg(&uri).unwrap_or_default(),
+        qr: qr_svg(&uri, &lang.t("totp-qr-title")).unwrap_or_default(),
         secret: secret.base32(),
         uri,
     })
@@ -182,7 +183,16 @@ pub(super) async fn step_page(
             .user_state(user_id)
             .await?
             .ok_or(PageError::NotFound)?;
-        Some(enrol_view(state, &token, user_id, &user.username).await?)
+        Some(
+            enrol_view(
+                crate::web::lang::lang_of(req),
+                state,
+                &token,
+                user_id,
+                &user.username,
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -196,11 +206,12 @@ pub(super) async fn step_page(
     let mut response = render(
         status,
         &SecondStepPage {
-            nav: Nav::anonymous(&form),
+            nav: Nav::anonymous(req, &form),
             error,
             enrol,
             totp: has.totp,
-            passkey: (has.passkeys > 0).then(|| PasskeyView::of(&state.auth.passkeys)),
+            passkey: (has.passkeys > 0)
+                .then(|| PasskeyView::of(&state.auth.passkeys, crate::web::lang::lang_of(req))),
             recovery: has.totp || has.recovery_left > 0,
         },
     )?;
@@ -232,10 +243,8 @@ pub(super) async fn locked(
     state: &AppState,
     retry_after: u64,
 ) -> Result<HttpResponse, PageError> {
-    let message = format!(
-        "Too many failed attempts. Try again in {}.",
-        crate::web::human_wait(retry_after)
-    );
+    let lang = crate::web::lang::lang_of(req);
+    let message = lang.t_with("mfa-too-many", &[("wait", lang.wait(retry_after).into())]);
     let mut response = step_page(req, state, StatusCode::TOO_MANY_REQUESTS, Some(message)).await?;
     response
         .headers_mut()
@@ -253,11 +262,7 @@ fn sign_in(
     checked_at: chrono::NaiveDateTime,
 ) -> Result<Nav, PageError> {
     start_session(req, state, session, user, checked_at)?;
-    Ok(Nav {
-        username: Some(user.username.clone()),
-        is_admin: user.is_admin,
-        csrf_token: session.csrf_token(),
-    })
+    Ok(Nav::signed_in(req, user, session))
 }
 
 /// The pending sign-in is over: its cookie goes.
@@ -279,7 +284,7 @@ pub async fn second_step(
             &req,
             &state,
             StatusCode::FORBIDDEN,
-            Some("The form expired or did not come from this site. Please try again.".into()),
+            Some(crate::web::lang::lang_of(&req).t("login-form-expired")),
         )
         .await;
     }
@@ -307,11 +312,9 @@ pub async fn second_step(
                 let nav = sign_in(&req, &state, &session, &signed.user, signed.checked_at)?;
                 session.record_methods(&["pwd", "otp", "mfa"]);
                 let page = RecoveryCodesPage {
+                    title: nav.t("mfa-enrolled-title"),
+                    message: nav.t("recovery-codes-save"),
                     nav,
-                    title: "Two-step verification is on".into(),
-                    message: "Save these recovery codes somewhere safe. Each one signs you in \
-                              once if you lose your authenticator; they are shown only now."
-                        .into(),
                     codes: signed.value.clone(),
                     continue_to: next,
                 };
@@ -322,10 +325,7 @@ pub async fn second_step(
                     &req,
                     &state,
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    Some(
-                        "That code is not right. Check your app's clock and try the current code."
-                            .into(),
-                    ),
+                    Some(crate::web::lang::lang_of(&req).t("mfa-code-wrong-enrol")),
                 )
                 .await
             }
@@ -346,7 +346,7 @@ pub async fn second_step(
         token,
         factor,
         &ip,
-        "That code is not right, or was already used.",
+        &crate::web::lang::lang_of(&req).t("mfa-code-wrong"),
     )
     .await
 }
@@ -400,13 +400,9 @@ pub(super) async fn answer(
                 Used::RecoveryCode { left } => render(
                     StatusCode::OK,
                     &RecoveryCodesPage {
+                        title: nav.t("mfa-recovery-signed-in-title"),
+                        message: nav.t1("mfa-recovery-used-up", "count", left),
                         nav,
-                        title: "Signed in with a recovery code".into(),
-                        message: format!(
-                            "That recovery code is now used up. You have {left} recovery code{} \
-                             left; you can make a new set on your account page.",
-                            if left == 1 { "" } else { "s" }
-                        ),
                         codes: Vec::new(),
                         continue_to: next,
                     },

@@ -21,7 +21,7 @@ pub struct LoginPage {
     pub nav: Nav,
     pub error: Option<String>,
     /// "You have been signed out." after a sign-out (see [`SignedOut`]).
-    pub notice: Option<&'static str>,
+    pub notice: Option<String>,
     pub username: String,
     pub next: String,
     /// The app (behind a reverse proxy) to go back to once signed in: a URL that
@@ -57,9 +57,9 @@ pub fn login_page(
     let mut response = render(
         status,
         &LoginPage {
-            nav: Nav::anonymous(&form),
+            nav: Nav::anonymous(req, &form),
             error,
-            notice: signed_out.map(SignedOut::message),
+            notice: signed_out.map(|n| n.message(crate::web::lang::lang_of(req))),
             username,
             next,
             rd,
@@ -68,7 +68,7 @@ pub fn login_page(
             passkey: config
                 .auth
                 .passkey_login
-                .then(|| PasskeyView::of(&state.auth.passkeys)),
+                .then(|| PasskeyView::of(&state.auth.passkeys, crate::web::lang::lang_of(req))),
         },
     )?;
     form.attach(state, &mut response)?;

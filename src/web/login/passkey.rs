@@ -27,14 +27,12 @@ use crate::http::redirect::safe_rd;
 use crate::session_store::TypedSession;
 use crate::state::AppState;
 use crate::web::error::PageError;
+use crate::web::lang::lang_of;
+use crate::web::messages;
 use crate::web::passkey::{
     CeremonyForm, check_origin, failure_answer, json_error, options_answer, status_of,
 };
 use crate::web::{AnonymousForm, Nav, continue_to, safe_next, see_other, start_session};
-
-const FORM_EXPIRED: &str =
-    "The form expired or did not come from this site. Reload the page and try again.";
-const SIGN_IN_AGAIN: &str = "Your sign-in expired. Sign in again.";
 
 /// An options request: the anonymous form's CSRF token.
 #[derive(Deserialize)]
@@ -50,14 +48,21 @@ pub async fn second_step_options(
     state: web::Data<AppState>,
     form: web::Form<OptionsForm>,
 ) -> Result<HttpResponse, PageError> {
+    let lang = lang_of(&req);
     if !AnonymousForm::verify(&req, &state, &form.csrf_token) {
-        return Ok(json_error(StatusCode::FORBIDDEN, FORM_EXPIRED));
+        return Ok(json_error(
+            StatusCode::FORBIDDEN,
+            &lang.t("passkey-form-expired"),
+        ));
     }
     if let Err(e) = check_origin(&req, &state.auth.passkeys) {
-        return options_answer(Err(e));
+        return options_answer(lang, Err(e));
     }
     let Some(token) = pending_token(&req, &state) else {
-        return Ok(json_error(StatusCode::BAD_REQUEST, SIGN_IN_AGAIN));
+        return Ok(json_error(
+            StatusCode::BAD_REQUEST,
+            &lang.t("passkey-sign-in-expired"),
+        ));
     };
     let passkeys = state.auth.passkeys.clone();
     let started = state
@@ -79,14 +84,17 @@ pub async fn second_step_options(
         })
         .await;
     match started {
-        Ok(Err(PasskeyError::Expired)) => Ok(json_error(StatusCode::BAD_REQUEST, SIGN_IN_AGAIN)),
+        Ok(Err(PasskeyError::Expired)) => Ok(json_error(
+            StatusCode::BAD_REQUEST,
+            &lang.t("passkey-sign-in-expired"),
+        )),
         Ok(started) => {
             if let Err(PasskeyError::TooMany) = &started {
                 state.metrics.passkey_challenges_refused.inc();
             }
-            options_answer(started)
+            options_answer(lang, started)
         }
-        Err(e) => options_answer(Err(e)),
+        Err(e) => options_answer(lang, Err(e)),
     }
 }
 
@@ -104,7 +112,7 @@ pub async fn second_step(
             &req,
             &state,
             StatusCode::FORBIDDEN,
-            Some(FORM_EXPIRED.into()),
+            Some(lang_of(&req).t("passkey-form-expired")),
         )
         .await;
     }
@@ -116,7 +124,10 @@ pub async fn second_step(
         .and_then(|parts| check_origin(&req, &state.auth.passkeys).map(|()| parts))
     {
         Ok(parts) => parts,
-        Err(e) => return step_page(&req, &state, status_of(&e), Some(e.to_string())).await,
+        Err(e) => {
+            let message = messages::passkey(lang_of(&req), &e);
+            return step_page(&req, &state, status_of(&e), Some(message)).await;
+        }
     };
     let ip = state.client_ip(&req).lockout_key();
     let factor = SecondFactor::Passkey(Box::new(Assertion {
@@ -132,7 +143,7 @@ pub async fn second_step(
         token,
         factor,
         &ip,
-        "The passkey did not verify, or its request expired or was already used. Try again.",
+        &lang_of(&req).t("passkey-did-not-verify"),
     )
     .await
 }
@@ -146,22 +157,26 @@ pub async fn sign_in_options(
     state: web::Data<AppState>,
     form: web::Form<OptionsForm>,
 ) -> Result<HttpResponse, PageError> {
+    let lang = lang_of(&req);
     if !AnonymousForm::verify(&req, &state, &form.csrf_token) {
-        return Ok(json_error(StatusCode::FORBIDDEN, FORM_EXPIRED));
+        return Ok(json_error(
+            StatusCode::FORBIDDEN,
+            &lang.t("passkey-form-expired"),
+        ));
     }
     if let Err(e) = check_origin(&req, &state.auth.passkeys) {
-        return options_answer(Err(e));
+        return options_answer(lang, Err(e));
     }
     let ip = state.client_ip(&req).lockout_key();
     match sign_in::start(&state.auth, state.auth.passkeys.clone(), &ip).await {
-        Ok(started) => options_answer(Ok(started)),
+        Ok(started) => options_answer(lang, Ok(started)),
         Err(SignInError::Refused(e)) => {
             if let PasskeyError::TooMany = e {
                 tracing::info!(target: "audit", event = "passkey_challenges_refused", ip);
             }
-            options_answer(Err(e))
+            options_answer(lang, Err(e))
         }
-        Err(SignInError::Failed(failure)) => failure_answer(failure),
+        Err(SignInError::Failed(failure)) => failure_answer(lang, failure),
     }
 }
 
@@ -177,6 +192,7 @@ pub async fn sign_in(
     let form = form.into_inner();
     let next = safe_next(&form.next).to_string();
     let rd = safe_rd(&form.rd, &state.config().forward_auth);
+    let lang = lang_of(&req);
     let again = |status: StatusCode, message: String| {
         login_page(
             &req,
@@ -189,14 +205,14 @@ pub async fn sign_in(
         )
     };
     if !AnonymousForm::verify(&req, &state, &form.csrf_token) {
-        return again(StatusCode::FORBIDDEN, FORM_EXPIRED.into());
+        return again(StatusCode::FORBIDDEN, lang.t("passkey-form-expired"));
     }
     let (ceremony, credential) = match form
         .parts()
         .and_then(|parts| check_origin(&req, &state.auth.passkeys).map(|()| parts))
     {
         Ok(parts) => parts,
-        Err(e) => return again(status_of(&e), e.to_string()),
+        Err(e) => return again(status_of(&e), messages::passkey(lang, &e)),
     };
     let ip = state.client_ip(&req).lockout_key();
     match sign_in::finish(
@@ -215,18 +231,15 @@ pub async fn sign_in(
             session.record_methods(&["hwk", "user", "mfa"]);
             continue_to(
                 rd.as_deref().unwrap_or(&next),
-                Nav::signed_in(&signed.user, &session),
+                Nav::signed_in(&req, &signed.user, &session),
             )
         }
         Err(SignInError::Refused(PasskeyError::Db(e))) => Err(Failure::from(e).into()),
-        Err(SignInError::Refused(e)) => again(status_of(&e), e.to_string()),
+        Err(SignInError::Refused(e)) => again(status_of(&e), messages::passkey(lang, &e)),
         Err(SignInError::Failed(Failure::Locked { retry_after })) => {
             let mut response = again(
                 StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "Too many failed sign-ins. Try again in {}.",
-                    crate::web::human_wait(retry_after)
-                ),
+                lang.t_with("login-locked", &[("wait", lang.wait(retry_after).into())]),
             )?;
             response
                 .headers_mut()

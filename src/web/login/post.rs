@@ -52,6 +52,7 @@ pub async fn login(
     } = form.into_inner();
     let next = safe_next(&next).to_string();
     let rd = safe_rd(&rd, &state.config().forward_auth);
+    let lang = crate::web::lang::lang_of(&req);
     let form_again = |status: StatusCode, error: &str| {
         login_page(
             &req,
@@ -64,10 +65,7 @@ pub async fn login(
         )
     };
     if !AnonymousForm::verify(&req, &state, &csrf_token) {
-        return form_again(
-            StatusCode::FORBIDDEN,
-            "The form expired or did not come from this site. Please try again.",
-        );
+        return form_again(StatusCode::FORBIDDEN, &lang.t("login-form-expired"));
     }
     let ip = state.client_ip(&req).lockout_key();
     let policy = SignInPolicy::new(Door::Form, state.config().auth.require_mfa);
@@ -99,19 +97,16 @@ pub async fn login(
             start_session(&req, &state, &session, &verified.user, verified.checked_at)?;
             continue_to(
                 rd.as_deref().unwrap_or(&next),
-                Nav::signed_in(&verified.user, &session),
+                Nav::signed_in(&req, &verified.user, &session),
             )
         }
         Err(LoginError::InvalidCredentials) => {
-            form_again(StatusCode::UNAUTHORIZED, "Invalid username or password.")
+            form_again(StatusCode::UNAUTHORIZED, &lang.t("login-invalid"))
         }
         Err(LoginError::Failed(Failure::Locked { retry_after })) => {
             let mut response = form_again(
                 StatusCode::TOO_MANY_REQUESTS,
-                &format!(
-                    "Too many failed sign-ins. Try again in {}.",
-                    crate::web::human_wait(retry_after)
-                ),
+                &lang.t_with("login-locked", &[("wait", lang.wait(retry_after).into())]),
             )?;
             response.headers_mut().insert(
                 actix_web::http::header::RETRY_AFTER,

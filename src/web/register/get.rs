@@ -21,7 +21,7 @@ pub async fn register_form(
     let mut response = render(
         StatusCode::OK,
         &RegisterPage {
-            nav: Nav::anonymous(&form),
+            nav: Nav::anonymous(&req, &form),
             errors: crate::web::form_errors::FieldErrors::none(),
             username: String::new(),
             min_length: state.config().password.min_length,

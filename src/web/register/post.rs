@@ -45,11 +45,12 @@ pub async fn register(
     let policy = state.config().password.policy();
     let min_length = policy.min_length;
     let anonymous = AnonymousForm::for_request(&req, &state);
+    let lang = crate::web::lang::lang_of(&req);
     let form_again = |status: StatusCode, errors: FieldErrors| {
         render(
             status,
             &RegisterPage {
-                nav: Nav::anonymous(&anonymous),
+                nav: Nav::anonymous(&req, &anonymous),
                 errors,
                 username: username.clone(),
                 min_length,
@@ -59,7 +60,7 @@ pub async fn register(
     if password_confirm.is_some_and(|c| c != password) {
         return form_again(
             StatusCode::UNPROCESSABLE_ENTITY,
-            FieldErrors::field("password_confirm", "The two passwords do not match."),
+            FieldErrors::field("password_confirm", lang.t("passwords-differ")),
         );
     }
     let result = state
@@ -111,20 +112,20 @@ pub async fn register(
                 } else {
                     "password"
                 };
-                errors.add(field, problem);
+                errors.add(field, crate::web::messages::rule(lang, &problem));
             }
             form_again(StatusCode::UNPROCESSABLE_ENTITY, errors)
         }
         Err(AccountError::Guessable(feedback)) => {
             let mut errors = FieldErrors::none();
-            for message in feedback.messages() {
+            for message in crate::web::messages::strength(lang, &feedback) {
                 errors.add("password", message);
             }
             form_again(StatusCode::UNPROCESSABLE_ENTITY, errors)
         }
         Err(AccountError::Taken) => form_again(
             StatusCode::CONFLICT,
-            FieldErrors::field("username", "That username is taken."),
+            FieldErrors::field("username", lang.t("register-taken")),
         ),
         Err(
             other @ (AccountError::WrongPassword

@@ -15,7 +15,7 @@ pub async fn reset_form(
 ) -> Result<HttpResponse, PageError> {
     let token = path.into_inner();
     if !plausible(&token) {
-        return Err(gone());
+        return Err(gone(&req));
     }
     let Some(username) = state
         .accounts
@@ -23,7 +23,7 @@ pub async fn reset_form(
         .await
         .map_err(crate::web::account::post::account_failure)?
     else {
-        return Err(gone());
+        return Err(gone(&req));
     };
     form_page(&req, &state, StatusCode::OK, token, username, Vec::new())
 }

@@ -13,7 +13,6 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::{AnonymousForm, Nav, render};
-use crate::accounts::ResetError;
 use crate::config::Settings;
 use crate::state::AppState;
 use crate::web::error::PageError;
@@ -63,7 +62,7 @@ fn form_page(
     let mut response = render(
         status,
         &ResetPage {
-            nav: Nav::anonymous(&form),
+            nav: Nav::anonymous(req, &form),
             token,
             username,
             errors,
@@ -75,6 +74,9 @@ fn form_page(
 }
 
 /// The one answer for a link that does not work.
-fn gone() -> PageError {
-    PageError::Client(StatusCode::GONE, ResetError::Gone.to_string())
+fn gone(req: &HttpRequest) -> PageError {
+    PageError::Client(
+        StatusCode::GONE,
+        crate::web::lang::lang_of(req).t("reset-gone"),
+    )
 }

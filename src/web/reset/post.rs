@@ -39,7 +39,7 @@ pub async fn reset(
     }
     let token = path.into_inner();
     if !plausible(&token) {
-        return Err(gone());
+        return Err(gone(&req));
     }
     if password != password_confirm {
         // Only the holder of a live link learns about the form.
@@ -49,7 +49,7 @@ pub async fn reset(
             .await
             .map_err(crate::web::account::post::account_failure)?
         else {
-            return Err(gone());
+            return Err(gone(&req));
         };
         return form_page(
             &req,
@@ -57,7 +57,7 @@ pub async fn reset(
             StatusCode::UNPROCESSABLE_ENTITY,
             token,
             username,
-            vec!["The two passwords do not match.".into()],
+            vec![crate::web::lang::lang_of(&req).t("passwords-differ")],
         );
     }
     let policy = state.config().password.policy();
@@ -72,27 +72,27 @@ pub async fn reset(
             render(
                 StatusCode::OK,
                 &ResetDonePage {
-                    nav: Nav::anonymous(&form),
+                    nav: Nav::anonymous(&req, &form),
                     username,
                     html_sign_in: state.config().auth.mode.sessions(),
                 },
             )
         }
-        Err(ResetError::Gone) => Err(gone()),
+        Err(ResetError::Gone) => Err(gone(&req)),
         Err(ResetError::Invalid(problems)) => {
             let username = state
                 .accounts
                 .reset_link_user(&token)
                 .await
                 .map_err(crate::web::account::post::account_failure)?
-                .ok_or_else(gone)?;
+                .ok_or_else(|| gone(&req))?;
             form_page(
                 &req,
                 &state,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 token,
                 username,
-                problems,
+                crate::web::messages::rules(crate::web::lang::lang_of(&req), &problems),
             )
         }
         Err(ResetError::Failed(failure)) => Err(failure.into()),
