@@ -602,6 +602,13 @@ async fn assert_korean(browser: &Browser, path: &str, allowed: &[&str]) -> Strin
     page
 }
 
+/// [`assert_korean_page`] of an answer already received.
+async fn assert_korean_answer(what: &str, resp: reqwest::Response, allowed: &[&str]) {
+    let status = resp.status();
+    let page = resp.text().await.expect("body");
+    assert_korean_page(what, status, &page, allowed);
+}
+
 fn assert_korean_page(what: &str, status: StatusCode, page: &str, allowed: &[&str]) {
     assert!(
         page.starts_with("<!doctype html>"),
@@ -628,12 +635,7 @@ async fn every_page_reads_in_korean_without_english_but_proper_names() {
     let anonymous = korean(&app);
     assert_korean(&anonymous, "/login", &names).await;
     let resp = anonymous.login("jisoo", "wrong password").await;
-    assert_korean_page(
-        "a refused sign-in",
-        resp.status(),
-        &resp.text().await.unwrap(),
-        &names,
-    );
+    assert_korean_answer("a refused sign-in", resp, &names).await;
     assert_korean(&anonymous, "/register", &names).await;
     for (username, password, confirm) in [
         (
@@ -671,12 +673,7 @@ async fn every_page_reads_in_korean_without_english_but_proper_names() {
     }
     assert_korean(&anonymous, "/reset/not-a-link", &names).await;
     let resp = anonymous.post_form("/logout", &[]).await;
-    assert_korean_page(
-        "a forged form",
-        resp.status(),
-        &resp.text().await.unwrap(),
-        &names,
-    );
+    assert_korean_answer("a forged form", resp, &names).await;
 
     // Signed in: home, account (and its enrolment step), sign-out, apps, error pages.
     let browser = korean(&app);
@@ -701,12 +698,7 @@ async fn every_page_reads_in_korean_without_english_but_proper_names() {
             ],
         )
         .await;
-    assert_korean_page(
-        "a refused password change",
-        resp.status(),
-        &resp.text().await.unwrap(),
-        &names,
-    );
+    assert_korean_answer("a refused password change", resp, &names).await;
     let resp = browser
         .submit(
             "/account",
@@ -714,12 +706,7 @@ async fn every_page_reads_in_korean_without_english_but_proper_names() {
             &[("current_password", PASSWORD)],
         )
         .await;
-    assert_korean_page(
-        "the authenticator enrolment",
-        resp.status(),
-        &resp.text().await.unwrap(),
-        &names,
-    );
+    assert_korean_answer("the authenticator enrolment", resp, &names).await;
 
     // The consent page of an app, and the OpenID Connect sign-out.
     let client = crate::oidc::register(&app, false, false).await;
@@ -752,12 +739,7 @@ async fn every_page_reads_in_korean_without_english_but_proper_names() {
     let resp = second
         .submit("/login/mfa", "/login/mfa", &[("code", "000000")])
         .await;
-    assert_korean_page(
-        "a wrong code",
-        resp.status(),
-        &resp.text().await.unwrap(),
-        &names,
-    );
+    assert_korean_answer("a wrong code", resp, &names).await;
 
     // The administrator's pages.
     let root = korean(&app);
@@ -811,12 +793,7 @@ async fn every_page_reads_in_korean_without_english_but_proper_names() {
     let resp = root
         .get(&format!("/admin/users/{}/disable", admin.id))
         .await;
-    assert_korean_page(
-        "refusing to lock oneself out",
-        resp.status(),
-        &resp.text().await.unwrap(),
-        &names,
-    );
+    assert_korean_answer("refusing to lock oneself out", resp, &names).await;
     let resp = root
         .submit(
             "/admin",
@@ -840,12 +817,7 @@ async fn every_page_reads_in_korean_without_english_but_proper_names() {
             &[("password", "a"), ("password_confirm", "b")],
         )
         .await;
-    assert_korean_page(
-        "a refused reset",
-        resp.status(),
-        &resp.text().await.unwrap(),
-        &names,
-    );
+    assert_korean_answer("a refused reset", resp, &names).await;
     let resp = root
         .submit(
             "/admin",
@@ -853,12 +825,7 @@ async fn every_page_reads_in_korean_without_english_but_proper_names() {
             &[("username", "x y"), ("password", "short")],
         )
         .await;
-    assert_korean_page(
-        "a refused new user",
-        resp.status(),
-        &resp.text().await.unwrap(),
-        &names,
-    );
+    assert_korean_answer("a refused new user", resp, &names).await;
     let resp = root
         .submit(
             "/admin",
@@ -909,12 +876,7 @@ async fn enrolment_and_recovery_codes_read_in_korean_too() {
     let resp = browser
         .submit("/login/mfa", "/login/mfa", &[("code", "000000")])
         .await;
-    assert_korean_page(
-        "a wrong enrolment code",
-        resp.status(),
-        &resp.text().await.unwrap(),
-        &names,
-    );
+    assert_korean_answer("a wrong enrolment code", resp, &names).await;
     let resp = browser
         .submit(
             "/login/mfa",
@@ -940,12 +902,7 @@ async fn enrolment_and_recovery_codes_read_in_korean_too() {
             &[("current_password", PASSWORD)],
         )
         .await;
-    assert_korean_page(
-        "new recovery codes",
-        resp.status(),
-        &resp.text().await.unwrap(),
-        &names,
-    );
+    assert_korean_answer("new recovery codes", resp, &names).await;
 }
 
 #[test]
