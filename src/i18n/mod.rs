@@ -4,7 +4,7 @@
 //! the OpenID Connect endpoints) are protocol text and stay English; nothing here is used there.
 //!
 //! Adding a language: a folder `locales/<code>/` holding `gatehouse.ftl` with every key of the
-//! English catalog (a test compares them), and its code in [`LANGUAGES`].
+//! English catalog (a test compares them); [`LANGUAGES`] lists the folders it finds.
 
 pub mod negotiate;
 
@@ -16,9 +16,16 @@ use std::sync::LazyLock;
 use fluent_templates::fluent_bundle::FluentValue;
 use fluent_templates::{LanguageIdentifier, Loader};
 
-/// The languages pages can be shown in, by their code (a primary language subtag); the first
-/// is the one a missing translation falls back to.
-pub const LANGUAGES: &[&str] = &["en", "ko"];
+/// The languages pages can be shown in, by their code (a primary language subtag): one per
+/// folder of `locales/` (compiled in by [`CATALOGS`]), English first — the one a missing
+/// translation falls back to — then the others in alphabetical order. A translator adds a
+/// language by adding its folder; no code names the languages.
+pub static LANGUAGES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut codes: Vec<&'static str> = CATALOGS.locales().map(|id| id.language.as_str()).collect();
+    codes.sort_by_key(|code| (*code != "en", *code));
+    codes.dedup();
+    codes
+});
 
 fluent_templates::static_loader! {
     static CATALOGS = {
@@ -132,7 +139,7 @@ impl Lang {
 
     /// The best language an `Accept-Language` header asks for, if it asks for one of ours.
     pub fn from_accept_language(header: &str) -> Option<Self> {
-        negotiate::best_match(header, LANGUAGES).and_then(Self::from_code)
+        negotiate::best_match(header, &LANGUAGES).and_then(Self::from_code)
     }
 
     /// The code, as `<html lang>` and the `lang` cookie carry it.

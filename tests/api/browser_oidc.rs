@@ -3,7 +3,8 @@
 //! JWKS — through Gatehouse's login page, the consent page and back to the client's callback,
 //! which is a real HTTP listener on another port (another origin). This is what the `Browser`
 //! of the other OIDC tests cannot show: that Chromium follows the pages' forms and redirects
-//! under their Content-Security-Policy (`form-action`), cookies and meta refresh. Then a second
+//! under their Content-Security-Policy (`form-action`), cookies and meta refresh; the relying
+//! party then reads userinfo and refreshes. Then a second
 //! authorization goes straight back (consent remembered), and RP-initiated logout confirms and
 //! lands on the registered post-logout URI.
 //!
@@ -11,10 +12,12 @@
 //! `$TMPDIR/gatehouse-oidc/`. Without `chromium` and `chromedriver` the test says so and passes;
 //! with `GATEHOUSE_TEST_BROWSER=required` (CI) it fails instead.
 
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
+};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -122,6 +125,7 @@ async fn a_person_signs_into_an_app_through_login_and_consent_in_chromium() {
             Nonce::new_random,
         )
         .add_scope(Scope::new("profile".into()))
+        .add_scope(Scope::new("offline_access".into()))
         .set_pkce_challenge(challenge)
         .url();
 
@@ -174,6 +178,24 @@ async fn a_person_signs_into_an_app_through_login_and_consent_in_chromium() {
         .claims(&client.id_token_verifier(), &nonce)
         .expect("the ID token verifies");
     assert_eq!(claims.subject().as_str(), alice.id.to_string());
+    // It reads userinfo, and refreshes with the refresh token `offline_access` gave.
+    let info: CoreUserInfoClaims = client
+        .user_info(tokens.access_token().to_owned(), None)
+        .unwrap()
+        .request_async(&http)
+        .await
+        .expect("userinfo");
+    assert_eq!(info.preferred_username().map(|u| u.as_str()), Some("alice"));
+    let refreshed = client
+        .exchange_refresh_token(tokens.refresh_token().expect("a refresh token"))
+        .unwrap()
+        .request_async(&http)
+        .await
+        .expect("refresh");
+    assert_ne!(
+        refreshed.access_token().secret(),
+        tokens.access_token().secret()
+    );
 
     // Again: signed in and consented, the browser goes straight back with a new code.
     let (again, _, _) = client

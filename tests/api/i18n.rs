@@ -114,7 +114,7 @@ fn every_catalog_has_every_key_and_every_key_used_is_in_them() {
 
     let english = catalog_keys(&locales.join("en/gatehouse.ftl"));
     assert!(english.len() > 300, "the English catalog was read");
-    for code in LANGUAGES {
+    for code in LANGUAGES.iter() {
         let keys = catalog_keys(&locales.join(code).join("gatehouse.ftl"));
         let missing: Vec<_> = english.difference(&keys).collect();
         let extra: Vec<_> = keys.difference(&english).collect();
