@@ -117,10 +117,23 @@ impl SessionCache {
     }
 
     /// Caches what a store read or write that began at `ticket` found (see `Feed::fill`).
+    ///
+    /// When a change arrived meanwhile and the entry cannot be cached, an older entry of the
+    /// session is dropped: it predates a store write (this request's own update), and serving
+    /// it would undo that write for the next request here (a flash notice or a CSRF token
+    /// lost, seen as a flaky browser test on PostgreSQL + Redis).
     pub fn fill(&self, ticket: Ticket, id: String, entry: Entry) {
+        let mut filled = false;
         self.feed.fill(ticket, || {
-            self.entries.load().cache.insert(id, Arc::new(entry));
+            self.entries
+                .load()
+                .cache
+                .insert(id.clone(), Arc::new(entry));
+            filled = true;
         });
+        if !filled {
+            self.forget(&id);
+        }
     }
 
     /// Whether the idle expiry of `entry` is recent enough that pushing it to `now + idle`
@@ -216,5 +229,36 @@ mod tests {
         assert!(cache.get("b").is_none());
         feed.publish(&Change::Session { id: "a".into() });
         assert!(cache.get("a").is_none());
+    }
+
+    /// A store write whose entry could not be cached (a change arrived between its ticket and
+    /// its fill) must not leave the session's older entry behind.
+    #[test]
+    fn a_refused_fill_drops_the_older_entry() {
+        let feed = Feed::new(Duration::from_secs(60));
+        feed.trust_forever();
+        let metrics = crate::metrics::Metrics::new().unwrap();
+        let cache = SessionCache::new(
+            10,
+            LiveDuration::new(Duration::from_secs(3600)),
+            &feed,
+            metrics.lookups("sessions"),
+        );
+        let mut old = entry_expiring_in(chrono::Duration::seconds(60));
+        old.state.insert("flash".into(), "\"none\"".into());
+        cache.fill(cache.ticket(), "a".into(), old);
+        assert!(cache.get("a").is_some());
+
+        // A write of session "a" begins; another user's revocation arrives meanwhile.
+        let ticket = cache.ticket();
+        feed.publish(&Change::UserRevoked { user_id: 7 });
+        let mut new = entry_expiring_in(chrono::Duration::seconds(60));
+        new.state.insert("flash".into(), "\"deleted\"".into());
+        cache.fill(ticket, "a".into(), new);
+
+        assert!(
+            cache.get("a").is_none(),
+            "the entry from before the write is not served"
+        );
     }
 }

@@ -393,22 +393,15 @@ impl SessionStore for AnyStore {
         {
             return Ok(());
         }
-        let ticket = self.cache.ticket();
-        let written_at = micros(now());
         let result = match &self.backend {
             Backend::Database(s) => s.update_ttl(key, ttl).await,
             Backend::Redis(s) => s.update_ttl(key, ttl).await,
         };
         match (result, known) {
-            (Ok(()), Some(known)) => self.cache.fill(
-                ticket,
-                id,
-                cache::Entry {
-                    state: known.state.clone(),
-                    created_at: known.created_at,
-                    expires_at: written_at.saturating_add(ttl.whole_microseconds() as i64),
-                },
-            ),
+            // The state peeked before the write may be older than one a concurrent request
+            // of this session wrote meanwhile: dropped, not refilled (the next request reads
+            // the store; this happens once per tenth of the idle timeout).
+            (Ok(()), Some(_)) => self.cache.forget(&id),
             (Ok(()), None) => {}
             // A missed idle extension is not worth failing the request for.
             (Err(e), _) => tracing::warn!(error = ?e, "could not extend a session"),
