@@ -54,6 +54,21 @@ async fn a_person_registers_a_passkey_and_signs_in_with_it_in_chromium() {
     driver.remove_authenticator(&laptop).await;
     driver.add_authenticator().await;
     driver.goto(&localhost(&app, "/account")).await;
+    // The fresh page, not the one still holding "Twice": typing and clicking before it loaded
+    // submitted the old form with the new authenticator (a flaky failure under load).
+    for _ in 0..300 {
+        let fresh = driver
+            .script(
+                "return document.readyState === 'complete' \
+                 && document.getElementById('passkey_name').value === '' \
+                 && !document.querySelector('.passkey-status').textContent;",
+            )
+            .await;
+        if fresh == Value::Bool(true) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     driver
         .type_into(
             "#passkey_name",
