@@ -183,6 +183,17 @@ mod tests {
         }
     }
 
+    /// A cache of 10 sessions with a one-hour absolute limit, on `feed`.
+    fn cache_on(feed: &Feed) -> SessionCache {
+        let metrics = crate::metrics::Metrics::new().unwrap();
+        SessionCache::new(
+            10,
+            LiveDuration::new(Duration::from_secs(3600)),
+            feed,
+            metrics.lookups("sessions"),
+        )
+    }
+
     #[test]
     fn the_idle_extension_waits_for_a_tenth_of_the_timeout() {
         let idle = Duration::from_secs(1800);
@@ -201,13 +212,7 @@ mod tests {
     #[test]
     fn an_entry_is_not_served_past_its_idle_expiry_or_while_the_feed_is_untrusted() {
         let feed = Feed::new(Duration::from_secs(60));
-        let metrics = crate::metrics::Metrics::new().unwrap();
-        let cache = SessionCache::new(
-            10,
-            LiveDuration::new(Duration::from_secs(3600)),
-            &feed,
-            metrics.lookups("sessions"),
-        );
+        let cache = cache_on(&feed);
         cache.fill(
             cache.ticket(),
             "a".into(),
@@ -237,13 +242,7 @@ mod tests {
     fn a_refused_fill_drops_the_older_entry() {
         let feed = Feed::new(Duration::from_secs(60));
         feed.trust_forever();
-        let metrics = crate::metrics::Metrics::new().unwrap();
-        let cache = SessionCache::new(
-            10,
-            LiveDuration::new(Duration::from_secs(3600)),
-            &feed,
-            metrics.lookups("sessions"),
-        );
+        let cache = cache_on(&feed);
         let mut old = entry_expiring_in(chrono::Duration::seconds(60));
         old.state.insert("flash".into(), "\"none\"".into());
         cache.fill(cache.ticket(), "a".into(), old);
