@@ -47,8 +47,15 @@ async fn a_person_registers_a_passkey_and_signs_in_with_it_in_chromium() {
     driver
         .click("form[data-passkey=register] button[type=submit]")
         .await;
+    // The status line, not the page source: the source always holds this sentence (the
+    // script's texts ride in `data-t-*` attributes), so a wait on it passed at once, and the
+    // ceremony still running completed with the authenticator plugged in below (a flaky
+    // failure: "Twice" registered, and "Phone…" refused as already registered).
     driver
-        .wait_for("/account", "This authenticator is already registered")
+        .wait_for_text(
+            ".passkey-status",
+            "This authenticator is already registered",
+        )
         .await;
     // Another one (the first is unplugged) registers under its own name.
     driver.remove_authenticator(&laptop).await;
@@ -56,19 +63,14 @@ async fn a_person_registers_a_passkey_and_signs_in_with_it_in_chromium() {
     driver.goto(&localhost(&app, "/account")).await;
     // The fresh page, not the one still holding "Twice": typing and clicking before it loaded
     // submitted the old form with the new authenticator (a flaky failure under load).
-    for _ in 0..300 {
-        let fresh = driver
-            .script(
-                "return document.readyState === 'complete' \
-                 && document.getElementById('passkey_name').value === '' \
-                 && !document.querySelector('.passkey-status').textContent;",
-            )
-            .await;
-        if fresh == Value::Bool(true) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    driver
+        .wait_until(
+            "return document.readyState === 'complete' \
+             && document.getElementById('passkey_name').value === '' \
+             && !document.querySelector('.passkey-status').textContent;",
+            "a fresh /account page",
+        )
+        .await;
     driver
         .type_into(
             "#passkey_name",
@@ -81,6 +83,19 @@ async fn a_person_registers_a_passkey_and_signs_in_with_it_in_chromium() {
     driver
         .wait_for("/account", "Passkey \u{201c}Phone with a rather long name")
         .await;
+    let names = driver
+        .script(
+            "return Array.from(document.querySelectorAll('.passkey-name'), e => e.textContent);",
+        )
+        .await;
+    assert_eq!(
+        names,
+        serde_json::json!([
+            "This laptop",
+            "Phone with a rather long name, for the table"
+        ]),
+        "the refused authenticator added nothing"
+    );
     driver
         .screenshot(1280, &shots.join("account-desktop.png"))
         .await;

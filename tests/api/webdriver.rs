@@ -276,6 +276,35 @@ impl Driver {
         }
     }
 
+    /// Waits until `script` (a function body) returns `true` on the page; `what` names the
+    /// awaited state in the failure. For what the page's scripts do after it loaded, which
+    /// [`Driver::wait_for`] cannot see: the page source also holds texts a script may show
+    /// (`data-t-*` attributes), so finding a text there proves nothing.
+    pub async fn wait_until(&self, script: &str, what: &str) {
+        let started = Instant::now();
+        loop {
+            if self.script(script).await == Value::Bool(true) {
+                return;
+            }
+            if started.elapsed() >= PATIENCE {
+                let url = self.url().await;
+                self.fail(&format!("never saw {what}; at {url}")).await;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the element at `css` shows `text` (what a script wrote into it).
+    pub async fn wait_for_text(&self, css: &str, text: &str) {
+        let script = format!(
+            "var e = document.querySelector({css}); return !!e && e.textContent.includes({text});",
+            css = serde_json::to_string(css).expect("a JSON string"),
+            text = serde_json::to_string(text).expect("a JSON string"),
+        );
+        self.wait_until(&script, &format!("{css} showing {text:?}"))
+            .await;
+    }
+
     /// Plugs a virtual authenticator in (CTAP2, resident keys, verifying its user); returns
     /// its id.
     pub async fn add_authenticator(&self) -> String {
