@@ -22,6 +22,7 @@ use crate::domain::clock;
 use crate::error::Failure;
 use crate::http::redirect::safe_rd;
 use crate::session_store::TypedSession;
+use crate::session_store::peek::removal_cookie;
 use crate::state::AppState;
 use crate::telemetry::quoted;
 
@@ -54,7 +55,15 @@ async fn check(req: &HttpRequest, state: &AppState, door: Door) -> HttpResponse 
     let config = state.config();
     let original = Original::of(req, &config);
     let rule = rules::applied(&config.forward_auth, &original);
+    let mut session = None;
     let who = if rules::needs_caller(rule.policy) {
+        // The session cookie, unless a header credential decides the request.
+        if !state.auth.has_header_credentials(req, &config) {
+            session = state
+                .sessions
+                .peek_request(req, &config, &state.session_key)
+                .await;
+        }
         match state
             .auth
             .resolve(req, &config, AuthCheck::session_or_bearer())
@@ -68,19 +77,41 @@ async fn check(req: &HttpRequest, state: &AppState, door: Door) -> HttpResponse 
     } else {
         None
     };
-    let facts = who.as_ref().map(|who| Facts::of(req, who));
-    let roles = who.as_ref().map(|who| who.user.roles()).unwrap_or_default();
+    let mut response = answer(req, state, &config, door, &original, &rule, who.as_ref());
+    if let Some(session) = session
+        && state.sessions.settle(&session).await
+        && let Ok(value) = HeaderValue::from_str(&removal_cookie(&config).to_string())
+    {
+        // The session strategy ended the session: a proxy may hand this answer on to the
+        // browser.
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// The answer for `who` (if anyone) asking under `rule`.
+fn answer(
+    req: &HttpRequest,
+    state: &AppState,
+    config: &Settings,
+    door: Door,
+    original: &Original,
+    rule: &rules::Applied<'_>,
+    who: Option<&Authenticated>,
+) -> HttpResponse {
+    let facts = who.map(|who| Facts::of(req, who));
+    let roles = who.map(|who| who.user.roles()).unwrap_or_default();
     let caller = facts.as_ref().map(|facts| Caller {
         roles: &roles,
         second_factor: facts.second_factor,
         signed_in_ago: facts.signed_in_ago,
     });
-    let verdict = rules::judge(&rule, caller.as_ref());
+    let verdict = rules::judge(rule, caller.as_ref());
     let metrics = &state.metrics.forward_auth_results;
     match verdict {
         Verdict::Allow => {
             metrics.allowed.inc();
-            match (&who, &facts) {
+            match (who, &facts) {
                 (Some(who), Some(facts)) => allowed(state, who, facts),
                 // `judge` allows only a caller.
                 _ => plain(StatusCode::UNAUTHORIZED, "sign-in required"),
@@ -105,13 +136,13 @@ async fn check(req: &HttpRequest, state: &AppState, door: Door) -> HttpResponse 
                 path = %quoted(&original.path),
                 rule = %quoted(rule.label),
                 reason = reason.as_str(),
-                user = who.as_ref().map(|w| w.user.id),
+                user = who.map(|w| w.user.id),
             );
             plain(StatusCode::FORBIDDEN, "forbidden")
         }
         Verdict::SignIn => {
             metrics.anonymous.inc();
-            sign_in(req, &config, door, &original, None)
+            sign_in(req, config, door, original, None)
         }
         Verdict::StepUp(step) => {
             metrics.anonymous.inc();
@@ -121,9 +152,9 @@ async fn check(req: &HttpRequest, state: &AppState, door: Door) -> HttpResponse 
                 host = %quoted(&original.host),
                 rule = %quoted(rule.label),
                 needs = step.as_str(),
-                user = who.as_ref().map(|w| w.user.id),
+                user = who.map(|w| w.user.id),
             );
-            sign_in(req, &config, door, &original, Some(step))
+            sign_in(req, config, door, original, Some(step))
         }
     }
 }

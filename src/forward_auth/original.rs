@@ -4,6 +4,8 @@
 //! request is judged as a request for Gatehouse itself (its public host, path `/`), so a
 //! client that reaches Gatehouse directly cannot name the app it claims to be asking for.
 
+use std::borrow::Cow;
+
 use actix_web::HttpRequest;
 
 use crate::config::Settings;
@@ -119,11 +121,19 @@ impl Original {
 
 /// `url` with what a URL parser ignores removed: leading and trailing controls and spaces,
 /// and tabs and newlines anywhere (WHATWG URL, "basic URL parser").
-fn as_parsed(url: &str) -> String {
-    url.trim_matches(|c: char| c <= ' ')
-        .chars()
-        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
-        .collect()
+fn as_parsed(url: &str) -> Cow<'_, str> {
+    let trimmed = url.trim_matches(|c: char| c <= ' ');
+    if trimmed.contains(['\t', '\n', '\r']) {
+        Cow::Owned(
+            trimmed
+                .chars()
+                .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+                .collect(),
+        )
+    } else {
+        // The usual URL, copied for nothing on every check otherwise.
+        Cow::Borrowed(trimmed)
+    }
 }
 
 /// The path part of an absolute http(s) URL as written (percent-encoding and dot segments

@@ -213,27 +213,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     );
 
     // Forward-auth for reverse proxies (SPEC §12), with the HTML surface: every method (the
-    // proxies' own requests are GETs; the original method travels in a header). The session
-    // is loaded unless a bearer token decides the request.
+    // proxies' own requests are GETs; the original method travels in a header). No session
+    // middleware: the handler reads the session itself, and only when a rule needs to know
+    // who is asking (`session_store::peek`).
     cfg.service(
-        web::scope("/auth")
+        web::resource("/auth/request")
             .guard(gate(html))
-            .wrap(When::new(
-                identity_middleware(state),
-                unless_header_credentials,
-            ))
-            .wrap(When::new(
-                session_middleware(state),
-                unless_header_credentials,
-            ))
-            .route(
-                "/request",
-                web::route().to(crate::forward_auth::handler::request),
-            )
-            .route(
-                "/forward",
-                web::route().to(crate::forward_auth::handler::forward),
-            ),
+            .route(web::route().to(crate::forward_auth::handler::request)),
+    )
+    .service(
+        web::resource("/auth/forward")
+            .guard(gate(html))
+            .route(web::route().to(crate::forward_auth::handler::forward)),
     );
 
     // The HTML surface (SPEC §5).

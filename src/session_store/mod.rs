@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod database;
+pub mod peek;
 pub mod redis;
 pub mod typed;
 
@@ -305,17 +306,47 @@ impl AnyStore {
 
     /// Reads a session from the store (not the cache), caching what it finds.
     async fn load_entry(&self, key: &SessionKey) -> anyhow::Result<Option<Arc<cache::Entry>>> {
-        let id = hash_key(key);
+        self.load_entry_of(&hash_key(key)).await
+    }
+
+    /// [`AnyStore::load_entry`] by the stored id.
+    async fn load_entry_of(&self, id: &str) -> anyhow::Result<Option<Arc<cache::Entry>>> {
         let ticket = self.cache.ticket();
         let entry = match &self.backend {
-            Backend::Database(s) => s.load_entry(&id).await?,
-            Backend::Redis(s) => s.load_entry(&id).await?,
+            Backend::Database(s) => s.load_entry(id).await?,
+            Backend::Redis(s) => s.load_entry(id).await?,
         };
         Ok(entry.map(|entry| {
             let entry = Arc::new(entry);
-            self.cache.fill(ticket, id, (*entry).clone());
+            self.cache.fill(ticket, id.to_string(), (*entry).clone());
             entry
         }))
+    }
+
+    /// Pushes the idle expiry of the session of `key` (stored id `id`) to now + the idle
+    /// timeout, unless `known` (what the cache holds of it) was extended less than a tenth of
+    /// the timeout ago.
+    async fn extend_idle(&self, key: &SessionKey, id: &str, known: Option<Arc<cache::Entry>>) {
+        if known
+            .as_ref()
+            .is_some_and(|entry| SessionCache::extension_can_wait(entry, self.idle.get()))
+        {
+            return;
+        }
+        let ttl = &self.idle.cookie();
+        let result = match &self.backend {
+            Backend::Database(s) => s.update_ttl(key, ttl).await,
+            Backend::Redis(s) => s.update_ttl(key, ttl).await,
+        };
+        match (result, known) {
+            // The state peeked before the write may be older than one a concurrent request
+            // of this session wrote meanwhile: dropped, not refilled (the next request reads
+            // the store; this happens once per tenth of the idle timeout).
+            (Ok(()), Some(_)) => self.cache.forget(id),
+            (Ok(()), None) => {}
+            // A missed idle extension is not worth failing the request for.
+            (Err(e), _) => tracing::warn!(error = ?e, "could not extend a session"),
+        }
     }
 }
 
@@ -384,28 +415,9 @@ impl SessionStore for AnyStore {
     }
 
     async fn update_ttl(&self, key: &SessionKey, _: &CookieDuration) -> anyhow::Result<()> {
-        let ttl = &self.idle.cookie();
         let id = hash_key(key);
         let known = self.cache.peek(&id);
-        if known
-            .as_ref()
-            .is_some_and(|entry| SessionCache::extension_can_wait(entry, self.idle.get()))
-        {
-            return Ok(());
-        }
-        let result = match &self.backend {
-            Backend::Database(s) => s.update_ttl(key, ttl).await,
-            Backend::Redis(s) => s.update_ttl(key, ttl).await,
-        };
-        match (result, known) {
-            // The state peeked before the write may be older than one a concurrent request
-            // of this session wrote meanwhile: dropped, not refilled (the next request reads
-            // the store; this happens once per tenth of the idle timeout).
-            (Ok(()), Some(_)) => self.cache.forget(&id),
-            (Ok(()), None) => {}
-            // A missed idle extension is not worth failing the request for.
-            (Err(e), _) => tracing::warn!(error = ?e, "could not extend a session"),
-        }
+        self.extend_idle(key, &id, known).await;
         Ok(())
     }
 

@@ -1,6 +1,11 @@
 //! `TypedSession`: the one owner of every key in a browser session (in the manner of
 //! zero-to-production's `TypedSession`). Nothing else names a session key; `/account` reads
 //! stored sessions through [`SessionMeta::from_state`].
+//!
+//! A session is actix-session's (every route with its middleware), or one read without it
+//! ([`PeekedSession`], forward-auth), which answers the same reads and takes no writes.
+
+use std::rc::Rc;
 
 use actix_identity::Identity;
 use actix_session::{Session, SessionExt};
@@ -11,7 +16,8 @@ use futures_util::future::{Ready, ready};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{State, UNAVAILABLE_KEY};
+use super::peek::PeekedSession;
+use super::{IDENTITY_KEY, State, UNAVAILABLE_KEY};
 use crate::domain::{clock, random_token};
 
 /// The form's CSRF token (random, compared in constant time by `auth::csrf`).
@@ -35,7 +41,13 @@ const MAX_USER_AGENT_CHARS: usize = 200;
 
 /// A browser session with typed accessors.
 #[derive(Clone)]
-pub struct TypedSession(Session);
+pub struct TypedSession(Backing);
+
+#[derive(Clone)]
+enum Backing {
+    Live(Session),
+    Peeked(Rc<PeekedSession>),
+}
 
 /// What a sign-in records about the browser, for `/account`.
 pub struct SignInFacts {
@@ -44,25 +56,58 @@ pub struct SignInFacts {
 }
 
 impl TypedSession {
+    /// The request's session: the one read for it without actix-session when there is one,
+    /// else actix-session's.
     pub fn of(req: &HttpRequest) -> Self {
-        Self(req.get_session())
+        let peeked = req.extensions().get::<Rc<PeekedSession>>().cloned();
+        match peeked {
+            Some(peeked) => Self(Backing::Peeked(peeked)),
+            None => Self(Backing::Live(req.get_session())),
+        }
+    }
+
+    /// The session of a route with actix-session; `None` for a read-only one, whose writes
+    /// are logged as the programming error they are and dropped (never stored, so a CSRF
+    /// token made there matches nothing).
+    fn live(&self, key: &str) -> Option<&Session> {
+        match &self.0 {
+            Backing::Live(session) => Some(session),
+            Backing::Peeked(_) => {
+                tracing::error!(key, "a read-only session cannot be written");
+                None
+            }
+        }
     }
 
     /// Values are strings and numbers, which always serialize; a failure would only mean a
     /// key left unset, so it is logged rather than failing the request.
     fn set(&self, key: &str, value: impl Serialize) {
-        if let Err(e) = self.0.insert(key, value) {
+        if let Some(session) = self.live(key)
+            && let Err(e) = session.insert(key, value)
+        {
             tracing::warn!(error = %e, key, "could not write a session value");
         }
     }
 
     fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        self.0.get::<T>(key).ok().flatten()
+        match &self.0 {
+            Backing::Live(session) => session.get::<T>(key).ok().flatten(),
+            Backing::Peeked(peeked) => serde_json::from_str(peeked.value(key)?).ok(),
+        }
     }
 
     /// Whether the store could not be read for this request.
     pub fn is_unavailable(&self) -> bool {
-        self.0.contains_key(UNAVAILABLE_KEY)
+        match &self.0 {
+            Backing::Live(session) => session.contains_key(UNAVAILABLE_KEY),
+            Backing::Peeked(peeked) => peeked.is_unavailable(),
+        }
+    }
+
+    /// The signed-in user's id as actix-identity stored it (`Identity::id`), read here so that
+    /// a read-only session answers it too; `None` when nobody signed in.
+    pub fn identity(&self) -> Option<String> {
+        self.get(IDENTITY_KEY)
     }
 
     /// The session's CSRF token, created on first use.
@@ -149,7 +194,9 @@ impl TypedSession {
     /// browser that changed the password or a second factor): a new session id, CSRF token
     /// and sign-in time (its `auth_at` stays).
     pub fn carry_over(&self) {
-        self.0.renew();
+        if let Some(session) = self.live("(renew)") {
+            session.renew();
+        }
         self.rotate_csrf();
         self.stamp_login();
     }
@@ -165,12 +212,17 @@ impl TypedSession {
 
     /// Takes the one-time notice, if any.
     pub fn take_flash(&self) -> Option<String> {
-        self.0.remove_as::<String>(FLASH_KEY).and_then(Result::ok)
+        self.live(FLASH_KEY)?
+            .remove_as::<String>(FLASH_KEY)
+            .and_then(Result::ok)
     }
 
     /// Ends the session: the store deletes it and the cookie is removed.
     pub fn purge(&self) {
-        self.0.purge();
+        match &self.0 {
+            Backing::Live(session) => session.purge(),
+            Backing::Peeked(peeked) => peeked.purge(),
+        }
     }
 }
 

@@ -425,6 +425,102 @@ async fn a_rule_with_max_age_needs_a_recent_sign_in() {
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
+/// The idle expiry of alice's one session, as the store holds it.
+async fn alice_session_expiry(app: &TestApp) -> chrono::NaiveDateTime {
+    let alice = app.find_user("alice").await.unwrap();
+    let sessions = app.sessions_of(alice.id).await;
+    assert_eq!(sessions.len(), 1);
+    sessions[0].expires_at
+}
+
+/// Forward-auth reads the session without actix-session (`session_store::peek`): it writes
+/// nothing, but what a read causes still happens — the idle extension, and the end of a session
+/// the session strategy no longer accepts, with the cookie's removal.
+#[tokio::test]
+async fn a_check_keeps_an_idle_session_alive_and_ends_one_past_its_lifetime() {
+    let app = app_behind_proxy(|_| {}).await;
+    let (_, cookie) = signed_in(&app, "alice", PASSWORD).await;
+    let idle = chrono::Duration::from_std(app.settings.session.idle_timeout.0).unwrap();
+    // The database store keeps the expiry to the microsecond; Redis keeps a TTL in seconds.
+    let exact = app.settings.session.store == gatehouse::config::SessionStoreKind::Database;
+    let written = alice_session_expiry(&app).await;
+
+    // Checks right after sign-in write nothing, not even a cookie.
+    for _ in 0..2 {
+        let resp = nginx_asks(&app, &format!("{APP}/"), Some(&cookie), &[]).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(header(&resp, "set-cookie"), None);
+    }
+    if exact {
+        assert_eq!(alice_session_expiry(&app).await, written);
+    }
+
+    // Someone who only uses the app behind the proxy stays signed in: as if the last write was
+    // 95% of the idle timeout ago, the next check extends it.
+    let alice = app.find_user("alice").await.unwrap();
+    app.shift_sessions(alice.id, chrono::Duration::zero(), idle * 95 / 100)
+        .await;
+    let resp = nginx_asks(&app, &format!("{APP}/"), Some(&cookie), &[]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let extended = alice_session_expiry(&app).await;
+    assert!(
+        extended > chrono::Utc::now().naive_utc() + idle * 9 / 10,
+        "not extended: {extended}"
+    );
+
+    // Signed in longer ago than `session.ttl`: the check refuses the session and ends it.
+    let ttl = chrono::Duration::from_std(app.settings.session.ttl.0).unwrap();
+    age_sign_in(&app, &cookie, ttl + chrono::Duration::minutes(1)).await;
+    let resp = traefik_asks(
+        &app,
+        "GET",
+        "app.example.com",
+        "/",
+        "text/html",
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let removal = header(&resp, "set-cookie").expect("the session cookie removed");
+    assert!(
+        removal.starts_with(&format!("{}=;", app.settings.session.cookie_name)),
+        "{removal}"
+    );
+    assert!(removal.contains("Max-Age=0"), "{removal}");
+    assert!(app.sessions_of(alice.id).await.is_empty());
+    let resp = nginx_asks(&app, &format!("{APP}/"), Some(&cookie), &[]).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// A cookie that is not this server's (tampered, or sealed under another key) signs nobody
+/// in, and nothing is written for it.
+#[tokio::test]
+async fn a_forged_session_cookie_is_anonymous() {
+    let app = app_behind_proxy(|_| {}).await;
+    let (_, cookie) = signed_in(&app, "alice", PASSWORD).await;
+    let name = &app.settings.session.cookie_name;
+    let value = session_cookie_value(&app, &cookie);
+    let mut tampered = value.clone().into_bytes();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    for forged in [tampered.as_str(), "not-a-sealed-cookie", ""] {
+        let resp = nginx_asks(
+            &app,
+            &format!("{APP}/"),
+            Some(&format!("{name}={forged}")),
+            &[],
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{forged}");
+        assert_eq!(header(&resp, "remote-user"), None);
+        assert_eq!(header(&resp, "set-cookie"), None);
+    }
+    // The real one still works.
+    let resp = nginx_asks(&app, &format!("{APP}/"), Some(&cookie), &[]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
 #[tokio::test]
 async fn bearer_tokens_are_credentials_when_the_token_api_is_on() {
     let app = app_behind_proxy(|_| {}).await;

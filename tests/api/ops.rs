@@ -553,6 +553,14 @@ const CACHE_BOUND: Duration = Duration::from_millis(400);
 
 /// Starts an app on its own schema behind a proxy; `None` (after saying so) without PostgreSQL.
 async fn app_behind_proxy(test: &str) -> Option<AppBehindProxy> {
+    app_behind_proxy_with(test, |_| {}).await
+}
+
+/// [`app_behind_proxy`] with settings of the test's own.
+async fn app_behind_proxy_with(
+    test: &str,
+    customize: impl FnOnce(&mut gatehouse::config::Settings),
+) -> Option<AppBehindProxy> {
     let base = match std::env::var("GATEHOUSE_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => url,
         _ => {
@@ -576,6 +584,7 @@ async fn app_behind_proxy(test: &str) -> Option<AppBehindProxy> {
     let app = spawn_app_with(|s| {
         s.database.url = proxied_url;
         s.cache.max_staleness = gatehouse::config::HumanDuration(CACHE_BOUND);
+        customize(s);
     })
     .await;
     Some(AppBehindProxy {
@@ -618,9 +627,15 @@ async fn readyz_answers_503_when_the_database_stops_answering() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_session_store_still_answers_with_a_request_id_and_is_counted() {
-    let Some(mut fixture) =
-        app_behind_proxy("a_failing_session_store_still_answers_with_a_request_id_and_is_counted")
-            .await
+    let Some(mut fixture) = app_behind_proxy_with(
+        "a_failing_session_store_still_answers_with_a_request_id_and_is_counted",
+        |s| {
+            // Forward-auth asked for an app that needs a sign-in, by a trusted proxy.
+            s.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+            s.forward_auth.default_policy = gatehouse::config::Policy::SignedIn;
+        },
+    )
+    .await
     else {
         return;
     };
@@ -636,6 +651,19 @@ async fn a_failing_session_store_still_answers_with_a_request_id_and_is_counted(
     fixture.proxy.kill().await;
     let home = browser.get("/").await;
     let me = browser.get("/api/me").await;
+    let check = api_client()
+        .get(app.url("/auth/request"))
+        .header("x-original-url", "https://app.example.com/")
+        .header(
+            reqwest::header::COOKIE,
+            browser.cookie_header().expect("a session cookie"),
+        )
+        .send()
+        .await
+        .unwrap();
+    // The proxy shows its error page: 503, never a sign-in (401) or a pass (200).
+    assert_eq!(check.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(check.headers().contains_key("retry-after"));
 
     for (what, resp) in [("GET /", &home), ("GET /api/me", &me)] {
         assert!(resp.status().is_server_error(), "{what}: {}", resp.status());
@@ -664,6 +692,11 @@ async fn a_failing_session_store_still_answers_with_a_request_id_and_is_counted(
             .sum()
     };
     assert_eq!(server_errors("/"), 1.0, "GET / not counted");
+    assert_eq!(
+        server_errors("/auth/request"),
+        1.0,
+        "GET /auth/request not counted"
+    );
     assert_eq!(server_errors("/api/me"), 1.0, "GET /api/me not counted");
 }
 

@@ -5,15 +5,15 @@
 //! (`sessions_revoked_at`: password change, sign-out everywhere, disable). A session that fails
 //! is ended, and counts as no credentials: the browser is simply signed out.
 //!
+//! The session is actix-session's, or one read without it on forward-auth's routes
+//! (`session_store::peek`); [`TypedSession`] reads both alike.
+//!
 //! actix-session loads the session when the request starts. For a request that may write
 //! (any method but GET, HEAD, OPTIONS) the store is asked again when the credential is
 //! resolved — after the body arrived — so a session ended while the request was held open
 //! (logout, "end this session") does not act.
 
-use actix_identity::Identity;
-use actix_session::storage::SessionKey;
-use actix_web::cookie::CookieJar;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::HttpRequest;
 use futures_util::future::LocalBoxFuture;
 
 use super::{AuthStrategy, Verdict};
@@ -22,6 +22,7 @@ use crate::config::Settings;
 use crate::domain::{UserState, clock};
 use crate::error::Failure;
 use crate::session_store::TypedSession;
+use crate::session_store::peek::cookie_session_key;
 
 pub struct SessionStrategy;
 
@@ -31,20 +32,10 @@ async fn still_stored(
     auth: &Authenticator,
     config: &Settings,
 ) -> anyhow::Result<bool> {
-    let name = &config.session.cookie_name;
-    let Some(cookie) = req.cookie(name) else {
-        return Ok(false);
-    };
-    // The cookie is sealed the way actix-session seals it (its default, private).
-    let mut jar = CookieJar::new();
-    jar.add_original(cookie);
-    let Some(plain) = jar.private(&auth.cookie_key).get(name) else {
-        return Ok(false);
-    };
-    let Ok(key) = SessionKey::try_from(plain.value().to_string()) else {
-        return Ok(false);
-    };
-    auth.sessions.is_live(&key).await
+    match cookie_session_key(req, &config.session.cookie_name, &auth.cookie_key) {
+        Some(key) => auth.sessions.is_live(&key).await,
+        None => Ok(false),
+    }
 }
 
 /// Whether a session signed in at `login_at` (Unix microseconds) is still valid for `user`.
@@ -72,7 +63,7 @@ impl AuthStrategy for SessionStrategy {
     }
 
     fn present(&self, req: &HttpRequest) -> bool {
-        Identity::extract(req).into_inner().is_ok()
+        TypedSession::of(req).identity().is_some()
     }
 
     fn verify<'a>(
@@ -88,10 +79,10 @@ impl AuthStrategy for SessionStrategy {
             }
             // No identity (no cookie, an expired or deleted session) means no credentials:
             // the store has already dropped whatever the cookie named.
-            let Ok(identity) = Identity::extract(req).into_inner() else {
+            let Some(identity) = session.identity() else {
                 return Verdict::Absent;
             };
-            let Some(user_id) = identity.id().ok().and_then(|id| id.parse::<i64>().ok()) else {
+            let Ok(user_id) = identity.parse::<i64>() else {
                 session.purge();
                 return Verdict::Absent;
             };
