@@ -9,14 +9,17 @@
 //! entry past its idle or absolute limit is never served (the store is asked again: another
 //! instance may have pushed the expiry further).
 //!
-//! The cap (`cache.sessions`) is fixed when a moka cache is built: a reload that changes it
-//! puts a new, empty cache in place ([`SessionCache::resize`]), which only costs store reads.
+//! The cache is `quick_cache`'s, as the token and user caches are: a hit is a hash-table read,
+//! with no record of the read for an admission policy (moka, used before, keeps one). The cap
+//! (`cache.sessions`) is fixed when the cache is built: a reload that changes it puts a new,
+//! empty cache in place
+//! ([`SessionCache::resize`]), which only costs store reads.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use moka::sync::Cache;
+use quick_cache::sync::Cache;
 
 use super::{LiveDuration, State};
 use crate::db::changes::Change;
@@ -54,7 +57,7 @@ struct Entries {
 impl Entries {
     fn new(capacity: u64) -> Self {
         Self {
-            cache: Cache::builder().max_capacity(capacity).build(),
+            cache: Cache::new(usize::try_from(capacity).unwrap_or(usize::MAX)),
             capacity,
         }
     }
@@ -145,12 +148,12 @@ impl SessionCache {
     }
 
     pub fn forget(&self, id: &str) {
-        self.entries.load().cache.invalidate(id);
+        self.entries.load().cache.remove(id);
     }
 
     /// Drops every entry (after sessions were changed behind the store's back by a test hook).
     pub fn forget_all(&self) {
-        self.entries.load().cache.invalidate_all();
+        self.entries.load().cache.clear();
     }
 }
 
@@ -162,12 +165,12 @@ impl Listener for InForce {
         // A revoked user's sessions fail on the user's revocation stamp (user state is
         // dropped by the same change); only a single session's end concerns this cache.
         if let Change::Session { id } = change {
-            self.0.load().cache.invalidate(id);
+            self.0.load().cache.remove(id);
         }
     }
 
     fn flush(&self) {
-        self.0.load().cache.invalidate_all();
+        self.0.load().cache.clear();
     }
 }
 
