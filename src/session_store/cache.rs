@@ -12,8 +12,7 @@
 //! The cache is `quick_cache`'s, as the token and user caches are: a hit is a hash-table read,
 //! with no record of the read for an admission policy (moka, used before, keeps one). The cap
 //! (`cache.sessions`) is fixed when the cache is built: a reload that changes it puts a new,
-//! empty cache in place
-//! ([`SessionCache::resize`]), which only costs store reads.
+//! empty cache in place ([`SessionCache::resize`]), which only costs store reads.
 
 use std::sync::Arc;
 use std::time::Duration;
