@@ -153,15 +153,17 @@ impl AuthCaches {
         self.counted.tokens.miss.inc();
         let (claims, kid) = keys.verify_with_kid(token)?;
         let claims = Arc::new(claims);
-        if keys.remaining(&claims) > 0 {
-            caches.tokens.insert(
-                token.into(),
-                Arc::new(Verified {
-                    claims: claims.clone(),
-                    kid,
-                }),
-            );
-        }
+        // Cached even in its last second (`exp` is whole seconds, so a token verified then has
+        // no time "remaining" and yet is good until the second ends): a hit checks the time
+        // rules again, and skipping those tokens made a token used in the second it was signed
+        // with a one-second lifetime never come from the cache.
+        caches.tokens.insert(
+            token.into(),
+            Arc::new(Verified {
+                claims: claims.clone(),
+                kid,
+            }),
+        );
         Ok(claims)
     }
 

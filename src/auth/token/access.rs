@@ -395,13 +395,6 @@ impl JwtKeys {
         Ok(())
     }
 
-    /// Seconds from now until `claims` expire by [`JwtKeys::check_times`] (0 when they have).
-    pub fn remaining(&self, claims: &AccessClaims) -> u64 {
-        let leeway = self.params.load().leeway;
-        let now = chrono::Utc::now().timestamp();
-        u64::try_from(claims.exp + leeway - now).unwrap_or(0)
-    }
-
     /// The public keys that verify now (the next key included, the replaced ones until their
     /// overlap ends) as a JWK Set; HMAC secrets never appear.
     pub fn jwks(&self) -> JwkSet {
