@@ -116,7 +116,9 @@ async fn a_family_within_refresh_max_age_keeps_refreshing_and_rotation_keeps_its
 async fn an_access_token_of_a_closed_family_stays_valid_until_its_own_exp() {
     let app = spawn_app_with(|s| {
         s.token.refresh_max_age = gatehouse::config::HumanDuration(Duration::from_secs(3600));
-        s.token.access_ttl = gatehouse::config::HumanDuration(Duration::from_secs(2));
+        // Three seconds: at least two whole ones after signing, for the steps before the first
+        // use on a loaded machine (exp is whole seconds).
+        s.token.access_ttl = gatehouse::config::HumanDuration(Duration::from_secs(3));
         s.token.leeway = gatehouse::config::HumanDuration(Duration::ZERO);
     })
     .await;
