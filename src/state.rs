@@ -14,9 +14,11 @@ use crate::auth::{AuthCheck, AuthFailure, Authenticated, Authenticator};
 use crate::config::Settings;
 use crate::db::Database;
 use crate::error::Failure;
+use crate::forward_auth::handler::RemoteSessions;
 use crate::http::client_ip::{ClientAddr, client_ip};
 use crate::metrics::Metrics;
 use crate::session_store::AnyStore;
+use crate::session_store::peek::SessionCookies;
 
 pub struct AppState {
     /// The configuration in force, swapped whole by a reload; read it once per request.
@@ -31,9 +33,11 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Signs the session cookie.
     pub session_key: Key,
-    /// The `Remote-Session` MAC key of forward-auth, derived once from the cookie key's signing
-    /// half (an HMAC key set up per request costs two SHA-256 blocks).
-    pub remote_session_key: aws_lc_rs::hmac::Key,
+    /// The session cookies unsealed before, for the routes that read a session without
+    /// actix-session (forward-auth).
+    pub session_cookies: SessionCookies,
+    /// Forward-auth's `Remote-Session` values.
+    pub remote_sessions: RemoteSessions,
     /// Configuration reloads: when the last one happened, and one at a time.
     pub reload: ReloadStatus,
 }
@@ -85,6 +89,8 @@ impl AppState {
         metrics: Arc<Metrics>,
         session_key: Key,
     ) -> Self {
+        let cache_cap = config.cache.sessions;
+        let session_cookies = SessionCookies::new(session_key.clone(), cache_cap);
         Self {
             config: ArcSwap::from_pointee(config),
             db,
@@ -92,10 +98,8 @@ impl AppState {
             accounts,
             sessions,
             metrics,
-            remote_session_key: aws_lc_rs::hmac::Key::new(
-                aws_lc_rs::hmac::HMAC_SHA256,
-                session_key.signing(),
-            ),
+            remote_sessions: RemoteSessions::new(&session_key, cache_cap),
+            session_cookies,
             session_key,
             reload: ReloadStatus::default(),
         }

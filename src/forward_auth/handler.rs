@@ -8,11 +8,13 @@
 
 use std::time::Duration;
 
+use actix_web::cookie::Key;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use aws_lc_rs::hmac;
 use base64::Engine;
+use quick_cache::sync::Cache;
 
 use super::original::Original;
 use super::rules::{self, Caller, StepUp, Verdict};
@@ -61,7 +63,7 @@ async fn check(req: &HttpRequest, state: &AppState, door: Door) -> HttpResponse 
         if !state.auth.has_header_credentials(req, &config) {
             session = state
                 .sessions
-                .peek_request(req, &config, &state.session_key)
+                .peek_request(req, &config, &state.session_cookies)
                 .await;
         }
         match state
@@ -163,8 +165,17 @@ fn answer(
 struct Facts {
     second_factor: bool,
     signed_in_ago: Option<Duration>,
-    /// `session:<sid>` or `family:<sid>`, MACed before it leaves.
-    reference: String,
+    /// What `Remote-Session` names, MACed before it leaves.
+    reference: Reference,
+}
+
+/// Whose `Remote-Session` an answer carries.
+enum Reference {
+    /// A session's public id (`sid`).
+    Session(String),
+    /// A token family's id (the token's `sid`).
+    Family(String),
+    None,
 }
 
 impl Facts {
@@ -181,7 +192,7 @@ impl Facts {
                 Self {
                     second_factor: session.second_factor_done(),
                     signed_in_ago: ago(session.auth_at().unwrap_or(*login_at)),
-                    reference: format!("session:{}", session.sid().unwrap_or_default()),
+                    reference: Reference::Session(session.sid().unwrap_or_default()),
                 }
             }
             // A token records when its sign-in was made (`auth_time`), not how: it never
@@ -191,12 +202,12 @@ impl Facts {
                 signed_in_ago: claims
                     .auth_time
                     .and_then(|secs| ago(secs.saturating_mul(1_000_000))),
-                reference: format!("family:{}", claims.sid),
+                reference: Reference::Family(claims.sid.clone()),
             },
             Credential::Basic => Self {
                 second_factor: false,
                 signed_in_ago: None,
-                reference: String::new(),
+                reference: Reference::None,
             },
         }
     }
@@ -218,24 +229,57 @@ fn allowed(state: &AppState, who: &Authenticated, facts: &Facts) -> HttpResponse
             headers.insert(header::HeaderName::from_static(name), value);
         }
     }
-    if let Ok(value) = HeaderValue::from_str(&session_reference(
-        &state.remote_session_key,
-        &facts.reference,
-    )) {
+    if let Some(value) = state.remote_sessions.value(&facts.reference) {
         headers.insert(header::HeaderName::from_static(REMOTE_SESSION), value);
     }
     response
 }
 
-/// The `Remote-Session` value: an HMAC of the session's public id (or the token's family) under
-/// the cookie key, so apps can tell sessions apart and see one end, but cannot learn the
-/// session's id or cookie from it.
-pub fn session_reference(key: &hmac::Key, reference: &str) -> String {
-    let tag = hmac::sign(
-        key,
-        format!("gatehouse remote-session\0{reference}").as_bytes(),
-    );
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag.as_ref()[..18])
+/// The `Remote-Session` values: an HMAC of the session's public id (or the token's family)
+/// under a key derived from the cookie key, so apps can tell sessions apart and see one end,
+/// but cannot learn the session's id or cookie from it. Each is computed once and kept (a
+/// proxy asks with the same session on every request), up to `cache.sessions` values as built
+/// at start-up.
+pub struct RemoteSessions {
+    /// Derived once: an HMAC key set up per request costs two SHA-256 blocks.
+    key: hmac::Key,
+    /// By session id.
+    sessions: Cache<Box<str>, HeaderValue>,
+    /// By token family id.
+    families: Cache<Box<str>, HeaderValue>,
+}
+
+impl RemoteSessions {
+    pub fn new(cookie_key: &Key, capacity: u64) -> Self {
+        let capacity = usize::try_from(capacity).unwrap_or(usize::MAX).max(1);
+        Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, cookie_key.signing()),
+            sessions: Cache::new(capacity),
+            families: Cache::new(capacity),
+        }
+    }
+
+    /// The header value for `reference` (none for [`Reference::None`]).
+    fn value(&self, reference: &Reference) -> Option<HeaderValue> {
+        let (values, kind, id) = match reference {
+            Reference::Session(sid) => (&self.sessions, "session", sid),
+            Reference::Family(sid) => (&self.families, "family", sid),
+            Reference::None => return None,
+        };
+        if let Some(hit) = values.get(id.as_str()) {
+            return Some(hit);
+        }
+        let tag = hmac::sign(
+            &self.key,
+            format!("gatehouse remote-session\0{kind}:{id}").as_bytes(),
+        );
+        let value = HeaderValue::from_str(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag.as_ref()[..18]),
+        )
+        .ok()?;
+        values.insert(id.as_str().into(), value.clone());
+        Some(value)
+    }
 }
 
 /// Nobody (or not enough) signed in: a browser at `/auth/forward` is sent to sign in and back,
@@ -249,8 +293,8 @@ fn sign_in(
 ) -> HttpResponse {
     let rd = original
         .url
-        .as_deref()
-        .and_then(|url| safe_rd(url, &config.forward_auth));
+        .as_ref()
+        .and_then(|url| safe_rd(url.as_str(), &config.forward_auth));
     let login = rd.as_deref().map(|rd| {
         let encoded: String = url::form_urlencoded::byte_serialize(rd.as_bytes()).collect();
         format!("{}/login?rd={encoded}", config.public_url())
@@ -309,9 +353,13 @@ fn failed(failure: &Failure) -> HttpResponse {
 
 /// A short text answer, never cached.
 fn plain(status: StatusCode, body: &'static str) -> HttpResponse {
+    // Static header values: a `&str` is checked and copied into a new value on every answer.
     HttpResponse::build(status)
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .content_type("text/plain; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        ))
         .body(body)
 }
 

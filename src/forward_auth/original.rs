@@ -25,7 +25,7 @@ pub struct Original {
     pub path: String,
     /// The whole URL as a browser would ask for it again (the `rd` of a redirect to sign in);
     /// `None` when it does not parse.
-    pub url: Option<String>,
+    pub url: Option<url::Url>,
 }
 
 impl Original {
@@ -100,7 +100,7 @@ impl Original {
                     // `/public/admin` to it), while nginx and the apps behind it merge first
                     // (`/admin`) — a bypass of an `/admin` rule through a `/public/` one.
                     path: normalize_path(raw_path(&as_parsed(url))),
-                    url: Some(parsed.to_string()),
+                    url: Some(parsed),
                 }
             }
             _ => Self::unparsable(method, "/"),
@@ -153,6 +153,35 @@ fn raw_path(url: &str) -> &str {
 /// slashes, `.` and `..` segments resolved and empty segments dropped, as the app behind the
 /// proxy may well read it; a trailing slash is kept.
 pub fn normalize_path(raw: &str) -> String {
+    if is_normal(raw) {
+        // The usual path: nothing to decode or resolve.
+        return raw.to_string();
+    }
+    resolve_path(raw)
+}
+
+/// Whether [`resolve_path`] would give `raw` back unchanged: it starts with `/` and holds no
+/// `%`, no backslash, no `.` or `..` segment and no empty segment but a last one (a trailing
+/// slash).
+fn is_normal(raw: &str) -> bool {
+    let Some(rest) = raw.strip_prefix('/') else {
+        return false;
+    };
+    if raw.contains(['%', '\\']) {
+        return false;
+    }
+    let mut segments = rest.split('/').peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        if segment == "." || segment == ".." || (segment.is_empty() && !last) {
+            return false;
+        }
+    }
+    true
+}
+
+/// [`normalize_path`] in full.
+fn resolve_path(raw: &str) -> String {
     let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
     let unified = decoded.replace('\\', "/");
     let mut segments: Vec<&str> = Vec::new();
@@ -236,12 +265,19 @@ mod tests {
         assert_eq!(ok.host, "app.example.com");
         assert_eq!(ok.path, "/b");
         assert_eq!(
-            ok.url.as_deref(),
+            ok.url.as_ref().map(url::Url::as_str),
             Some("https://app.example.com:8443/b?q=1")
         );
     }
 
     proptest! {
+        #[test]
+        fn a_path_taken_as_normal_is_one_that_resolves_to_itself(
+            raw in "[/.a%2e5cf\\\\]{0,24}",
+        ) {
+            prop_assert_eq!(normalize_path(&raw), resolve_path(&raw));
+        }
+
         #[test]
         fn a_normalised_path_is_absolute_and_has_no_dot_segments(raw in "[/.a%2e5cf\\\\]{0,24}") {
             let path = normalize_path(&raw);

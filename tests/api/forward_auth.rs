@@ -504,21 +504,42 @@ async fn a_forged_session_cookie_is_anonymous() {
     let last = tampered.len() - 2;
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
-    for forged in [tampered.as_str(), "not-a-sealed-cookie", ""] {
-        let resp = nginx_asks(
-            &app,
-            &format!("{APP}/"),
-            Some(&format!("{name}={forged}")),
-            &[],
-        )
-        .await;
-        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{forged}");
-        assert_eq!(header(&resp, "remote-user"), None);
-        assert_eq!(header(&resp, "set-cookie"), None);
+    // Before and after the real cookie was unsealed (and kept) by the instance.
+    for round in ["before", "after"] {
+        for forged in [tampered.as_str(), "not-a-sealed-cookie", ""] {
+            let resp = nginx_asks(
+                &app,
+                &format!("{APP}/"),
+                Some(&format!("{name}={forged}")),
+                &[],
+            )
+            .await;
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{round}: {forged}");
+            assert_eq!(header(&resp, "remote-user"), None);
+            assert_eq!(header(&resp, "set-cookie"), None);
+        }
+        // The real one works.
+        let resp = nginx_asks(&app, &format!("{APP}/"), Some(&cookie), &[]).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{round}");
     }
-    // The real one still works.
+}
+
+#[tokio::test]
+async fn a_signed_out_session_is_anonymous_though_its_cookie_was_checked_before() {
+    let app = app_behind_proxy(|_| {}).await;
+    let (browser, cookie) = signed_in(&app, "alice", PASSWORD).await;
+    for _ in 0..2 {
+        let resp = nginx_asks(&app, &format!("{APP}/"), Some(&cookie), &[]).await;
+        assert_eq!(header(&resp, "remote-user").as_deref(), Some("alice"));
+    }
+
+    let resp = browser.submit("/", "/logout", &[]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+
     let resp = nginx_asks(&app, &format!("{APP}/"), Some(&cookie), &[]).await;
-    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(header(&resp, "remote-user"), None);
+    assert_eq!(header(&resp, "remote-session"), None);
 }
 
 #[tokio::test]
