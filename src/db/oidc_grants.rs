@@ -45,8 +45,12 @@ pub fn find(
 /// Records (or widens) a consent: the scopes become the union of the old and new ones.
 ///
 /// Safe when the same user consents to the same client in two requests at once (two tabs, a
-/// double click): the insert runs in a savepoint, and losing the race to the other request's
-/// insert means widening its row instead — never a primary-key error for the caller.
+/// double click), on either database and whatever the isolation level:
+/// - the insert runs in a savepoint, and losing the race to the other request's insert means
+///   widening its row instead — never a primary-key error for the caller;
+/// - the widening writes only over the scopes it read (`WHERE scope = <read>`), and reads
+///   again when another request widened the row meanwhile, so no consented scope is lost (a
+///   plain read-then-update kept only one of two tabs' scopes on PostgreSQL).
 pub fn upsert(
     conn: &mut AnyConnection,
     user_id: i64,
@@ -54,40 +58,54 @@ pub fn upsert(
     scope: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    if find(conn, user_id, client_id)?.is_none() {
-        let inserted = conn.transaction(|c| {
-            diesel::insert_into(og::table)
-                .values(&GrantRow {
-                    user_id,
-                    client_id: client_id.to_string(),
-                    scope: scope.to_string(),
-                    created_at: now,
-                    updated_at: now,
-                })
-                .execute(c)
-        });
-        match inserted {
-            Ok(_) => return Ok(()),
-            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {}
-            Err(e) => return Err(e),
+    // Each pass loses only to a write that committed meanwhile: a bound far above what tabs
+    // of one person can race with.
+    const ATTEMPTS: usize = 16;
+    for _ in 0..ATTEMPTS {
+        let Some(old) = find(conn, user_id, client_id)?.map(|row| row.scope) else {
+            let inserted = conn.transaction(|c| {
+                diesel::insert_into(og::table)
+                    .values(&GrantRow {
+                        user_id,
+                        client_id: client_id.to_string(),
+                        scope: scope.to_string(),
+                        created_at: now,
+                        updated_at: now,
+                    })
+                    .execute(c)
+            });
+            match inserted {
+                Ok(_) => return Ok(()),
+                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        let widened = union(&old, scope);
+        let written = diesel::update(
+            og::table
+                .find((user_id, client_id))
+                .filter(og::scope.eq(&old)),
+        )
+        .set((og::scope.eq(widened), og::updated_at.eq(now)))
+        .execute(conn)?;
+        if written == 1 {
+            return Ok(());
         }
     }
-    let old = find(conn, user_id, client_id)?.map(|row| row.scope);
-    let mut scopes: Vec<&str> = old
-        .as_deref()
-        .unwrap_or_default()
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .collect();
-    for s in scope.split(' ').filter(|s| !s.is_empty()) {
+    Err(DieselError::QueryBuilderError(
+        "the consent kept changing while it was recorded".into(),
+    ))
+}
+
+/// The scopes of `old` followed by those of `new` it lacks.
+fn union(old: &str, new: &str) -> String {
+    let mut scopes: Vec<&str> = old.split(' ').filter(|s| !s.is_empty()).collect();
+    for s in new.split(' ').filter(|s| !s.is_empty()) {
         if !scopes.contains(&s) {
             scopes.push(s);
         }
     }
-    diesel::update(og::table.find((user_id, client_id)))
-        .set((og::scope.eq(scopes.join(" ")), og::updated_at.eq(now)))
-        .execute(conn)?;
-    Ok(())
+    scopes.join(" ")
 }
 
 /// A user's grants with the clients' names, newest first.

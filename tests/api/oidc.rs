@@ -629,6 +629,141 @@ async fn concurrent_consents_by_one_user_give_every_tab_its_code_and_one_grant()
     assert_eq!(grants, 1, "one grant row");
 }
 
+/// Tabs asking for different scopes, answered at once: the grant holds every scope consented
+/// to. It was widened read-then-write, so on PostgreSQL one answer could overwrite another's
+/// scopes with its own union of what it had read.
+#[tokio::test]
+async fn concurrent_consents_to_different_scopes_keep_every_scope() {
+    let app = spawn_app().await;
+    app.create_user("alice", PASSWORD, false).await;
+    let client = register(&app, false, false).await;
+    let browser = app.browser();
+    browser.login("alice", PASSWORD).await;
+
+    let mut forms = Vec::new();
+    for scope in ["openid offline_access", "openid profile"].repeat(4) {
+        // `scope` given twice would be refused: rebuild without the default.
+        let url = authorize_url(&app, &client, &[("scope", scope)]).replacen(
+            "scope=openid+profile&",
+            "",
+            1,
+        );
+        let page = browser.client.get(url).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "a consent page for {scope}");
+        let mut form = hidden_fields(&page.text().await.unwrap(), "/authorize/consent");
+        form.push(("decision".to_string(), "allow".to_string()));
+        forms.push(form);
+    }
+    let answers = futures_util::future::join_all(forms.iter().map(|form| {
+        browser
+            .client
+            .post(browser.url("/authorize/consent"))
+            .form(form)
+            .send()
+    }))
+    .await;
+    for answer in answers {
+        assert_eq!(answer.unwrap().status(), StatusCode::SEE_OTHER);
+    }
+
+    let client_id = client.id.clone();
+    let scope = app
+        .with_db(move |conn| {
+            use diesel::prelude::*;
+            use gatehouse::db::schema::oidc_grants::dsl as g;
+            g::oidc_grants
+                .filter(g::client_id.eq(client_id))
+                .select(g::scope)
+                .get_result::<String>(conn)
+                .unwrap()
+        })
+        .await;
+    let mut scopes: Vec<&str> = scope.split(' ').collect();
+    scopes.sort_unstable();
+    assert_eq!(scopes, ["offline_access", "openid", "profile"], "{scope}");
+}
+
+/// A consent's widening held open between its read and its write while another request's
+/// widening of the same grant commits: no scope is lost. The write was a plain update of what
+/// was read, so on PostgreSQL the later writer dropped the other's scopes. (SQLite takes the
+/// write lock when the transaction begins, so nothing can come between there: PostgreSQL only.)
+#[tokio::test]
+async fn a_consent_widened_while_another_is_written_keeps_both_scopes() {
+    use diesel::connection::TransactionManager;
+    use diesel::prelude::*;
+    type Tm = <gatehouse::db::AnyConnection as Connection>::TransactionManager;
+    use gatehouse::db::oidc_grants;
+    use std::sync::mpsc;
+
+    let app = spawn_app().await;
+    if app.db.backend_name() != "postgres" {
+        return;
+    }
+    let alice = app.create_user("alice", PASSWORD, false).await;
+    let client = register(&app, false, false).await;
+    let (user_id, client_id) = (alice.id, client.id.clone());
+    let now = chrono::Utc::now().naive_utc();
+    app.with_db(move |c| oidc_grants::upsert(c, user_id, &client_id, "openid", now).unwrap())
+        .await;
+
+    let db = app.db.clone();
+    let client_id = client.id.clone();
+    let scope = tokio::task::spawn_blocking(move || {
+        // Connections of their own: the pool is small, and one stays busy waiting.
+        let connect = || db.connect_dedicated().unwrap();
+        let (mut a, mut b, mut watch) = (connect(), connect(), connect());
+        let pid_of_b: i32 = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
+            "pg_backend_pid()",
+        ))
+        .get_result(&mut b)
+        .unwrap();
+        // A widens the grant and holds its transaction open.
+        Tm::begin_transaction(&mut a).unwrap();
+        oidc_grants::upsert(&mut a, user_id, &client_id, "openid profile", now).unwrap();
+        // B reads the grant as committed ("openid") and waits for A's row lock to write.
+        let (done, finished) = mpsc::channel();
+        let b_client = client_id.clone();
+        let writer = std::thread::spawn(move || {
+            let result = gatehouse::db::write_transaction(&mut b, |c| {
+                oidc_grants::upsert(c, user_id, &b_client, "openid offline_access", now)
+            });
+            done.send(()).unwrap();
+            result
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let waiting: bool =
+                diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                    "coalesce((SELECT wait_event_type = 'Lock' FROM pg_stat_activity \
+                     WHERE pid = {pid_of_b}), false)"
+                )))
+                .get_result(&mut watch)
+                .unwrap();
+            if waiting {
+                break;
+            }
+            assert!(
+                finished.try_recv().is_err(),
+                "B wrote without waiting for A"
+            );
+            assert!(std::time::Instant::now() < deadline, "B never waited");
+            std::thread::yield_now();
+        }
+        Tm::commit_transaction(&mut a).unwrap();
+        writer.join().unwrap().unwrap();
+        oidc_grants::find(&mut a, user_id, &client_id)
+            .unwrap()
+            .unwrap()
+            .scope
+    })
+    .await
+    .unwrap();
+
+    let mut scopes: Vec<&str> = scope.split(' ').collect();
+    scopes.sort_unstable();
+    assert_eq!(scopes, ["offline_access", "openid", "profile"], "{scope}");
+}
+
 #[tokio::test]
 async fn max_age_zero_and_prompt_login_force_a_new_sign_in() {
     let app = spawn_app().await;
