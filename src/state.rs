@@ -14,11 +14,11 @@ use crate::auth::{AuthCheck, AuthFailure, Authenticated, Authenticator};
 use crate::config::Settings;
 use crate::db::Database;
 use crate::error::Failure;
-use crate::forward_auth::handler::RemoteSessions;
 use crate::http::client_ip::{ClientAddr, client_ip};
 use crate::metrics::Metrics;
 use crate::session_store::AnyStore;
 use crate::session_store::peek::SessionCookies;
+use crate::session_store::reference::RemoteSessions;
 
 pub struct AppState {
     /// The configuration in force, swapped whole by a reload; read it once per request.

@@ -8,13 +8,9 @@
 
 use std::time::Duration;
 
-use actix_web::cookie::Key;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use aws_lc_rs::hmac;
-use base64::Engine;
-use quick_cache::sync::Cache;
 
 use super::original::Original;
 use super::rules::{self, Caller, StepUp, Verdict};
@@ -25,6 +21,7 @@ use crate::error::Failure;
 use crate::http::redirect::safe_rd;
 use crate::session_store::TypedSession;
 use crate::session_store::peek::removal_cookie;
+use crate::session_store::reference::Reference;
 use crate::state::AppState;
 use crate::telemetry::quoted;
 
@@ -169,15 +166,6 @@ struct Facts {
     reference: Reference,
 }
 
-/// Whose `Remote-Session` an answer carries.
-enum Reference {
-    /// A session's public id (`sid`).
-    Session(String),
-    /// A token family's id (the token's `sid`).
-    Family(String),
-    None,
-}
-
 impl Facts {
     fn of(req: &HttpRequest, who: &Authenticated) -> Self {
         let now = clock::micros(clock::now());
@@ -233,53 +221,6 @@ fn allowed(state: &AppState, who: &Authenticated, facts: &Facts) -> HttpResponse
         headers.insert(header::HeaderName::from_static(REMOTE_SESSION), value);
     }
     response
-}
-
-/// The `Remote-Session` values: an HMAC of the session's public id (or the token's family)
-/// under a key derived from the cookie key, so apps can tell sessions apart and see one end,
-/// but cannot learn the session's id or cookie from it. Each is computed once and kept (a
-/// proxy asks with the same session on every request), up to `cache.sessions` values as built
-/// at start-up.
-pub struct RemoteSessions {
-    /// Derived once: an HMAC key set up per request costs two SHA-256 blocks.
-    key: hmac::Key,
-    /// By session id.
-    sessions: Cache<Box<str>, HeaderValue>,
-    /// By token family id.
-    families: Cache<Box<str>, HeaderValue>,
-}
-
-impl RemoteSessions {
-    pub fn new(cookie_key: &Key, capacity: u64) -> Self {
-        let capacity = usize::try_from(capacity).unwrap_or(usize::MAX).max(1);
-        Self {
-            key: hmac::Key::new(hmac::HMAC_SHA256, cookie_key.signing()),
-            sessions: Cache::new(capacity),
-            families: Cache::new(capacity),
-        }
-    }
-
-    /// The header value for `reference` (none for [`Reference::None`]).
-    fn value(&self, reference: &Reference) -> Option<HeaderValue> {
-        let (values, kind, id) = match reference {
-            Reference::Session(sid) => (&self.sessions, "session", sid),
-            Reference::Family(sid) => (&self.families, "family", sid),
-            Reference::None => return None,
-        };
-        if let Some(hit) = values.get(id.as_str()) {
-            return Some(hit);
-        }
-        let tag = hmac::sign(
-            &self.key,
-            format!("gatehouse remote-session\0{kind}:{id}").as_bytes(),
-        );
-        let value = HeaderValue::from_str(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag.as_ref()[..18]),
-        )
-        .ok()?;
-        values.insert(id.as_str().into(), value.clone());
-        Some(value)
-    }
 }
 
 /// Nobody (or not enough) signed in: a browser at `/auth/forward` is sent to sign in and back,

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod database;
 pub mod peek;
 pub mod redis;
+pub mod reference;
 pub mod typed;
 
 use std::collections::HashMap;
