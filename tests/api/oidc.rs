@@ -569,6 +569,32 @@ async fn consent_is_asked_once_and_deny_sends_access_denied() {
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }
 
+/// Opens the consent page of each of `urls` in `browser` (tabs), then allows them all at once.
+async fn allow_all_at_once(
+    browser: &crate::helpers::Browser,
+    urls: &[String],
+) -> Vec<reqwest::Response> {
+    let mut forms = Vec::new();
+    for url in urls {
+        let page = browser.client.get(url).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "a consent page for {url}");
+        let mut form = hidden_fields(&page.text().await.unwrap(), "/authorize/consent");
+        form.push(("decision".to_string(), "allow".to_string()));
+        forms.push(form);
+    }
+    futures_util::future::join_all(forms.iter().map(|form| {
+        browser
+            .client
+            .post(browser.url("/authorize/consent"))
+            .form(form)
+            .send()
+    }))
+    .await
+    .into_iter()
+    .map(Result::unwrap)
+    .collect()
+}
+
 /// Two tabs (or a double click) answering consent pages at once: every answer gets its code and
 /// one grant row is left. The grant was written read-then-insert, so on PostgreSQL the loser of
 /// the race hit the primary key and answered 500.
@@ -580,29 +606,8 @@ async fn concurrent_consents_by_one_user_give_every_tab_its_code_and_one_grant()
     let browser = app.browser();
     browser.login("alice", PASSWORD).await;
 
-    let mut forms = Vec::new();
-    for _ in 0..6 {
-        let page = browser
-            .client
-            .get(authorize_url(&app, &client, &[]))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(page.status(), StatusCode::OK, "a consent page");
-        let mut form = hidden_fields(&page.text().await.unwrap(), "/authorize/consent");
-        form.push(("decision".to_string(), "allow".to_string()));
-        forms.push(form);
-    }
-    let answers = futures_util::future::join_all(forms.iter().map(|form| {
-        browser
-            .client
-            .post(browser.url("/authorize/consent"))
-            .form(form)
-            .send()
-    }))
-    .await;
-    for answer in answers {
-        let answer = answer.unwrap();
+    let urls = vec![authorize_url(&app, &client, &[]); 6];
+    for answer in allow_all_at_once(&browser, &urls).await {
         assert_eq!(
             answer.status(),
             StatusCode::SEE_OTHER,
@@ -640,30 +645,20 @@ async fn concurrent_consents_to_different_scopes_keep_every_scope() {
     let browser = app.browser();
     browser.login("alice", PASSWORD).await;
 
-    let mut forms = Vec::new();
-    for scope in ["openid offline_access", "openid profile"].repeat(4) {
+    let urls: Vec<String> = ["openid offline_access", "openid profile"]
+        .repeat(4)
+        .into_iter()
         // `scope` given twice would be refused: rebuild without the default.
-        let url = authorize_url(&app, &client, &[("scope", scope)]).replacen(
-            "scope=openid+profile&",
-            "",
-            1,
-        );
-        let page = browser.client.get(url).send().await.unwrap();
-        assert_eq!(page.status(), StatusCode::OK, "a consent page for {scope}");
-        let mut form = hidden_fields(&page.text().await.unwrap(), "/authorize/consent");
-        form.push(("decision".to_string(), "allow".to_string()));
-        forms.push(form);
-    }
-    let answers = futures_util::future::join_all(forms.iter().map(|form| {
-        browser
-            .client
-            .post(browser.url("/authorize/consent"))
-            .form(form)
-            .send()
-    }))
-    .await;
-    for answer in answers {
-        assert_eq!(answer.unwrap().status(), StatusCode::SEE_OTHER);
+        .map(|scope| {
+            authorize_url(&app, &client, &[("scope", scope)]).replacen(
+                "scope=openid+profile&",
+                "",
+                1,
+            )
+        })
+        .collect();
+    for answer in allow_all_at_once(&browser, &urls).await {
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER);
     }
 
     let client_id = client.id.clone();
